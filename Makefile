@@ -1,0 +1,34 @@
+# nerkit — the two commands of the README:
+#   make demo   provision everything (ONNX Runtime library, embedded model) and run the main job on the embedded default
+#   make test   provision what the tests need and run the whole test suite
+SHELL := /bin/bash
+export NERKIT_HOME ?= $(CURDIR)/.nerkit
+export ORT_DYLIB_PATH ?= $(NERKIT_HOME)/ort/libonnxruntime.so.1.31.1
+PLOD ?= $(CURDIR)/../shared/data/plod
+RUN ?= runs/demo
+CARGO ?= cargo
+
+.PHONY: setup build demo test lint bench clean-runs
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(CARGO) build --release
+
+demo: setup build
+	@bash scripts/demo.sh "$(PLOD)" "$(RUN)"
+
+test: setup
+	$(CARGO) test --workspace --no-fail-fast 2>&1 | tee .nerkit/test.log; \
+	  status=$${PIPESTATUS[0]}; bash scripts/test-summary.sh .nerkit/test.log; exit $$status
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) bench --workspace
+
+clean-runs:
+	rm -rf runs

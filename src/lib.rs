@@ -1,0 +1,17 @@
+//! nerkit: fine-tune, export and serve biomedical named-entity (abbreviation detection) models through ONNX.
+//!
+//! Life cycle: [`data`] (load + validate) → [`analyze`] (statistics, charts) → [`prepare`] (tokenize, align,
+//! windows) → train → [`metrics`] / evaluate → export (`nerkit-export` crate) → [`infer`] (ort / tract) → serve.
+pub mod analyze;
+pub mod evaluate;
+pub mod hub;
+pub mod cli;
+pub mod data;
+pub mod infer;
+pub mod labels;
+pub mod metrics;
+pub mod model;
+pub mod paths;
+pub mod prepare;
+pub mod report;
+pub mod runtime;

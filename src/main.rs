@@ -1,0 +1,34 @@
+use clap::{Parser, Subcommand};
+
+/// nerkit: fine-tune, export and serve biomedical abbreviation/NER models through ONNX.
+#[derive(Parser)]
+#[command(name = "nerkit", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Dataset statistics and charts (analysis.json, analysis.md, PNG + SVG).
+    Analyze(nerkit::cli::analyze::Args),
+    /// Tokenize, align labels to sub-words, cut windows; writes a prepared cache.
+    Prepare(nerkit::cli::prepare::Args),
+    /// Score predictions: entity-level metrics (seqeval-equivalent), error analysis, report.
+    Evaluate(nerkit::cli::evaluate::Args),
+    /// Build the ONNX inference graph (+ int8) from a model directory.
+    Export(nerkit::cli::export::Args),
+    /// Check the installation: ONNX Runtime library, embedded model, data.
+    Doctor(nerkit::cli::doctor::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    nerkit::cli::init_tracing();
+    match Cli::parse().command {
+        Command::Analyze(a) => nerkit::cli::analyze::run(a),
+        Command::Prepare(a) => nerkit::cli::prepare::run(a),
+        Command::Evaluate(a) => nerkit::cli::evaluate::run(a),
+        Command::Export(a) => nerkit::cli::export::run(a),
+        Command::Doctor(a) => nerkit::cli::doctor::run(a),
+    }
+}
