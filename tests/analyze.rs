@@ -65,3 +65,20 @@ fn split_names_must_match_sources() {
     let err = nerkit::analyze::run(&config).unwrap_err().to_string();
     assert!(err.contains("2 split name(s) given for 1 split(s)"), "{err}");
 }
+
+#[test]
+fn two_sources_keep_their_names_and_overlap_fully() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let sources = ["sample.conll", "sample.csv"].map(|f| DataSource::from_path(data.join(f)).unwrap()).to_vec();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = AnalyzeConfig::new(sources, out.path());
+    config.split_names = Some(vec!["train".into(), "test".into()]);
+    let a = run(&config).unwrap().analysis;
+    assert_eq!(a.carved_validation, None);
+    assert_eq!(a.splits.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["train", "test"]);
+    let n = a.splits[0].sentences;
+    assert_eq!(a.splits[1].sentences, n);
+    // The two samples hold the same sentences: everything in "test" is seen in "train".
+    let o = &a.overlaps[0];
+    assert_eq!((o.shared_sentences, o.word_type_share, o.entity_share), (n, 1.0, 1.0));
+}

@@ -7,7 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::histogram::Histogram;
+use super::histogram::{Bin, Histogram};
+use super::stats::LengthStats;
 use super::{Analysis, AnalyzeError};
 
 type DrawResult = Result<(), Box<dyn Error>>;
@@ -38,17 +39,21 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>, A
     crate::report::register_fonts();
     let mut files = Vec::new();
     files.extend(save(&TagChart(analysis), out_dir, "label_distribution")?);
-    let words: Vec<(&str, &Histogram)> =
-        analysis.splits.iter().map(|s| (s.name.as_str(), &s.words.histogram)).collect();
-    let chart = LengthChart { splits: words, unit: "words", max_len: None };
+    let words =
+        analysis.splits.iter().map(|s| LengthPanel { name: &s.name, lengths: &s.words, over_max_len: None }).collect();
+    let chart = LengthChart { panels: words, unit: "words", max_len: None };
     files.extend(save(&chart, out_dir, "sentence_length_words")?);
-    let subs: Vec<(&str, &Histogram)> = analysis
+    let subs: Vec<LengthPanel> = analysis
         .splits
         .iter()
-        .filter_map(|s| s.subwords.as_ref().map(|sw| (s.name.as_str(), &sw.lengths.histogram)))
+        .filter_map(|s| {
+            let sw = s.subwords.as_ref()?;
+            Some(LengthPanel { name: &s.name, lengths: &sw.lengths, over_max_len: Some(sw.over_max_len) })
+        })
         .collect();
     if !subs.is_empty() {
-        let chart = LengthChart { splits: subs, unit: "sub-words, incl. [CLS]/[SEP]", max_len: Some(analysis.max_len) };
+        let unit = "sub-words, incl. [CLS]/[SEP]";
+        let chart = LengthChart { panels: subs, unit, max_len: Some(analysis.max_len) };
         files.extend(save(&chart, out_dir, "sentence_length_subwords")?);
     }
     files.extend(save(&SpanChart(analysis), out_dir, "span_lengths")?);
@@ -200,15 +205,44 @@ impl Chart for TagChart<'_> {
     }
 }
 
+/// One panel of a length chart: split name, lengths, and (sub-words only) sentences over `max_len`.
+struct LengthPanel<'a> {
+    name: &'a str,
+    lengths: &'a LengthStats,
+    over_max_len: Option<usize>,
+}
+
 struct LengthChart<'a> {
-    splits: Vec<(&'a str, &'a Histogram)>,
+    panels: Vec<LengthPanel<'a>>,
     unit: &'a str,
     max_len: Option<usize>,
 }
 
+/// Share of sentences the x-axis must show; longer ones are summarised in a note.
+const SHOWN_SHARE: f64 = 0.995;
+
+impl LengthChart<'_> {
+    /// The x-axis end: the bin edge covering [`SHOWN_SHARE`] of every split (and `max_len` with room).
+    fn x_limit(&self) -> usize {
+        let covering = |h: &Histogram| {
+            let total: usize = h.bins.iter().map(|b| b.count).sum();
+            let mut seen = 0;
+            for b in &h.bins {
+                seen += b.count;
+                if seen as f64 >= SHOWN_SHARE * total as f64 {
+                    return b.hi;
+                }
+            }
+            h.bins.last().map_or(1, |b| b.hi)
+        };
+        let data = self.panels.iter().map(|p| covering(&p.lengths.histogram)).max().unwrap_or(1);
+        data.max(self.max_len.map_or(0, |m| m + m / 5))
+    }
+}
+
 impl Chart for LengthChart<'_> {
     fn size(&self) -> (u32, u32) {
-        (1000, 80 + 300 * self.splits.len() as u32)
+        (1000, 60 + 300 * self.panels.len() as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -217,23 +251,33 @@ impl Chart for LengthChart<'_> {
     {
         root.fill(&WHITE)?;
         let root = root.titled(&format!("Sentence length ({})", self.unit), (FONT, 22))?;
-        let x_max = self
-            .splits
-            .iter()
-            .filter_map(|(_, h)| h.bins.last().map(|b| b.hi))
-            .chain(self.max_len.map(|m| m + m / 10))
-            .max()
-            .unwrap_or(1) as f64;
-        let panels = root.split_evenly((self.splits.len(), 1));
-        for (i, ((name, hist), panel)) in self.splits.iter().zip(&panels).enumerate() {
+        let x_max = self.x_limit();
+        let areas = root.split_evenly((self.panels.len(), 1));
+        for (i, (p, area)) in self.panels.iter().zip(&areas).enumerate() {
+            let hist = &p.lengths.histogram;
             let total: usize = hist.bins.iter().map(|b| b.count).sum();
-            let y_max = hist.bins.iter().map(|b| b.count).max().unwrap_or(1) as f64 * 1.12;
-            let mut chart = ChartBuilder::on(panel)
-                .caption(format!("{name}: {} sentences, bin width {}", thousands(total), hist.bin_width), (FONT, 17))
+            let shown: Vec<&Bin> = hist.bins.iter().filter(|b| b.hi <= x_max).collect();
+            let hidden: usize = hist.bins.iter().filter(|b| b.hi > x_max).map(|b| b.count).sum();
+            let y_max = shown.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64 * 1.15;
+            let caption = match &p.lengths.summary {
+                Some(s) => format!(
+                    "{}: {} sentences · mean {:.1} · median {:.0} · p95 {} · bin width {}",
+                    p.name,
+                    thousands(total),
+                    s.mean,
+                    s.median,
+                    s.p95,
+                    hist.bin_width
+                ),
+                None => format!("{}: no sentences", p.name),
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, (FONT, 16))
                 .margin(10)
+                .margin_right(25)
                 .x_label_area_size(45)
                 .y_label_area_size(65)
-                .build_cartesian_2d(0.0..x_max, 0.0..y_max.max(1.0))?;
+                .build_cartesian_2d(0.0..x_max as f64, 0.0..y_max)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
@@ -248,34 +292,54 @@ impl Chart for LengthChart<'_> {
                 .draw()?;
             let c = color(i);
             chart.draw_series(
-                hist.bins
+                shown
                     .iter()
                     .map(|b| Rectangle::new([(b.lo as f64, 0.0), (b.hi as f64, b.count as f64)], c.mix(0.85).filled())),
             )?;
             chart.draw_series(
-                hist.bins.iter().filter(|b| b.count > 0).map(|b| {
+                shown.iter().filter(|b| b.count > 0).map(|b| {
                     Rectangle::new([(b.lo as f64, 0.0), (b.hi as f64, b.count as f64)], WHITE.stroke_width(1))
                 }),
             )?;
-            if let Some(m) = self.max_len {
-                let over: usize = hist.bins.iter().filter(|b| b.lo > m).map(|b| b.count).sum();
-                let red = RGBColor(200, 30, 30);
-                chart.draw_series(DashedLineSeries::new(
-                    [(m as f64, 0.0), (m as f64, y_max)],
-                    8,
-                    5,
-                    red.stroke_width(2),
-                ))?;
-                let note = format!("max_len = {m} ({} sentences above)", thousands(over));
+            if hidden > 0 {
+                let longest = p.lengths.summary.as_ref().map_or(0, |s| s.max);
+                let note = format!("not shown: {} longer (up to {longest})", plural(hidden, "sentence"));
                 chart.draw_series(std::iter::once(Text::new(
                     note,
-                    (m as f64, y_max * 0.93),
-                    TextStyle::from((FONT, 14).into_font()).color(&red).pos(Pos::new(HPos::Right, VPos::Center)),
+                    (x_max as f64 * 0.99, y_max * 0.9),
+                    note_style(&BLACK, HPos::Right),
+                )))?;
+            }
+            if let Some(m) = self.max_len {
+                let line = [(m as f64, 0.0), (m as f64, y_max)];
+                chart.draw_series(DashedLineSeries::new(line, 8, 5, MARKER.stroke_width(2)))?;
+                let over = p.over_max_len.unwrap_or(0);
+                let note = format!(
+                    " max_len {m}: {} longer ({:.1}%)",
+                    plural(over, "sentence"),
+                    over as f64 * 100.0 / total.max(1) as f64
+                );
+                chart.draw_series(std::iter::once(Text::new(
+                    note,
+                    (m as f64, y_max * 0.75),
+                    note_style(&MARKER, HPos::Left),
                 )))?;
             }
         }
         Ok(())
     }
+}
+
+/// The colour of the `max_len` marker.
+const MARKER: RGBColor = RGBColor(200, 30, 30);
+
+fn note_style(color: &'static RGBColor, h: HPos) -> TextStyle<'static> {
+    TextStyle::from((FONT, 14).into_font()).color(color).pos(Pos::new(h, VPos::Center))
+}
+
+/// `1 sentence`, `3 sentences`, with thousands separators.
+fn plural(n: usize, word: &str) -> String {
+    format!("{} {word}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 struct SpanChart<'a>(&'a Analysis);

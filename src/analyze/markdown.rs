@@ -144,3 +144,27 @@ pub fn render(a: &Analysis, charts: &[PathBuf]) -> String {
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::compute;
+    use crate::data::{load, DataSource, LoadOptions};
+    use crate::labels::LabelSet;
+
+    #[test]
+    fn renders_tables_from_the_sample() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.jsonl");
+        let labels = LabelSet::plod();
+        let ds = load(&DataSource::from_path(path).unwrap(), &labels, &LoadOptions::default()).unwrap();
+        let a = compute(&[ds], &labels, None, 128).unwrap();
+        let md = render(&a, &[PathBuf::from("/x/label_distribution.png"), PathBuf::from("/x/a.svg")]);
+        let s = &a.splits[0];
+        assert!(md.contains(&format!("| sentences | {} |", s.sentences)), "{md}");
+        assert!(md.contains("- Tokenizer: none (sub-word statistics skipped)"));
+        assert!(!md.contains("sub-words in total"));
+        assert!(md.contains("| 1 | hr | 2 |"), "HR occurs twice as AC in the sample:\n{md}");
+        assert!(md.contains("![label distribution](label_distribution.png)"));
+        assert!(!md.contains("a.svg"));
+    }
+}

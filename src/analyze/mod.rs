@@ -158,11 +158,16 @@ pub fn compute(
 ) -> Result<Analysis, AnalyzeError> {
     let sub_lengths: Option<Vec<Vec<usize>>> =
         counter.map(|c| datasets.iter().map(|d| c.lengths(d)).collect::<Result<Vec<_>, _>>()).transpose()?;
-    let longest_words = datasets.iter().flat_map(|d| &d.sentences).map(|s| s.words.len()).max().unwrap_or(0);
-    let word_bin = histogram::nice_bin_width(longest_words, LENGTH_BINS);
+    // Bin widths from the 99th percentile, not the maximum, so one outlier does not flatten the histogram.
+    let p99 = |mut v: Vec<usize>| {
+        v.sort_unstable();
+        v.get((v.len() * 99 / 100).min(v.len().saturating_sub(1))).copied().unwrap_or(0)
+    };
+    let word_lengths = datasets.iter().flat_map(|d| &d.sentences).map(|s| s.words.len()).collect();
+    let word_bin = histogram::nice_bin_width(p99(word_lengths), LENGTH_BINS);
     let sub_bin = sub_lengths
         .as_ref()
-        .map_or(1, |l| histogram::nice_bin_width(l.iter().flatten().copied().max().unwrap_or(0), LENGTH_BINS));
+        .map_or(1, |l| histogram::nice_bin_width(p99(l.iter().flatten().copied().collect()), LENGTH_BINS));
     let splits = datasets
         .iter()
         .enumerate()
