@@ -140,8 +140,7 @@ fn raw_text_words_and_minilm_pieces() {
     assert_eq!(tokens(&pieces[1]), ["[UNK]"]);
     assert_eq!(tokens(&pieces[4]), ["ep", "##i"]);
     // Inference encoding: no labels, one window, every word has a first sub-word.
-    let mut stats = Default::default();
-    let ex = enc.encode_words(0, &words, None, &LabelSet::plod(), "raw", &mut stats).unwrap();
+    let ex = enc.encode_unlabelled(0, &words).unwrap();
     assert_eq!(ex.len(), 1);
     assert!(ex[0].labels.iter().all(|&l| l == IGNORE_INDEX));
     assert_eq!(ex[0].first_subword_positions().len(), words.len());

@@ -204,6 +204,13 @@ impl Encoder {
         Ok(windows.into_iter().map(|w| self.build(w, &pieces, label_ids, &continuation)).collect())
     }
 
+    /// Encodes unlabelled words for inference (all labels [`IGNORE_INDEX`]); windows as for training.
+    pub fn encode_unlabelled(&self, sentence_index: usize, words: &[String]) -> Result<Vec<Example>, PrepareError> {
+        let labels = LabelSet::plod(); // unused without label ids
+        let origin = format!("input {sentence_index}");
+        self.encode_words(sentence_index, words, None, &labels, &origin, &mut EncodeStats::default())
+    }
+
     fn build(&self, window: WindowSpan, pieces: &[Vec<u32>], label_ids: Option<&[usize]>, cont: &[usize]) -> Example {
         let mut ex = Example {
             input_ids: Vec::new(),
