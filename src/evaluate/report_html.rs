@@ -23,8 +23,9 @@ pub const METHOD_NOTES: [&str; 6] = [
      overlapping span of the other type only; missed = no prediction touches the gold entity; spurious = the \
      prediction touches no gold entity. Worst examples have the most words wrong, then the highest confidence.",
     "Abbreviation ↔ long-form pairs are formed on gold entities of one sentence: an LF directly followed by \
-     `( AC` (or an AC followed by `( LF`) is a parenthesised pair; otherwise an AC is paired with the nearest \
-     LF of its sentence (ties go to the LF before it). An LF may serve several ACs.",
+     `( AC` (or an AC followed by `( LF`) is a parenthesised pair; an AC repeated later takes the LF of its \
+     bracketed definition; otherwise an AC is paired with the nearest LF of its sentence that is not another AC's bracketed definition (ties go to the LF before it). An LF \
+     may serve several ACs.",
     "Sample predictions: half are the sentences with the most entity errors, half a seeded random draw.",
 ];
 
@@ -348,6 +349,7 @@ fn pairs_section(h: &mut String, r: &EvalReport) {
         let rec = &r.records[o.sentence];
         let rule = match o.rule {
             super::pairs::PairRule::Parenthesised => "parenthesised definition",
+            super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
             super::pairs::PairRule::Nearest => "nearest long form",
         };
         let _ = write!(

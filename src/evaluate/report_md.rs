@@ -217,6 +217,7 @@ fn errors_section(s: &mut String, r: &EvalReport) {
             rec.tokens[o.lf.start..o.lf.end].join(" "),
             match o.rule {
                 super::pairs::PairRule::Parenthesised => "parenthesised definition",
+                super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
                 super::pairs::PairRule::Nearest => "nearest long form",
             },
             markup(&rec.tokens, g, from, to),
