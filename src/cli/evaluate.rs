@@ -17,6 +17,15 @@ pub struct Args {
     /// A second run to compare with: its metrics.json, or its predictions JSONL (same sentences).
     #[arg(long, value_name = "FILE")]
     pub compare: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: Box<ReportArgs>,
+    #[command(flatten)]
+    pub model: Box<ModelArgs>,
+}
+
+/// How to score and what to show.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
     /// Entity matching: `default` (seqeval default, lenient) or `strict` (seqeval strict IOB2).
     #[arg(long, default_value = "default")]
     pub mode: String,
@@ -32,6 +41,11 @@ pub struct Args {
     /// Report title.
     #[arg(long, default_value = "nerkit evaluation")]
     pub title: String,
+}
+
+/// Model-based evaluation (not available until an inference backend is wired in).
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
     /// Model directory to run (model-based evaluation; needs an inference backend).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -44,7 +58,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.model.is_some() || args.data.is_some() || args.backend.is_some() {
+    let m = &args.model;
+    if m.model.is_some() || m.data.is_some() || m.backend.is_some() {
         bail!(
             "model-based evaluation (--model/--data/--backend) is not wired into this build yet: only --predictions \
              is available. Score predictions made elsewhere with `nerkit evaluate --predictions FILE.jsonl`"
@@ -53,12 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(pred_path) = args.predictions else {
         bail!("nothing to evaluate: pass --predictions FILE.jsonl (see `nerkit evaluate --help`)");
     };
-    let labels = LabelSet::new(args.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?;
+    let rep = &args.report;
+    let labels = LabelSet::new(rep.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?;
     let options = EvalOptions {
-        mode: args.mode.parse()?,
-        samples: args.samples,
-        seed: args.seed,
-        title: args.title,
+        mode: rep.mode.parse()?,
+        samples: rep.samples,
+        seed: rep.seed,
+        title: rep.title.clone(),
         source: pred_path.display().to_string(),
         ..EvalOptions::default()
     };

@@ -207,7 +207,7 @@ fn blend(t: f64) -> RGBColor {
 
 impl Chart for Heatmap<'_> {
     fn size(&self) -> (u32, u32) {
-        (720, 640)
+        (720, 660)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -215,7 +215,7 @@ impl Chart for Heatmap<'_> {
         let m = self.0;
         let n = m.labels.len() as i32;
         let share = m.row_normalised();
-        let (left, top, size) = (130, 110, 540 / n.max(1));
+        let (left, top, size) = (130, 110, 520 / n.max(1));
         let title = TextStyle::from((FONT, 22).into_font()).color(&INK).pos(Pos::new(HPos::Center, VPos::Top));
         root.draw_text("Token confusion matrix (rows: gold, columns: predicted)", &title, (360, 14)).map_err(e)?;
         let muted = INK.mix(0.7);
@@ -302,7 +302,7 @@ impl Chart for Reliability<'_> {
         chart
             .draw_series(
                 used.iter().map(|b| {
-                    Text::new(format!("n={}", b.count), ((b.lo + b.hi) / 2.0, b.accuracy + 0.01), note.clone())
+                    Text::new(format!("n={}", b.count), ((b.lo + b.hi) / 2.0, b.accuracy + 0.03), note.clone())
                 }),
             )
             .map_err(e)?;

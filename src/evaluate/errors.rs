@@ -176,7 +176,7 @@ pub fn analyse(records: &[PredictionRecord], mode: Mode, worst: usize) -> Result
         .map(|&c| {
             let mut v: Vec<ErrorCase> = all.iter().filter(|e| e.category == c).cloned().collect();
             // stable sort: ties keep file order
-            v.sort_by(|a, b| b.rank_key().cmp(&a.rank_key()));
+            v.sort_by_key(|e| std::cmp::Reverse(e.rank_key()));
             v.truncate(worst);
             (c, v)
         })
@@ -189,7 +189,9 @@ mod tests {
     use super::*;
     use crate::metrics::default_entities;
 
-    fn cats(gold: &[&str], pred: &[&str]) -> Vec<(Category, Option<(usize, usize)>, Option<(usize, usize)>)> {
+    type Range = Option<(usize, usize)>;
+
+    fn cats(gold: &[&str], pred: &[&str]) -> Vec<(Category, Range, Range)> {
         categorize(0, &default_entities(gold), &default_entities(pred), None)
             .into_iter()
             .map(|e| (e.category, e.gold.map(|s| (s.start, s.end)), e.pred.map(|s| (s.start, s.end))))

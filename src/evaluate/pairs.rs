@@ -4,8 +4,11 @@
 //! several ACs, ACs with no LF in their sentence stay unpaired):
 //! 1. **parenthesised**: `LF ( AC` — the AC's previous word is `(` and an LF ends just before it; or the
 //!    reverse definition `AC ( LF`;
-//! 2. **nearest**: otherwise the LF closest to the AC in words (gap between the spans); on a tie the LF
-//!    *before* the AC wins, since definitions usually precede their abbreviation.
+//! 2. **re-mention**: an AC whose text (case-insensitive) is defined in brackets elsewhere in the sentence
+//!    takes that definition's LF;
+//! 3. **nearest**: otherwise the LF closest to the AC in words (gap between the spans), leaving out LFs that
+//!    are already the bracketed definition of another AC; on a tie the LF *before* the AC wins, since
+//!    definitions usually precede their abbreviation.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +24,8 @@ pub const LF: &str = "LF";
 #[serde(rename_all = "snake_case")]
 pub enum PairRule {
     Parenthesised,
+    /// The same abbreviation (case-insensitive) is defined in brackets elsewhere in the sentence.
+    Remention,
     Nearest,
 }
 
@@ -39,20 +44,30 @@ pub struct PairOutcome {
 pub fn pair_entities(tokens: &[String], gold: &[Span]) -> Vec<(Span, Span, PairRule)> {
     let lfs: Vec<&Span> = gold.iter().filter(|s| s.kind == LF).collect();
     let word = |i: usize| tokens.get(i).map(|s| s.as_str());
-    let mut out = Vec::new();
-    for ac in gold.iter().filter(|s| s.kind == AC) {
-        let paren = lfs.iter().find(|lf| {
+    let paren = |ac: &Span| {
+        lfs.iter().copied().find(|lf| {
             (ac.start >= 1 && word(ac.start - 1) == Some("(") && lf.end + 1 == ac.start)
                 || (word(ac.end) == Some("(") && lf.start == ac.end + 1)
-        });
-        if let Some(lf) = paren {
-            out.push((ac.clone(), (*lf).clone(), PairRule::Parenthesised));
+        })
+    };
+    let text = |s: &Span| tokens[s.start..s.end].join(" ").to_lowercase();
+    let defined: Vec<(String, &Span)> =
+        gold.iter().filter(|s| s.kind == AC).filter_map(|ac| paren(ac).map(|lf| (text(ac), lf))).collect();
+    let mut out = Vec::new();
+    for ac in gold.iter().filter(|s| s.kind == AC) {
+        if let Some(lf) = paren(ac) {
+            out.push((ac.clone(), lf.clone(), PairRule::Parenthesised));
+            continue;
+        }
+        if let Some((_, lf)) = defined.iter().find(|(t, _)| *t == text(ac)) {
+            out.push((ac.clone(), (*lf).clone(), PairRule::Remention));
             continue;
         }
         let gap = |lf: &Span| if lf.end <= ac.start { ac.start - lf.end } else { lf.start.saturating_sub(ac.end) };
-        // (gap, after-the-AC) so that an LF before the AC wins ties
-        if let Some(lf) = lfs.iter().min_by_key(|lf| (gap(lf), lf.start > ac.start)) {
-            out.push((ac.clone(), (*lf).clone(), PairRule::Nearest));
+        // an LF defined for another AC in brackets is not reused; on equal gaps the LF before the AC wins
+        let free = lfs.iter().copied().filter(|lf| !defined.iter().any(|(_, d)| d == lf));
+        if let Some(lf) = free.min_by_key(|lf| (gap(lf), lf.start > ac.start)) {
+            out.push((ac.clone(), lf.clone(), PairRule::Nearest));
         }
     }
     out
@@ -168,6 +183,16 @@ mod tests {
     }
 
     #[test]
+    fn a_bracketed_definition_is_not_reused_by_another_ac() {
+        let t = toks("acp protocol ; quality of death ( qod ) ; lung function");
+        let tags = ["B-AC", "O", "O", "B-LF", "I-LF", "I-LF", "O", "B-AC", "O", "O", "B-LF", "I-LF"];
+        let p = pair_entities(&t, &default_entities(&tags));
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].0.start, p[0].1.start, p[0].2), (0, 10, PairRule::Nearest));
+        assert_eq!((p[1].0.start, p[1].1.start, p[1].2), (7, 3, PairRule::Parenthesised));
+    }
+
+    #[test]
     fn outcomes_and_missed_forms() {
         let mut r = PredictionRecord::from_strs(
             &["magnetic", "resonance", "(", "mr", ")", "mr"],
@@ -179,6 +204,7 @@ mod tests {
         let o = pair_outcomes(std::slice::from_ref(&r), &ents);
         let c = pair_counts(&o);
         assert_eq!((c.pairs, c.ac_only, c.neither, c.parenthesised), (2, 1, 1, 1));
+        assert_eq!(o[1].rule, PairRule::Remention);
         let m = most_missed(&[r], &ents, 5);
         assert_eq!(m["AC"], vec![MissedForm { kind: "AC".into(), text: "mr".into(), missed: 1, occurrences: 2 }]);
         assert_eq!(m["LF"][0].text, "magnetic resonance");

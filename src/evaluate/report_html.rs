@@ -23,8 +23,9 @@ pub const METHOD_NOTES: [&str; 6] = [
      overlapping span of the other type only; missed = no prediction touches the gold entity; spurious = the \
      prediction touches no gold entity. Worst examples have the most words wrong, then the highest confidence.",
     "Abbreviation ↔ long-form pairs are formed on gold entities of one sentence: an LF directly followed by \
-     `( AC` (or an AC followed by `( LF`) is a parenthesised pair; otherwise an AC is paired with the nearest \
-     LF of its sentence (ties go to the LF before it). An LF may serve several ACs.",
+     `( AC` (or an AC followed by `( LF`) is a parenthesised pair; an AC repeated later takes the LF of its \
+     bracketed definition; otherwise an AC is paired with the nearest LF of its sentence that is not another AC's bracketed definition (ties go to the LF before it). An LF \
+     may serve several ACs.",
     "Sample predictions: half are the sentences with the most entity errors, half a seeded random draw.",
 ];
 
@@ -258,7 +259,7 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
             pct(b.entity_f1)
         );
     }
-    let _ = write!(h, "</table><p class=note>“With error”: share of sentences with at least one entity that is not an exact match.</p></div><div>{}</div></div></section>", svg(charts, "length_errors"));
+    let _ = write!(h, "</table></div><p class=note>“With error”: share of sentences with at least one entity that is not an exact match. Token errors: share of words whose predicted tag differs from the gold tag. Long sentences hold more entities, so they are more likely to contain at least one error even at a flat token error rate.</p></div>{}</section>", svg(charts, "length_errors"));
 
     if let Some(c) = &r.calibration {
         let _ = write!(h, "<section id=calibration><h2>Calibration</h2><div class=grid2><div><p>{} words carry a confidence. Expected calibration error <b>{:.3}</b>: on average the confidence is off from the observed accuracy by that much.</p><table><tr><th>confidence</th><th>words</th><th>mean conf.</th><th>accuracy</th></tr>", c.words, c.ece);
@@ -345,10 +346,18 @@ fn pairs_section(h: &mut String, r: &EvalReport) {
     for o in shown {
         let (a, b) = hull(Some(&o.ac), Some(&o.lf));
         let (from, to) = window(r.records[o.sentence].len(), a, b, 3);
+        let rec = &r.records[o.sentence];
+        let rule = match o.rule {
+            super::pairs::PairRule::Parenthesised => "parenthesised definition",
+            super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
+            super::pairs::PairRule::Nearest => "nearest long form",
+        };
         let _ = write!(
             h,
-            "<div class=example><div class=meta>sentence {}</div>{}</div>",
+            "<div class=example><div class=meta>sentence {} · <b>{}</b> ↔ <b>{}</b> · {rule}</div>{}</div>",
             o.sentence + 1,
+            esc(&rec.tokens[o.ac.start..o.ac.end].join(" ")),
+            esc(&rec.tokens[o.lf.start..o.lf.end].join(" ")),
             pair_rows(r, o.sentence, from, to)
         );
     }

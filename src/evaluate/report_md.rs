@@ -211,10 +211,15 @@ fn errors_section(s: &mut String, r: &EvalReport) {
         let (g, p) = &r.entities[o.sentence];
         let _ = writeln!(
             s,
-            "- sentence {}: `{}` ↔ `{}`\n  - gold: {}\n  - pred: {}",
+            "- sentence {}: `{}` ↔ `{}` ({})\n  - gold: {}\n  - pred: {}",
             o.sentence + 1,
             rec.tokens[o.ac.start..o.ac.end].join(" "),
             rec.tokens[o.lf.start..o.lf.end].join(" "),
+            match o.rule {
+                super::pairs::PairRule::Parenthesised => "parenthesised definition",
+                super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
+                super::pairs::PairRule::Nearest => "nearest long form",
+            },
             markup(&rec.tokens, g, from, to),
             markup(&rec.tokens, p, from, to)
         );
