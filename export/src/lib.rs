@@ -2,4 +2,6 @@
 //! the frozen inference graph, the training graph (reverse-mode gradients + AdamW) and int8 variants.
 //!
 //! Built on the ONNX protobuf types of `tract-onnx` ([`builder::pb`]); see [`builder::GraphBuilder`].
+pub mod autodiff;
 pub mod builder;
+pub mod train_graph;
