@@ -432,11 +432,7 @@ impl Facts {
             let total = input.map(product).unwrap_or(SymDim::Unknown);
             let rest =
                 product(&out.iter().enumerate().filter(|(i, _)| *i != pos).map(|(_, d)| d.clone()).collect::<Vec<_>>());
-            out[pos] = match (total, rest) {
-                (SymDim::Known(t), SymDim::Known(r)) if r != 0 => SymDim::Known(t / r),
-                (t, SymDim::Known(1)) => t,
-                _ => SymDim::Unknown,
-            };
+            out[pos] = quotient(&total, &rest);
         }
         Some(out)
     }
@@ -472,15 +468,77 @@ impl Facts {
     }
 }
 
-fn product(d: &[SymDim]) -> SymDim {
-    let mut p = 1i64;
-    for v in d {
-        match v {
-            SymDim::Known(k) => p *= k,
-            _ => return if d.len() == 1 { v.clone() } else { SymDim::Unknown },
+/// A product of dims as `coef · Π syms` (syms sorted), so `batch·sequence·4 / 4` gives back `batch*sequence`.
+#[derive(Clone, Debug, PartialEq)]
+struct Monomial {
+    coef: i64,
+    syms: Vec<String>,
+}
+
+impl Monomial {
+    fn of(d: &SymDim) -> Option<Monomial> {
+        match d {
+            SymDim::Known(k) => Some(Monomial { coef: *k, syms: vec![] }),
+            SymDim::Sym(s) => {
+                let mut m = Monomial { coef: 1, syms: vec![] };
+                for part in s.split('*') {
+                    match part.parse::<i64>() {
+                        Ok(k) => m.coef *= k,
+                        Err(_) => m.syms.push(part.to_string()),
+                    }
+                }
+                m.syms.sort();
+                Some(m)
+            }
+            SymDim::Unknown => None,
         }
     }
-    SymDim::Known(p)
+    fn times(mut self, o: Monomial) -> Monomial {
+        self.coef *= o.coef;
+        self.syms.extend(o.syms);
+        self.syms.sort();
+        self
+    }
+    /// Exact division, if `o` divides `self`.
+    fn div(mut self, o: &Monomial) -> Option<Monomial> {
+        if o.coef == 0 || self.coef % o.coef != 0 {
+            return None;
+        }
+        self.coef /= o.coef;
+        for s in &o.syms {
+            let i = self.syms.iter().position(|x| x == s)?;
+            self.syms.remove(i);
+        }
+        Some(self)
+    }
+    fn dim(self) -> SymDim {
+        if self.syms.is_empty() {
+            return SymDim::Known(self.coef);
+        }
+        let mut parts = self.syms;
+        if self.coef != 1 {
+            parts.insert(0, self.coef.to_string());
+        }
+        SymDim::Sym(parts.join("*"))
+    }
+}
+
+fn product(d: &[SymDim]) -> SymDim {
+    let mut m = Monomial { coef: 1, syms: vec![] };
+    for v in d {
+        match Monomial::of(v) {
+            Some(x) => m = m.times(x),
+            None => return SymDim::Unknown,
+        }
+    }
+    m.dim()
+}
+
+fn quotient(total: &SymDim, rest: &SymDim) -> SymDim {
+    match (Monomial::of(total), Monomial::of(rest)) {
+        (Some(t), Some(r)) => t.div(&r).map(Monomial::dim).unwrap_or(SymDim::Unknown),
+        _ => SymDim::Unknown,
+    }
 }
 
 fn sum_dims(it: impl Iterator<Item = SymDim>) -> SymDim {
@@ -555,5 +613,19 @@ mod tests {
             d,
             &vec![SymDim::Sym("batch".into()), SymDim::Sym("seq".into()), SymDim::Known(4), SymDim::Known(8)]
         );
+    }
+
+    #[test]
+    fn reshape_minus_one_keeps_symbolic_products() {
+        let mut g = GraphBuilder::new("t");
+        let x = g.input("x", ElemType::F32, &[Dim::sym("batch"), Dim::sym("seq"), Dim::Fixed(4), Dim::Fixed(8)]);
+        let rows = g.const_i64("rows", &[2], &[-1, 16]);
+        let y = g.op("Reshape", "y", &[&x, &rows], vec![]);
+        let back = g.const_i64("back", &[3], &[0, -1, 32]);
+        let z = g.op("Reshape", "z", &[&x, &back], vec![]);
+        let f = Facts::infer(&g.into_graph());
+        assert_eq!(f.dims(&y).unwrap(), &vec![SymDim::Sym("2*batch*seq".into()), SymDim::Known(16)]);
+        let want = vec![SymDim::Sym("batch".into()), SymDim::Sym("seq".into()), SymDim::Known(32)];
+        assert_eq!(f.dims(&z).unwrap(), &want);
     }
 }
