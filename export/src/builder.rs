@@ -16,9 +16,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use pb::tensor_proto::DataType;
 use prost::Message;
 pub use tract_onnx::pb;
-use pb::tensor_proto::DataType;
 
 /// ONNX element types used by nerkit graphs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,12 @@ pub mod tensor {
     use super::ElemType;
 
     pub fn f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-        assert_eq!(dims.iter().product::<i64>() as usize, data.len(), "tensor {name}: dims {dims:?} vs {} values", data.len());
+        assert_eq!(
+            dims.iter().product::<i64>() as usize,
+            data.len(),
+            "tensor {name}: dims {dims:?} vs {} values",
+            data.len()
+        );
         TensorProto {
             name: name.to_string(),
             dims: dims.to_vec(),
@@ -97,7 +102,12 @@ pub mod tensor {
         }
     }
     pub fn i64(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
-        assert_eq!(dims.iter().product::<i64>() as usize, data.len(), "tensor {name}: dims {dims:?} vs {} values", data.len());
+        assert_eq!(
+            dims.iter().product::<i64>() as usize,
+            data.len(),
+            "tensor {name}: dims {dims:?} vs {} values",
+            data.len()
+        );
         TensorProto {
             name: name.to_string(),
             dims: dims.to_vec(),
@@ -240,11 +250,8 @@ impl GraphBuilder {
         attrs: Vec<pb::AttributeProto>,
     ) -> Vec<String> {
         let name = self.unique(name);
-        let outputs: Vec<String> = if n_outputs == 1 {
-            vec![name.clone()]
-        } else {
-            (0..n_outputs).map(|i| format!("{name}:{i}")).collect()
-        };
+        let outputs: Vec<String> =
+            if n_outputs == 1 { vec![name.clone()] } else { (0..n_outputs).map(|i| format!("{name}:{i}")).collect() };
         if domain == "com.microsoft" {
             self.uses_ms_domain = true;
         }

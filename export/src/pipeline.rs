@@ -1,0 +1,100 @@
+//! A model directory in (`config.json`, `model.safetensors`, `tokenizer.json`), an ONNX model directory out
+//! (`model.onnx`, optionally `model.int8.onnx`, `config.json` with `id2label`, `tokenizer.json`).
+use std::path::{Path, PathBuf};
+
+use crate::builder::save_model;
+use crate::config::BertConfig;
+use crate::inference::{inference_model, InferenceOptions};
+use crate::quantize::{quantize_dynamic, QuantizeOptions, QuantizeReport};
+use crate::weights::Weights;
+use crate::ExportError;
+
+pub const FP32_FILE: &str = "model.onnx";
+pub const INT8_FILE: &str = "model.int8.onnx";
+/// Files copied verbatim from the source directory when present.
+pub const COPIED_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
+
+#[derive(Clone, Debug)]
+pub struct ExportRequest {
+    pub model_dir: PathBuf,
+    pub out_dir: PathBuf,
+    /// Label names in class order; `None` uses the config's `id2label` (an error when it has none).
+    pub labels: Option<Vec<String>>,
+    /// Seed of a newly initialised classifier head.
+    pub seed: u64,
+    pub opset: i64,
+    /// Also write `model.int8.onnx`.
+    pub int8: Option<QuantizeOptions>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExportSummary {
+    pub fp32_path: PathBuf,
+    pub fp32_bytes: u64,
+    pub int8: Option<(PathBuf, QuantizeReport)>,
+    pub labels: Vec<String>,
+    /// True when the checkpoint had no classifier for these labels and one was initialised from the seed.
+    pub classifier_initialised: bool,
+    pub copied: Vec<String>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io { path: path.to_path_buf(), source }
+}
+
+/// Reads the config and weights of `dir`, with a classifier for `labels` (initialised from `seed` if absent).
+/// Returns the config (with `id2label` set), the weights and whether the head was initialised.
+pub fn load_for_labels(
+    dir: &Path,
+    labels: Option<&[String]>,
+    seed: u64,
+) -> Result<(BertConfig, Weights, bool), ExportError> {
+    let mut cfg = BertConfig::from_file(&dir.join("config.json"))?;
+    let mut weights = Weights::load(&dir.join("model.safetensors"))?;
+    let labels: Vec<String> = match labels {
+        Some(l) => l.to_vec(),
+        None if !cfg.id2label.is_empty() => cfg.labels(cfg.id2label.keys().max().map_or(0, |m| m + 1)),
+        None => return Err(ExportError::Labels(format!("{} has no id2label; pass the label names", dir.display()))),
+    };
+    if labels.is_empty() {
+        return Err(ExportError::Labels("the label list is empty".into()));
+    }
+    cfg.set_labels(&labels);
+    let initialised = weights.ensure_classifier(labels.len(), cfg.hidden_size, cfg.initializer_range, seed);
+    Ok((cfg, weights, initialised))
+}
+
+/// Writes the ONNX model directory described by `req`.
+pub fn export_model_dir(req: &ExportRequest) -> Result<ExportSummary, ExportError> {
+    let (cfg, weights, classifier_initialised) = load_for_labels(&req.model_dir, req.labels.as_deref(), req.seed)?;
+    std::fs::create_dir_all(&req.out_dir).map_err(io(&req.out_dir))?;
+    let model = inference_model(&cfg, &weights, &InferenceOptions { opset: req.opset, with_hidden_state: false })?;
+    drop(weights);
+    let fp32_path = req.out_dir.join(FP32_FILE);
+    save_model(&model, &fp32_path).map_err(io(&fp32_path))?;
+    let fp32_bytes = std::fs::metadata(&fp32_path).map_err(io(&fp32_path))?.len();
+    let int8 = match &req.int8 {
+        Some(opts) => {
+            let (q, report) = quantize_dynamic(&model, opts)?;
+            let path = req.out_dir.join(INT8_FILE);
+            save_model(&q, &path).map_err(io(&path))?;
+            Some((path, report))
+        }
+        None => None,
+    };
+    let cfg_path = req.out_dir.join("config.json");
+    let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
+    std::fs::write(&cfg_path, json).map_err(io(&cfg_path))?;
+    let mut copied = Vec::new();
+    if req.model_dir != req.out_dir {
+        for f in COPIED_FILES {
+            let src = req.model_dir.join(f);
+            if src.is_file() {
+                std::fs::copy(&src, req.out_dir.join(f)).map_err(io(&src))?;
+                copied.push(f.to_string());
+            }
+        }
+    }
+    let labels = cfg.labels(cfg.id2label.len());
+    Ok(ExportSummary { fp32_path, fp32_bytes, int8, labels, classifier_initialised, copied })
+}

@@ -1,0 +1,280 @@
+//! Dynamic int8 quantization of an fp32 graph (the formulation of ONNX Runtime's `quantize_dynamic`, with
+//! standard ops that both ONNX Runtime and tract run):
+//!
+//! - weight MatMuls `x @ Transpose(W)` (or `x @ W` with W an initializer): W becomes int8 symmetric, per output
+//!   channel (default) or per tensor; x is quantized at run time,
+//!   `y = Cast(MatMulInteger(DynamicQuantizeLinear(x), W_q, x_zero_point)) · (x_scale · w_scale)`.
+//!   One `DynamicQuantizeLinear` is shared by all MatMuls reading the same value (query/key/value).
+//! - embedding tables read by `Gather`: int8 rows, `Cast(Gather(T_q, ids)) · t_scale` (per hidden column or per
+//!   tensor).
+//!
+//! Weights whose name matches a `keep_fp32` pattern (dotted components: `classifier`, `embeddings`,
+//! `layer.5`) are left in fp32. The output of every rewritten node keeps its name, so graph outputs and
+//! downstream nodes are untouched.
+use std::collections::{HashMap, HashSet};
+
+use prost::Message;
+
+use crate::builder::{attr, pb, tensor, ElemType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuantizeError {
+    #[error("the model has no graph")]
+    NoGraph,
+    #[error("initializer {name}: {values} values do not fill dims {dims:?}")]
+    BadInitializer { name: String, dims: Vec<i64>, values: usize },
+}
+
+/// Scale granularity of int8 weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Granularity {
+    /// One scale per output channel (MatMul) or hidden column (embedding table).
+    #[default]
+    PerChannel,
+    /// One scale per weight tensor.
+    PerTensor,
+}
+
+#[derive(Clone, Debug)]
+pub struct QuantizeOptions {
+    pub granularity: Granularity,
+    /// Weight-name patterns kept fp32, matched on dotted components (`classifier`, `embeddings`).
+    pub keep_fp32: Vec<String>,
+    /// Quantize `Gather` embedding tables too.
+    pub embeddings: bool,
+}
+
+impl Default for QuantizeOptions {
+    fn default() -> Self {
+        QuantizeOptions { granularity: Granularity::PerChannel, keep_fp32: vec!["classifier".into()], embeddings: true }
+    }
+}
+
+/// What [`quantize_dynamic`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QuantizeReport {
+    /// Quantized weight names (HF keys).
+    pub quantized: Vec<String>,
+    /// Quantizable weights left fp32 by `keep_fp32`.
+    pub kept_fp32: Vec<String>,
+    /// Serialized model sizes.
+    pub fp32_bytes: usize,
+    pub int8_bytes: usize,
+}
+
+/// True when `pattern`'s dotted components occur in `name` (`embeddings` matches
+/// `bert.embeddings.word_embeddings.weight`, `layer.1` does not match `...layer.10...`).
+pub fn matches_pattern(name: &str, pattern: &str) -> bool {
+    let pattern = pattern.trim().trim_matches('.');
+    !pattern.is_empty() && (name == pattern || format!(".{name}.").contains(&format!(".{pattern}.")))
+}
+
+/// Row-major f32 values of an initializer (raw_data or float_data).
+pub fn initializer_f32(t: &pb::TensorProto) -> Result<Vec<f32>, QuantizeError> {
+    let values: Vec<f32> = if !t.raw_data.is_empty() {
+        t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    } else {
+        t.float_data.clone()
+    };
+    if values.len() as i64 != t.dims.iter().product::<i64>() {
+        return Err(QuantizeError::BadInitializer { name: t.name.clone(), dims: t.dims.clone(), values: values.len() });
+    }
+    Ok(values)
+}
+
+/// Symmetric int8 of a [rows, cols] matrix with scales per column (`per_column`) or one scale.
+/// Returns (int8 values, scales); a zero column gets scale 1.
+pub fn quantize_symmetric(data: &[f32], rows: usize, cols: usize, per_column: bool) -> (Vec<i8>, Vec<f32>) {
+    let n_scales = if per_column { cols } else { 1 };
+    let mut max = vec![0f32; n_scales];
+    for (i, v) in data.iter().enumerate() {
+        let s = if per_column { i % cols } else { 0 };
+        max[s] = max[s].max(v.abs());
+    }
+    let scales: Vec<f32> = max.iter().map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 }).collect();
+    let q = data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v / scales[if per_column { i % cols } else { 0 }]).round_ties_even().clamp(-127.0, 127.0) as i8)
+        .collect();
+    debug_assert_eq!(data.len(), rows * cols);
+    (q, scales)
+}
+
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0f32; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<pb::AttributeProto>) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// A weight found behind a node input: its initializer and whether it is read through `Transpose([1, 0])`.
+struct WeightRef<'a> {
+    init: &'a pb::TensorProto,
+    transposed: bool,
+}
+
+/// Rewrites `model` with int8 weights; see the module docs.
+pub fn quantize_dynamic(
+    model: &pb::ModelProto,
+    opts: &QuantizeOptions,
+) -> Result<(pb::ModelProto, QuantizeReport), QuantizeError> {
+    let graph = model.graph.as_ref().ok_or(QuantizeError::NoGraph)?;
+    let inits: HashMap<&str, &pb::TensorProto> = graph
+        .initializer
+        .iter()
+        .filter(|t| t.data_type == ElemType::F32.onnx() && t.dims.len() == 2)
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let producer: HashMap<&str, &pb::NodeProto> =
+        graph.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
+    let weight_behind = |value: &str| -> Option<WeightRef> {
+        if let Some(init) = inits.get(value) {
+            return Some(WeightRef { init, transposed: false });
+        }
+        let n = producer.get(value)?;
+        let perm = n.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
+        if n.op_type == "Transpose" && perm.as_deref() == Some(&[1, 0]) {
+            return inits.get(n.input[0].as_str()).map(|init| WeightRef { init, transposed: true });
+        }
+        None
+    };
+    let per_channel = opts.granularity == Granularity::PerChannel;
+    let kept = |name: &str| opts.keep_fp32.iter().any(|p| matches_pattern(name, p));
+
+    let mut report = QuantizeReport { fp32_bytes: model.encoded_len(), ..Default::default() };
+    let mut new_nodes = Vec::with_capacity(graph.node.len() * 2);
+    let mut new_inits: Vec<pb::TensorProto> = Vec::new();
+    let mut quantized_inputs: HashMap<String, [String; 3]> = HashMap::new();
+    let mut done: HashSet<String> = HashSet::new();
+    for n in &graph.node {
+        let target = match n.op_type.as_str() {
+            "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
+            "Gather" if opts.embeddings => {
+                inits.get(n.input[0].as_str()).map(|init| (WeightRef { init: *init, transposed: false }, true))
+            }
+            _ => None,
+        };
+        let Some((w, is_gather)) = target else {
+            new_nodes.push(n.clone());
+            continue;
+        };
+        let wname = w.init.name.clone();
+        if kept(&wname) {
+            report.kept_fp32.push(wname);
+            new_nodes.push(n.clone());
+            continue;
+        }
+        let (r, c) = (w.init.dims[0] as usize, w.init.dims[1] as usize);
+        let (q_name, s_name) = (format!("{wname}.int8"), format!("{wname}.scale"));
+        if done.insert(wname.clone()) {
+            let values = initializer_f32(w.init)?;
+            // The MatMul right operand is [K, N]; quantize per N (output channel).
+            let (mat, rows, cols) = if w.transposed { (transpose(&values, r, c), c, r) } else { (values, r, c) };
+            let (q, scales) = quantize_symmetric(&mat, rows, cols, per_channel);
+            new_inits.push(tensor::i8(&q_name, &[rows as i64, cols as i64], &q));
+            let sdims: &[i64] = if per_channel { &[cols as i64] } else { &[] };
+            new_inits.push(tensor::f32(&s_name, sdims, &scales));
+            report.quantized.push(wname.clone());
+        }
+        let out = n.output[0].as_str();
+        let cast_to = vec![attr::int("to", ElemType::F32.onnx() as i64)];
+        if is_gather {
+            let g = format!("{}.int8", n.name);
+            let f = format!("{}.dequant", n.name);
+            new_nodes.push(node("Gather", &g, &[&q_name, &n.input[1]], &[&g], n.attribute.clone()));
+            new_nodes.push(node("Cast", &f, &[&g], &[&f], cast_to));
+            new_nodes.push(node("Mul", &n.name, &[&f, &s_name], &[out], vec![]));
+            continue;
+        }
+        let x = n.input[0].clone();
+        let [xq, xs, xz] = quantized_inputs
+            .entry(x.clone())
+            .or_insert_with(|| {
+                let qn = format!("{x}.quant");
+                let outs = [format!("{qn}:0"), format!("{qn}:1"), format!("{qn}:2")];
+                new_nodes.push(node("DynamicQuantizeLinear", &qn, &[&x], &[&outs[0], &outs[1], &outs[2]], vec![]));
+                outs
+            })
+            .clone();
+        let (mi, mf, sc) = (format!("{}.int", n.name), format!("{}.int.f32", n.name), format!("{}.scale", n.name));
+        new_nodes.push(node("MatMulInteger", &mi, &[&xq, &q_name, &xz], &[&mi], vec![]));
+        new_nodes.push(node("Cast", &mf, &[&mi], &[&mf], cast_to));
+        new_nodes.push(node("Mul", &sc, &[&xs, &s_name], &[&sc], vec![]));
+        new_nodes.push(node("Mul", &n.name, &[&mf, &sc], &[out], vec![]));
+    }
+    // Drop nodes and initializers nothing reads any more (the fp32 weights and their Transposes).
+    let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    loop {
+        let used: HashSet<String> = new_nodes.iter().flat_map(|n| n.input.iter().cloned()).collect();
+        let before = new_nodes.len();
+        new_nodes.retain(|n| n.output.iter().any(|o| used.contains(o) || outputs.contains(o.as_str())));
+        if new_nodes.len() == before {
+            break;
+        }
+    }
+    let used: HashSet<&str> = new_nodes.iter().flat_map(|n| n.input.iter().map(|s| s.as_str())).collect();
+    let initializer: Vec<pb::TensorProto> =
+        graph.initializer.iter().chain(new_inits.iter()).filter(|t| used.contains(t.name.as_str())).cloned().collect();
+    let mut out = model.clone();
+    out.graph = Some(pb::GraphProto { node: new_nodes, initializer, ..graph.clone() });
+    out.metadata_props.push(pb::StringStringEntryProto {
+        key: "nerkit.quantization".into(),
+        value: format!("dynamic int8, {:?}, fp32 kept: {:?}", opts.granularity, opts.keep_fp32),
+    });
+    report.int8_bytes = out.encoded_len();
+    Ok((out, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_dotted_components() {
+        assert!(matches_pattern("classifier.weight", "classifier"));
+        assert!(matches_pattern("bert.embeddings.word_embeddings.weight", "embeddings"));
+        assert!(matches_pattern("bert.encoder.layer.1.output.dense.weight", "layer.1"));
+        assert!(!matches_pattern("bert.encoder.layer.10.output.dense.weight", "layer.1"));
+        assert!(!matches_pattern("bert.embeddings.word_embeddings.weight", "word"));
+        assert!(!matches_pattern("x", ""));
+    }
+
+    #[test]
+    fn symmetric_quantization_per_column_and_per_tensor() {
+        // [[1, -0.5], [-2, 0.25]]: column maxima 2 and 0.5.
+        let data = [1.0, -0.5, -2.0, 0.25];
+        let (q, s) = quantize_symmetric(&data, 2, 2, true);
+        assert_eq!(s, vec![2.0 / 127.0, 0.5 / 127.0]);
+        assert_eq!(q, vec![64, -127, -127, 64]); // 63.5 rounds to even 64
+        let (q, s) = quantize_symmetric(&data, 2, 2, false);
+        assert_eq!(s, vec![2.0 / 127.0]);
+        assert_eq!(q, vec![64, -32, -127, 16]);
+        let (_, s) = quantize_symmetric(&[0.0, 0.0], 1, 2, true);
+        assert_eq!(s, vec![1.0, 1.0], "zero columns keep a finite scale");
+    }
+
+    #[test]
+    fn dequantized_error_is_within_half_a_step() {
+        let data: Vec<f32> = (0..64).map(|i| ((i * 37 % 29) as f32 - 14.0) / 7.0).collect();
+        let (q, s) = quantize_symmetric(&data, 8, 8, true);
+        for (i, (v, qv)) in data.iter().zip(&q).enumerate() {
+            let err = (v - *qv as f32 * s[i % 8]).abs();
+            assert!(err <= s[i % 8] / 2.0 + 1e-6, "{i}: {v} vs {qv}");
+        }
+    }
+}
