@@ -5,12 +5,14 @@
 //! Map: [`config`] (config.json) + [`weights`] (safetensors) → [`bert`] (forward graph, reusable by the
 //! training graph) → [`inference`] (model with outputs + metadata) → [`quantize`] (dynamic int8) →
 //! [`pipeline`] (a model directory in, `model.onnx` / `model.int8.onnx` out).
+pub mod autodiff;
 pub mod bert;
 pub mod builder;
 pub mod config;
 pub mod inference;
 pub mod pipeline;
 pub mod quantize;
+pub mod train_graph;
 pub mod weights;
 
 /// Errors of the export crate.

@@ -1,0 +1,76 @@
+//! Gather (axis 0, the embedding lookup) and GatherElements.
+//!
+//! The gradient scatters `dy` back into zeros shaped like the data with `reduction = "add"`, so repeated
+//! indices (the same token twice in a batch) accumulate. Never a one-hot MatMul: the cost is the size of `dy`,
+//! not vocabulary × positions. The indices are integers and carry no gradient.
+use super::{GradCtx, Result, Rule};
+use crate::builder::{attr, pb};
+use pb::tensor_proto::DataType;
+
+pub(super) fn rule(op_type: &str) -> Option<Rule> {
+    Some(match op_type {
+        "Gather" => gather,
+        "GatherElements" => gather_elements,
+        _ => return None,
+    })
+}
+
+type Grads = Result<Vec<Option<String>>>;
+
+/// Zeros with the shape and element type of forward value `like`.
+fn zeros_like(ctx: &mut GradCtx, like: &str) -> String {
+    let shape = ctx.tmp("Shape", &format!("{like}.shape"), &[like], vec![]);
+    let elem = ctx.elem(like);
+    let value = if elem == DataType::Double as i32 {
+        pb::TensorProto { dims: vec![1], data_type: elem, raw_data: 0f64.to_le_bytes().to_vec(), ..Default::default() }
+    } else {
+        crate::builder::tensor::f32("", &[1], &[0.0])
+    };
+    ctx.tmp("ConstantOfShape", "zeros", &[&shape], vec![attr::tensor("value", value)])
+}
+
+/// Indices as int64 (the scatter ops require it).
+fn indices_i64(ctx: &mut GradCtx, idx: &str) -> String {
+    if ctx.elem(idx) == DataType::Int64 as i32 {
+        idx.to_string()
+    } else {
+        ctx.tmp("Cast", "indices_i64", &[idx], vec![attr::int("to", DataType::Int64 as i64)])
+    }
+}
+
+// y[i...] = data[idx[i...], ...]: d data = scatter_add(zeros, idx, dy)
+fn gather(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    let data = ctx.input(0).to_string();
+    let axis = ctx.attr_i("axis").unwrap_or(0);
+    let axis = if axis < 0 { axis + ctx.rank(&data)? as i64 } else { axis };
+    if axis != 0 {
+        return Err(ctx.unsupported(format!("Gather on axis {axis} (only axis 0 is differentiated)")));
+    }
+    let d = dy[0].clone().expect("output gradient");
+    let zeros = zeros_like(ctx, &data);
+    let idx = indices_i64(ctx, ctx.input(1).to_string().as_str());
+    let last = ctx.ints("last_axis", &[-1]);
+    let idx_nd = ctx.tmp("Unsqueeze", "indices_nd", &[&idx, &last], vec![]);
+    let name = ctx.grad_name(0);
+    let mut out = vec![None; needs.len()];
+    out[0] = Some(ctx.op("ScatterND", &name, &[&zeros, &idx_nd, &d], vec![attr::string("reduction", "add")]));
+    Ok(out)
+}
+
+// y = gather_elements(data, idx, axis): d data = scatter_elements_add(zeros, idx, dy, axis)
+fn gather_elements(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    let data = ctx.input(0).to_string();
+    let axis = ctx.attr_i("axis").unwrap_or(0);
+    let d = dy[0].clone().expect("output gradient");
+    let zeros = zeros_like(ctx, &data);
+    let idx = indices_i64(ctx, ctx.input(1).to_string().as_str());
+    let name = ctx.grad_name(0);
+    let mut out = vec![None; needs.len()];
+    out[0] = Some(ctx.op(
+        "ScatterElements",
+        &name,
+        &[&zeros, &idx, &d],
+        vec![attr::int("axis", axis), attr::string("reduction", "add")],
+    ));
+    Ok(out)
+}

@@ -1,0 +1,46 @@
+//! Selection and masking: Where (the condition is boolean and carries no gradient) and ONNX Dropout in
+//! inference mode (identity). Dropout in nerkit's training graph is a plain `Mul` by an in-graph mask, whose
+//! gradient is the Mul rule's.
+use super::{GradCtx, Result, Rule};
+
+pub(super) fn rule(op_type: &str) -> Option<Rule> {
+    Some(match op_type {
+        "Where" => where_,
+        "Dropout" => dropout,
+        _ => return None,
+    })
+}
+
+type Grads = Result<Vec<Option<String>>>;
+
+// y = c ? a : b: da = c ? dy : 0, db = c ? 0 : dy (each summed over its broadcast axes)
+fn where_(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    let d = dy[0].clone().expect("output gradient");
+    let c = ctx.input(0).to_string();
+    let y = ctx.output(0).to_string();
+    let mut out = vec![None; 3];
+    for i in 1..3 {
+        if !needs[i] {
+            continue;
+        }
+        let zero = ctx.scalar(0.0, &y);
+        let what = format!("{}.full", ctx.input(i));
+        let g = if i == 1 {
+            ctx.tmp("Where", &what, &[&c, &d, &zero], vec![])
+        } else {
+            ctx.tmp("Where", &what, &[&c, &zero, &d], vec![])
+        };
+        out[i] = Some(ctx.unbroadcast_elementwise(g, i)?);
+    }
+    Ok(out)
+}
+
+// Dropout without training_mode is the identity: dx = dy.
+fn dropout(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    if !ctx.input(2).is_empty() {
+        return Err(ctx.unsupported("Dropout with a training_mode input (use nerkit's in-graph mask)"));
+    }
+    let mut out = vec![None; needs.len()];
+    out[0] = dy[0].clone();
+    Ok(out)
+}

@@ -1,0 +1,297 @@
+//! Training and evaluation graphs built from a forward (inference) graph.
+//!
+//! No obtainable ONNX Runtime build has the training APIs, so nerkit trains with a plain ONNX graph that
+//! holds the forward pass, the loss ([`loss`]), the reverse-mode gradients ([`crate::autodiff`]) and the
+//! AdamW update ([`adamw`]), run by an ordinary session on any engine.
+//!
+//! Interface of the training graph (names in [`names`]):
+//! - inputs: the forward graph's own inputs (`input_ids`, `attention_mask`, ...), `labels` [batch, seq] int64
+//!   (-100 = ignore), `class_weights` [num_labels] f32, `lr` f32 scalar, `step` f32 scalar (1-based, for
+//!   bias correction), `seed` int64 scalar ≥ 0 (dropout; pass a new value every step), and for every
+//!   trainable parameter `<p>`, `<p>.adam_m`, `<p>.adam_v` (same shape as `<p>`).
+//! - outputs: `loss` f32 scalar, optionally `logits`, `grad_norm` (pre-clip global norm, when clipping), and
+//!   `<p>.new`, `<p>.adam_m.new`, `<p>.adam_v.new` for each parameter. Outputs are separate values from the
+//!   inputs, so a trainer can keep two buffer sets on the device and swap them every step (IoBinding).
+//!
+//! The evaluation graph is the forward graph (built without dropout) plus the same loss: inputs are the
+//! forward inputs, the trainable parameters under the same names, `labels`, `class_weights`; outputs `loss`
+//! and `logits`.
+#[path = "train/adamw.rs"]
+pub mod adamw;
+#[path = "train/dropout.rs"]
+pub mod dropout;
+#[path = "train/loss.rs"]
+pub mod loss;
+
+use std::collections::BTreeMap;
+
+use crate::autodiff::{self, shapes::Facts, shapes::SymDim, AutodiffError};
+use crate::builder::{pb, Dim, ElemType, GraphBuilder};
+pub use adamw::AdamWConfig;
+pub use loss::LossConfig;
+
+/// Value names of the training/eval graph interface.
+pub mod names {
+    pub const LABELS: &str = "labels";
+    pub const CLASS_WEIGHTS: &str = "class_weights";
+    pub const LR: &str = "lr";
+    pub const STEP: &str = "step";
+    pub const SEED: &str = super::dropout::SEED_INPUT;
+    pub const LOSS: &str = "loss";
+    pub const GRAD_NORM: &str = "grad_norm";
+    pub fn grad(p: &str) -> String {
+        format!("{p}.grad")
+    }
+    pub fn new_param(p: &str) -> String {
+        format!("{p}.new")
+    }
+    pub fn adam_m(p: &str) -> String {
+        format!("{p}.adam_m")
+    }
+    pub fn adam_v(p: &str) -> String {
+        format!("{p}.adam_v")
+    }
+    pub fn new_adam_m(p: &str) -> String {
+        format!("{p}.adam_m.new")
+    }
+    pub fn new_adam_v(p: &str) -> String {
+        format!("{p}.adam_v.new")
+    }
+}
+
+/// Which float initializers of the forward graph are trained.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamSelection {
+    /// Initializers whose names end in `.weight` or `.bias` (HF safetensors keys).
+    WeightsAndBiases,
+    /// Exactly these initializers.
+    Named(Vec<String>),
+}
+
+/// Training-graph settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainGraphConfig {
+    /// The forward value holding the logits, [batch, seq, num_labels].
+    pub logits: String,
+    pub loss: LossConfig,
+    pub adamw: AdamWConfig,
+    pub params: ParamSelection,
+    /// Keep `*word_embeddings.weight` fixed (an initializer, no gradient, no moments).
+    pub freeze_word_embeddings: bool,
+    /// Also output `logits` from the training graph.
+    pub output_logits: bool,
+    /// Also output each parameter's raw (unclipped) gradient as `<p>.grad` (tests, debugging).
+    pub output_gradients: bool,
+}
+
+impl TrainGraphConfig {
+    pub fn new(logits: &str, num_labels: usize) -> Self {
+        TrainGraphConfig {
+            logits: logits.to_string(),
+            loss: LossConfig { num_labels, focal_gamma: None },
+            adamw: AdamWConfig::default(),
+            params: ParamSelection::WeightsAndBiases,
+            freeze_word_embeddings: false,
+            output_logits: false,
+            output_gradients: false,
+        }
+    }
+}
+
+/// One trainable parameter of a built graph.
+#[derive(Clone, Debug)]
+pub struct TrainParam {
+    pub name: String,
+    pub dims: Vec<i64>,
+    /// Whether AdamW applies weight decay to it.
+    pub weight_decay: bool,
+    /// Its value in the forward graph (the starting point of training).
+    pub initial: pb::TensorProto,
+}
+
+/// A built training (or eval) graph and its trainable parameters, in input order.
+#[derive(Clone, Debug)]
+pub struct TrainGraph {
+    pub model: pb::ModelProto,
+    pub params: Vec<TrainParam>,
+    /// Selected parameters that do not influence the loss; left as initializers.
+    pub unused: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainGraphError {
+    #[error(transparent)]
+    Autodiff(#[from] AutodiffError),
+    #[error("forward graph has no value `{name}` ({what})")]
+    MissingValue { name: String, what: &'static str },
+    #[error("parameter `{name}` is not a float initializer of the forward graph")]
+    MissingParam { name: String },
+    #[error("logits `{name}` must be [batch, seq, {num_labels}], inferred {dims}")]
+    BadLogits { name: String, num_labels: usize, dims: String },
+    #[error("no trainable parameters selected")]
+    NoParams,
+}
+
+fn to_dim(d: &SymDim, fallback: &str) -> Dim {
+    match d {
+        SymDim::Known(n) => Dim::Fixed(*n),
+        SymDim::Sym(s) => Dim::Sym(s.clone()),
+        SymDim::Unknown => Dim::sym(fallback),
+    }
+}
+
+fn fixed(dims: &[i64]) -> Vec<Dim> {
+    dims.iter().map(|d| Dim::Fixed(*d)).collect()
+}
+
+/// Batch and sequence dims of the logits, checked against `num_labels`.
+fn logits_dims(g: &GraphBuilder, cfg: &TrainGraphConfig) -> Result<(Dim, Dim), TrainGraphError> {
+    let facts = Facts::infer_parts(&g.initializers, &g.inputs, &g.nodes);
+    let v = facts
+        .get(&cfg.logits)
+        .ok_or_else(|| TrainGraphError::MissingValue { name: cfg.logits.clone(), what: "logits" })?;
+    match &v.dims {
+        Some(d) if d.len() == 3 && matches!(d[2], SymDim::Known(n) if n as usize == cfg.loss.num_labels) => {
+            Ok((to_dim(&d[0], "batch"), to_dim(&d[1], "sequence")))
+        }
+        Some(d) if d.len() == 3 && d[2] == SymDim::Unknown => Ok((to_dim(&d[0], "batch"), to_dim(&d[1], "sequence"))),
+        d => Err(TrainGraphError::BadLogits {
+            name: cfg.logits.clone(),
+            num_labels: cfg.loss.num_labels,
+            dims: format!("{d:?}"),
+        }),
+    }
+}
+
+/// Moves the selected float initializers to graph inputs; returns them (in initializer order).
+fn params_to_inputs(g: &mut GraphBuilder, cfg: &TrainGraphConfig) -> Result<Vec<TrainParam>, TrainGraphError> {
+    let float = ElemType::F32.onnx();
+    if let ParamSelection::Named(names) = &cfg.params {
+        for n in names {
+            if !g.initializers.iter().any(|t| &t.name == n && t.data_type == float) {
+                return Err(TrainGraphError::MissingParam { name: n.clone() });
+            }
+        }
+    }
+    let selected = |t: &pb::TensorProto| {
+        let chosen = match &cfg.params {
+            ParamSelection::WeightsAndBiases => t.name.ends_with(".weight") || t.name.ends_with(".bias"),
+            ParamSelection::Named(names) => names.contains(&t.name),
+        };
+        chosen && t.data_type == float && !(cfg.freeze_word_embeddings && t.name.ends_with("word_embeddings.weight"))
+    };
+    let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut g.initializers).into_iter().partition(selected);
+    g.initializers = kept;
+    if taken.is_empty() {
+        return Err(TrainGraphError::NoParams);
+    }
+    let params = taken
+        .into_iter()
+        .map(|t| {
+            g.inputs.push(value_info(&t.name, &fixed(&t.dims)));
+            TrainParam {
+                name: t.name.clone(),
+                dims: t.dims.clone(),
+                weight_decay: cfg.adamw.weight_decay != 0.0 && adamw::decays(&t.name),
+                initial: t,
+            }
+        })
+        .collect();
+    Ok(params)
+}
+
+fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
+    let mut tmp = GraphBuilder::new("vi");
+    tmp.output(name, ElemType::F32, dims);
+    tmp.outputs.pop().expect("one output")
+}
+
+/// Puts parameters that got no gradient back as initializers.
+fn restore_unused(
+    g: &mut GraphBuilder,
+    params: Vec<TrainParam>,
+    grads: &BTreeMap<String, String>,
+) -> (Vec<TrainParam>, Vec<String>) {
+    let (used, unused): (Vec<_>, Vec<_>) = params.into_iter().partition(|p| grads.contains_key(&p.name));
+    let names: Vec<String> = unused.iter().map(|p| p.name.clone()).collect();
+    g.inputs.retain(|i| !names.contains(&i.name));
+    for p in unused {
+        g.initializers.push(p.initial);
+    }
+    (used, names)
+}
+
+/// Adds `labels`, `class_weights` and the loss to a forward graph; returns the loss value.
+fn add_loss(g: &mut GraphBuilder, cfg: &TrainGraphConfig, batch: Dim, seq: Dim) -> String {
+    let labels = g.input(names::LABELS, ElemType::I64, &[batch, seq]);
+    let cw = g.input(names::CLASS_WEIGHTS, ElemType::F32, &[Dim::Fixed(cfg.loss.num_labels as i64)]);
+    loss::weighted_cross_entropy(g, &cfg.logits, &labels, &cw, &cfg.loss)
+}
+
+/// Builds the training graph from a forward graph whose dropout sites (if any) use [`dropout::dropout`].
+pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<TrainGraph, TrainGraphError> {
+    let (batch, seq) = logits_dims(&g, cfg)?;
+    g.outputs.clear();
+    let params = params_to_inputs(&mut g, cfg)?;
+    let loss = add_loss(&mut g, cfg, batch.clone(), seq.clone());
+    let lr = g.input(names::LR, ElemType::F32, &[]);
+    let step = g.input(names::STEP, ElemType::F32, &[]);
+    dropout::seed_input(&mut g);
+
+    let wrt: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+    let grads = autodiff::backward(&mut g, &loss, &wrt)?;
+    let (params, unused) = restore_unused(&mut g, params, &grads);
+    if params.is_empty() {
+        return Err(TrainGraphError::NoParams);
+    }
+    g.output(&loss, ElemType::F32, &[]);
+    if cfg.output_logits {
+        g.output(&cfg.logits, ElemType::F32, &[batch, seq, Dim::Fixed(cfg.loss.num_labels as i64)]);
+    }
+
+    let pairs: Vec<(String, String)> = params.iter().map(|p| (p.name.clone(), grads[&p.name].clone())).collect();
+    if cfg.output_gradients {
+        for (p, (_, gr)) in params.iter().zip(&pairs) {
+            g.output(gr, ElemType::F32, &fixed(&p.dims));
+        }
+    }
+    let grad_values: Vec<String> = match cfg.adamw.max_grad_norm {
+        Some(max_norm) => {
+            let (clipped, norm) = adamw::clip_by_global_norm(&mut g, &pairs, max_norm);
+            g.output(&norm, ElemType::F32, &[]);
+            clipped
+        }
+        None => pairs.iter().map(|(_, gr)| gr.clone()).collect(),
+    };
+    let scalars = adamw::step_scalars(&mut g, &lr, &step, &cfg.adamw);
+    for (p, grad) in params.iter().zip(&grad_values) {
+        let dims = fixed(&p.dims);
+        let m = g.input(&names::adam_m(&p.name), ElemType::F32, &dims);
+        let v = g.input(&names::adam_v(&p.name), ElemType::F32, &dims);
+        let (p_new, m_new, v_new) = adamw::update(&mut g, &scalars, &p.name, grad, &m, &v, p.weight_decay);
+        for out in [p_new, m_new, v_new] {
+            g.output(&out, ElemType::F32, &dims);
+        }
+    }
+    Ok(TrainGraph { model: g.into_model(17, &[]), params, unused })
+}
+
+/// Builds the evaluation graph: forward (without dropout) + loss, with `params` as inputs under their names.
+pub fn build_eval_graph(
+    mut g: GraphBuilder,
+    cfg: &TrainGraphConfig,
+    params: &[String],
+) -> Result<TrainGraph, TrainGraphError> {
+    let (batch, seq) = logits_dims(&g, cfg)?;
+    g.outputs.clear();
+    let cfg = TrainGraphConfig {
+        params: ParamSelection::Named(params.to_vec()),
+        freeze_word_embeddings: false,
+        ..cfg.clone()
+    };
+    let params = params_to_inputs(&mut g, &cfg)?;
+    let loss = add_loss(&mut g, &cfg, batch.clone(), seq.clone());
+    g.output(&loss, ElemType::F32, &[]);
+    g.output(&cfg.logits, ElemType::F32, &[batch, seq, Dim::Fixed(cfg.loss.num_labels as i64)]);
+    Ok(TrainGraph { model: g.into_model(17, &[]), params, unused: vec![] })
+}
