@@ -2,15 +2,7 @@
 //! embedded model and the PLOD data, overridable from the command line. Validation names the bad field.
 use serde::{Deserialize, Serialize};
 
-/// How the loss weights classes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClassWeighting {
-    #[default]
-    None,
-    Inverse,
-    SqrtInverse,
-}
+pub use crate::prepare::weights::ClassWeighting;
 
 /// Loss function over token labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -110,7 +102,8 @@ impl TrainConfig {
     pub fn from_toml_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         let p = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
-        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p, message: e.to_string() })?;
+        let cfg: TrainConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p, message: e.to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -132,8 +125,18 @@ impl TrainConfig {
         check(self.batch_size >= 1, "batch_size", self.batch_size.to_string(), "must be at least 1")?;
         check((8..=512).contains(&self.max_len), "max_len", self.max_len.to_string(), "must be within 8..=512")?;
         check(self.stride < self.max_len - 2, "stride", self.stride.to_string(), "must be smaller than max_len - 2")?;
-        check((0.0..1.0).contains(&self.val_fraction), "val_fraction", self.val_fraction.to_string(), "must be in [0, 1)")?;
-        check((0.0..=1.0).contains(&self.warmup_ratio), "warmup_ratio", self.warmup_ratio.to_string(), "must be in [0, 1]")?;
+        check(
+            (0.0..1.0).contains(&self.val_fraction),
+            "val_fraction",
+            self.val_fraction.to_string(),
+            "must be in [0, 1)",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.warmup_ratio),
+            "warmup_ratio",
+            self.warmup_ratio.to_string(),
+            "must be in [0, 1]",
+        )?;
         check(self.weight_decay >= 0.0, "weight_decay", self.weight_decay.to_string(), "must be >= 0")?;
         check(self.clip_norm >= 0.0, "clip_norm", self.clip_norm.to_string(), "must be >= 0 (0 disables)")?;
         check(self.focal_gamma >= 0.0, "focal_gamma", self.focal_gamma.to_string(), "must be >= 0")?;
@@ -165,5 +168,15 @@ mod tests {
         std::fs::write(&path, "max_len = 4\n").unwrap();
         let err = TrainConfig::from_toml_file(&path).unwrap_err().to_string();
         assert!(err.contains("max_len") && err.contains("8..=512"), "{err}");
+    }
+}
+
+impl From<Device> for crate::runtime::Device {
+    fn from(d: Device) -> Self {
+        match d {
+            Device::Auto => crate::runtime::Device::Auto,
+            Device::Cpu => crate::runtime::Device::Cpu,
+            Device::Cuda => crate::runtime::Device::Cuda,
+        }
     }
 }

@@ -3,11 +3,11 @@
 //! Life cycle: [`data`] (load + validate) → [`analyze`] (statistics, charts) → [`prepare`] (tokenize, align,
 //! windows) → train → [`metrics`] / evaluate → export (`nerkit-export` crate) → [`infer`] (ort / tract) → serve.
 pub mod analyze;
-pub mod evaluate;
-pub mod hub;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod evaluate;
+pub mod hub;
 pub mod infer;
 pub mod labels;
 pub mod metrics;

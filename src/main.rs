@@ -14,6 +14,8 @@ enum Command {
     Analyze(nerkit::cli::analyze::Args),
     /// Tokenize, align labels to sub-words, cut windows; writes a prepared cache.
     Prepare(nerkit::cli::prepare::Args),
+    /// Fine-tune on ONNX Runtime (CPU or CUDA) with nerkit's own training graph.
+    Train(nerkit::cli::train::Args),
     /// Score predictions: entity-level metrics (seqeval-equivalent), error analysis, report.
     Evaluate(nerkit::cli::evaluate::Args),
     /// Build the ONNX inference graph (+ int8) from a model directory.
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Analyze(a) => nerkit::cli::analyze::run(a),
         Command::Prepare(a) => nerkit::cli::prepare::run(a),
+        Command::Train(a) => nerkit::cli::train::run(a),
         Command::Evaluate(a) => nerkit::cli::evaluate::run(a),
         Command::Export(a) => nerkit::cli::export::run(a),
         Command::Doctor(a) => nerkit::cli::doctor::run(a),

@@ -13,7 +13,7 @@ use super::encode::Example;
 use serde::{Deserialize, Serialize};
 
 /// How to weight classes in the loss.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClassWeighting {
     #[default]

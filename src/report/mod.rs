@@ -6,15 +6,8 @@ static FONT: Once = Once::new();
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif`; call before drawing any text.
 pub fn register_fonts() {
     FONT.call_once(|| {
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Bold,
-            dejavu::sans::bold(),
-        );
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Bold, dejavu::sans::bold());
     });
 }

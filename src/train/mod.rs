@@ -1,5 +1,55 @@
-//! Fine-tuning support: learning-rate schedule, early stopping, atomic checkpoints.
-//! (The loop over the training graph lands with the training-graph work.)
+//! Fine-tuning on ONNX Runtime with nerkit's own training graph (see `nerkit_export::train_graph`):
+//! [`trainer::train`] runs the loop; [`schedule`], [`early_stop`], [`checkpoint`] and [`run_dir`] are its parts.
 pub mod checkpoint;
+mod curves;
 pub mod early_stop;
+pub mod engine;
+pub mod graphs;
+pub mod run_dir;
 pub mod schedule;
+pub mod trainer;
+pub mod validation;
+
+use std::path::PathBuf;
+
+pub use trainer::{train, StopReason, TrainOptions, TrainSummary};
+
+/// Everything that can stop a training run, each naming what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    ModelConfig(#[from] nerkit_export::config::ConfigError),
+    #[error(transparent)]
+    Weights(#[from] nerkit_export::weights::WeightsError),
+    #[error(transparent)]
+    Graph(#[from] nerkit_export::train_graph::TrainGraphError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Split(#[from] crate::data::split::SplitError),
+    #[error(transparent)]
+    Prepare(#[from] crate::prepare::PrepareError),
+    #[error(transparent)]
+    Merge(#[from] crate::prepare::windows::MergeError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    #[error(transparent)]
+    CheckpointFile(#[from] checkpoint::CheckpointError),
+    #[error("checkpoint does not fit this run: {message}")]
+    Checkpoint { message: String },
+    #[error("ONNX Runtime failed while {what}: {message}")]
+    Engine { what: &'static str, message: String },
+    #[error(
+        "training diverged at step {step}: loss {loss}, gradient norm {grad_norm:?}; the last good checkpoint \
+         is kept — lower the learning rate (--lr) or check the data"
+    )]
+    NonFinite { step: u64, loss: f32, grad_norm: Option<f32> },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}

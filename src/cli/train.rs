@@ -1,0 +1,132 @@
+//! `nerkit train`: fine-tune a BERT-family token classifier on ONNX Runtime (CPU or CUDA).
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::{ClassWeighting, Device, LossKind, TrainConfig};
+use crate::train::{train, StopReason, TrainOptions};
+
+/// Settings come from `--config` (TOML; see `nerkit train --print-config`), then the flags below override them.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Training configuration file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Model: a directory, `embedded`, or a hub id.
+    #[arg(long)]
+    model: Option<String>,
+    /// Training data (JSONL, CoNLL, CSV, parquet, or `hub:<repo>`).
+    #[arg(long)]
+    data: Option<String>,
+    /// Validation data; default: `--val-fraction` of the training data, carved with `--seed`.
+    #[arg(long)]
+    validation: Option<String>,
+    /// Extra training data appended to the training split (repeatable).
+    #[arg(long = "extra-data")]
+    extra_data: Vec<String>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long = "batch-size")]
+    batch_size: Option<usize>,
+    #[arg(long = "max-len")]
+    max_len: Option<usize>,
+    #[arg(long = "class-weights", value_enum)]
+    class_weights: Option<ClassWeighting>,
+    #[arg(long, value_enum)]
+    loss: Option<LossKind>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Epochs without validation improvement before stopping (0 = never).
+    #[arg(long)]
+    patience: Option<usize>,
+    #[arg(long, value_enum)]
+    device: Option<Device>,
+    /// ONNX Runtime intra-op threads (0 = all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run directory.
+    #[arg(long)]
+    out: Option<String>,
+    /// Continue from the run directory's last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many optimizer steps (a checkpoint is saved; continue with --resume).
+    #[arg(long = "max-steps")]
+    max_steps: Option<u64>,
+    /// Print the resolved configuration as TOML and exit.
+    #[arg(long = "print-config")]
+    print_config: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
+    let mut c = match &a.config {
+        Some(p) => TrainConfig::from_toml_file(p)?,
+        None => TrainConfig::default(),
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
+    }
+    set!(model, data, epochs, lr, batch_size, max_len, class_weights, loss, seed, patience, device, threads, out);
+    if a.validation.is_some() {
+        c.validation = a.validation.clone();
+    }
+    if !a.extra_data.is_empty() {
+        c.extra_data = a.extra_data.clone();
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = resolve(&args)?;
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let opts = TrainOptions { resume: args.resume, progress: !args.quiet, max_steps: args.max_steps };
+    let s = train(&cfg, &opts, &interrupt)?;
+
+    println!("\nnerkit train — {}", s.out.display());
+    println!(
+        "  data        {} train sentences ({} windows), {} validation sentences",
+        s.train_sentences, s.train_examples, s.validation_sentences
+    );
+    println!(
+        "  steps       {} in {} epoch(s), {:.0} s, {:.0} train tokens/s",
+        s.steps, s.epochs_completed, s.seconds, s.train_tokens_per_s
+    );
+    println!("  weights     {:?}", s.class_weights);
+    match (s.best_epoch, s.best_micro_f1) {
+        (Some(e), Some(f1)) => {
+            let per_type: Vec<String> = s.best_f1_per_type.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            println!("  best        epoch {}: validation entity micro F1 {f1:.4} ({})", e + 1, per_type.join(", "));
+            println!("  model       {}", s.out.join("best").display());
+        }
+        _ => println!("  best        (no validation pass yet)"),
+    }
+    match s.stopped {
+        StopReason::Completed => println!("  stopped     all epochs completed"),
+        StopReason::EarlyStopped => {
+            println!("  stopped     early: no validation improvement for {} epoch(s)", cfg.patience)
+        }
+        StopReason::Interrupted => println!("  stopped     interrupted; continue with --resume"),
+        StopReason::StepLimit => println!("  stopped     --max-steps reached; continue with --resume"),
+    }
+    Ok(())
+}

@@ -1,0 +1,333 @@
+//! The fine-tuning loop: data → windows → length-bucketed batches → training graph steps on ONNX Runtime,
+//! validation every epoch, early stopping, best-model export, checkpoints and resume.
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use nerkit_export::config::BertConfig;
+use nerkit_export::weights::Weights;
+use serde::Serialize;
+
+use super::checkpoint;
+use super::early_stop::{EarlyStopping, Verdict};
+use super::engine::{self, TrainState};
+use super::graphs;
+use super::run_dir::{write_model_dir, RunDir};
+use super::schedule::LinearSchedule;
+use super::validation::{validate, ValidationSet};
+use super::TrainError;
+use crate::config::TrainConfig;
+use crate::data::{self, split::carve_validation, DataSource, Dataset, LoadOptions};
+use crate::labels::LabelSet;
+use crate::prepare::batch::{batches, pad_batch};
+use crate::prepare::encode::{EncodeOptions, Encoder};
+use crate::prepare::weights::{class_weights, label_counts};
+
+/// How a run is driven (as opposed to what is trained, which is [`TrainConfig`]).
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Continue from `<out>/checkpoint.safetensors` when it exists.
+    pub resume: bool,
+    /// Show progress bars.
+    pub progress: bool,
+    /// Stop after this many optimizer steps in this invocation (the checkpoint is saved; tests, smoke runs).
+    pub max_steps: Option<u64>,
+}
+
+/// Why training ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    Completed,
+    EarlyStopped,
+    Interrupted,
+    StepLimit,
+}
+
+/// The one-screen summary of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    pub out: PathBuf,
+    pub stopped: StopReason,
+    pub steps: u64,
+    pub epochs_completed: usize,
+    pub best_epoch: Option<usize>,
+    pub best_micro_f1: Option<f64>,
+    pub best_macro_f1: Option<f64>,
+    pub best_f1_per_type: BTreeMap<String, f64>,
+    pub train_sentences: usize,
+    pub train_examples: usize,
+    pub validation_sentences: usize,
+    pub class_weights: Vec<f32>,
+    pub seconds: f64,
+    pub train_tokens_per_s: f64,
+}
+
+/// Per-step dropout seed: distinct for every step of a run, reproducible from the run seed.
+fn dropout_seed(seed: u64, step: u64) -> i64 {
+    (seed.wrapping_mul(0x9E37_79B9).wrapping_add(step) & 0x3FFF_FFFF_FFFF_FFFF) as i64
+}
+
+/// Batch order of one epoch: reproducible from the run seed and the epoch.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
+}
+
+fn load_source(spec: &str, labels: &LabelSet) -> Result<Dataset, TrainError> {
+    let source: DataSource = spec.parse()?;
+    Ok(data::load(&source, labels, &LoadOptions::default())?)
+}
+
+/// Training and validation sentences per the config: an explicit validation source, or a seeded carve-out.
+fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
+    let train = load_source(&cfg.data, labels)?;
+    let (mut train, val) = match &cfg.validation {
+        Some(v) => (train, load_source(v, labels)?),
+        None => carve_validation(train, cfg.val_fraction, cfg.seed)?,
+    };
+    for extra in &cfg.extra_data {
+        train.sentences.extend(load_source(extra, labels)?.sentences);
+    }
+    Ok((train, val))
+}
+
+struct Resumed {
+    step: u64,
+    epoch: usize,
+    batch_in_epoch: usize,
+    early: EarlyStopping,
+}
+
+fn save_checkpoint(
+    run: &RunDir,
+    state: &TrainState,
+    step: u64,
+    epoch: usize,
+    batch_in_epoch: usize,
+    early: &EarlyStopping,
+) -> Result<(), TrainError> {
+    let meta = HashMap::from([
+        ("nerkit.step".to_string(), step.to_string()),
+        ("nerkit.epoch".to_string(), epoch.to_string()),
+        ("nerkit.batch_in_epoch".to_string(), batch_in_epoch.to_string()),
+        ("nerkit.early_stopping".to_string(), serde_json::to_string(early).expect("serialises")),
+    ]);
+    Ok(checkpoint::write(&run.checkpoint_path(), &state.to_tensors(true)?, meta)?)
+}
+
+fn load_checkpoint(run: &RunDir, state: &mut TrainState) -> Result<Option<Resumed>, TrainError> {
+    let path = run.checkpoint_path();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (tensors, meta) = checkpoint::read(&path)?;
+    state.load_tensors(&tensors)?;
+    let get = |k: &str| {
+        meta.get(k).cloned().ok_or_else(|| TrainError::Checkpoint { message: format!("metadata `{k}` is missing") })
+    };
+    let num = |k: &str| -> Result<u64, TrainError> {
+        get(k)?.parse().map_err(|_| TrainError::Checkpoint { message: format!("metadata `{k}` is not a number") })
+    };
+    let early = serde_json::from_str(&get("nerkit.early_stopping")?)
+        .map_err(|e| TrainError::Checkpoint { message: format!("metadata `nerkit.early_stopping`: {e}") })?;
+    Ok(Some(Resumed {
+        step: num("nerkit.step")?,
+        epoch: num("nerkit.epoch")? as usize,
+        batch_in_epoch: num("nerkit.batch_in_epoch")? as usize,
+        early,
+    }))
+}
+
+#[derive(Serialize)]
+struct ModelCard<'a> {
+    training: &'a TrainConfig,
+    best: BestCard,
+}
+
+#[derive(Serialize)]
+struct BestCard {
+    epoch: usize,
+    step: u64,
+    validation_micro_f1: f64,
+    validation_macro_f1: f64,
+    validation_f1_per_type: BTreeMap<String, f64>,
+}
+
+fn progress(enabled: bool, len: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(format!("{}/{epochs}", epoch + 1));
+    pb
+}
+
+/// Runs training per `cfg`. `interrupt` (set by Ctrl-C) makes the loop save a checkpoint and return.
+pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> Result<TrainSummary, TrainError> {
+    cfg.validate()?;
+    let started = Instant::now();
+    let labels = LabelSet::plod();
+    let model = crate::model::resolve(&cfg.model)?;
+    let mut bert = BertConfig::from_file(&model.config_path())?;
+    bert.set_labels(labels.labels());
+    let mut weights = Weights::load(&model.weights_path())?;
+    weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range as f32, cfg.seed);
+
+    let (train_set, val_set) = datasets(cfg, &labels)?;
+    let options =
+        EncodeOptions { max_len: cfg.max_len, stride: cfg.stride, label_all_subwords: cfg.label_all_subwords };
+    let encoder = Encoder::new(model.tokenizer()?, options)?;
+    let (examples, _) = encoder.encode_sentences(&train_set.sentences, &labels)?;
+    let weights_cw = class_weights(&label_counts(&examples, labels.len()), cfg.class_weights);
+    let validation = ValidationSet::new(&encoder, &val_set.sentences, &labels, 32)?;
+    let pad_id = i64::from(encoder.pad_id());
+
+    let built = graphs::build(&bert, &weights, cfg, labels.len())?;
+    let mut train_session = engine::session(&built.train, cfg.device.into(), cfg.threads)?;
+    let mut eval_session = engine::session(&built.eval, cfg.device.into(), cfg.threads)?;
+    let mut state = TrainState::new(&built.params)?;
+    drop(built);
+
+    let entity_types = labels.entity_types();
+    let mut run = RunDir::open(&PathBuf::from(&cfg.out), cfg, &entity_types, opts.resume)?;
+    let batches_per_epoch = examples.len().div_ceil(cfg.batch_size);
+    let schedule = LinearSchedule::new(cfg.lr, cfg.warmup_ratio, batches_per_epoch * cfg.epochs);
+    let (mut step, mut first_epoch, mut skip, mut early) = (0u64, 0usize, 0usize, EarlyStopping::new(cfg.patience));
+    if opts.resume {
+        if let Some(r) = load_checkpoint(&run, &mut state)? {
+            tracing::info!(step = r.step, epoch = r.epoch, "resuming from {}", run.checkpoint_path().display());
+            (step, first_epoch, skip, early) = (r.step, r.epoch, r.batch_in_epoch, r.early);
+        }
+    }
+
+    let mut summary = TrainSummary {
+        out: run.root.clone(),
+        stopped: StopReason::Completed,
+        steps: step,
+        epochs_completed: first_epoch,
+        best_epoch: early.best_epoch,
+        best_micro_f1: early.best,
+        best_macro_f1: None,
+        best_f1_per_type: BTreeMap::new(),
+        train_sentences: train_set.sentences.len(),
+        train_examples: examples.len(),
+        validation_sentences: validation.sentences(),
+        class_weights: weights_cw.clone(),
+        seconds: 0.0,
+        train_tokens_per_s: 0.0,
+    };
+    let (mut tokens_total, mut train_seconds) = (0usize, 0.0f64);
+    let steps_at_start = step;
+
+    'epochs: for epoch in first_epoch..cfg.epochs {
+        let order = batches(&examples, cfg.batch_size, epoch_seed(cfg.seed, epoch));
+        let pb = progress(opts.progress, order.len(), epoch, cfg.epochs);
+        pb.set_position(skip as u64);
+        for (b, indices) in order.iter().enumerate().skip(skip) {
+            if interrupt.load(Ordering::SeqCst) {
+                save_checkpoint(&run, &state, step, epoch, b, &early)?;
+                summary.stopped = StopReason::Interrupted;
+                pb.abandon_with_message("interrupted; checkpoint saved");
+                break 'epochs;
+            }
+            if opts.max_steps.is_some_and(|m| step - steps_at_start >= m) {
+                save_checkpoint(&run, &state, step, epoch, b, &early)?;
+                summary.stopped = StopReason::StepLimit;
+                pb.finish_and_clear();
+                break 'epochs;
+            }
+            let batch = pad_batch(&examples, indices, pad_id);
+            let tokens = batch.attention_mask.iter().filter(|&&m| m != 0).count();
+            let lr = schedule.lr(step as usize);
+            let t0 = Instant::now();
+            let out = engine::train_step(
+                &mut train_session,
+                &mut state,
+                &batch,
+                &weights_cw,
+                lr as f32,
+                step + 1,
+                dropout_seed(cfg.seed, step),
+                built_clips(cfg),
+            )?;
+            let dt = t0.elapsed().as_secs_f64();
+            step += 1;
+            tokens_total += tokens;
+            train_seconds += dt;
+            run.log_step(epoch, step, lr, out.loss, out.grad_norm)?;
+            run.log_throughput(step, tokens, dt)?;
+            pb.set_message(format!(
+                "loss {:.4} lr {:.2e} {:.0} tok/s",
+                out.loss,
+                lr,
+                tokens_total as f64 / train_seconds
+            ));
+            pb.inc(1);
+        }
+        skip = 0;
+        pb.finish_and_clear();
+
+        let result = validate(&mut eval_session, &state, &validation, &weights_cw, &labels)?;
+        run.log_eval(epoch, step, result.loss, &result.metrics)?;
+        let e = &result.metrics.entity;
+        let per_type: BTreeMap<String, f64> = e.per_type.iter().map(|(k, p)| (k.clone(), p.f1)).collect();
+        tracing::info!(
+            "epoch {}/{}: validation loss {:.4}, entity micro F1 {:.4}, macro F1 {:.4}, {}",
+            epoch + 1,
+            cfg.epochs,
+            result.loss,
+            e.micro.f1,
+            e.macro_.f1,
+            per_type.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
+        );
+        summary.epochs_completed = epoch + 1;
+        let verdict = early.observe(epoch, e.micro.f1);
+        if verdict == Verdict::Improved {
+            let card = ModelCard {
+                training: cfg,
+                best: BestCard {
+                    epoch,
+                    step,
+                    validation_micro_f1: e.micro.f1,
+                    validation_macro_f1: e.macro_.f1,
+                    validation_f1_per_type: per_type.clone(),
+                },
+            };
+            let toml = toml::to_string_pretty(&card).expect("model card serialises");
+            write_model_dir(
+                &run.best_dir(),
+                &bert,
+                &weights,
+                &state.to_tensors(false)?,
+                &model.tokenizer_path(),
+                &toml,
+            )?;
+            summary.best_macro_f1 = Some(e.macro_.f1);
+            summary.best_f1_per_type = per_type;
+        }
+        save_checkpoint(&run, &state, step, epoch + 1, 0, &early)?;
+        if verdict == Verdict::Stop {
+            summary.stopped = StopReason::EarlyStopped;
+            break;
+        }
+    }
+    run.flush()?;
+    summary.steps = step;
+    summary.best_epoch = early.best_epoch;
+    summary.best_micro_f1 = early.best;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.train_tokens_per_s = tokens_total as f64 / train_seconds.max(1e-9);
+    super::curves::write(&run.root)?;
+    Ok(summary)
+}
+
+fn built_clips(cfg: &TrainConfig) -> bool {
+    cfg.clip_norm > 0.0
+}
