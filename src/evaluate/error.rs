@@ -20,6 +20,8 @@ pub enum EvalError {
     UnknownTag { path: PathBuf, line: usize, field: &'static str, position: usize, tag: String, labels: String },
     #[error("{path}:{line}: field `pred_scores`[{position}] = {value} is not a confidence in [0, 1]")]
     BadScore { path: PathBuf, line: usize, position: usize, value: f64 },
+    #[error("{origin}: `{field}` has {got} entries but the sentence has {expected} words")]
+    PredictionLength { origin: String, field: &'static str, expected: usize, got: usize },
     #[error("{path}: no sentences")]
     Empty { path: PathBuf },
     #[error("chart {path}: {message}")]

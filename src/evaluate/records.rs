@@ -33,6 +33,26 @@ impl PredictionRecord {
         PredictionRecord::new(v(tokens), v(gold), v(pred))
     }
 
+    /// A gold sentence plus a tagger's word-level predictions (the model-based path).
+    pub fn from_sentence(
+        sentence: &crate::data::Sentence,
+        pred: Vec<String>,
+        scores: Option<Vec<f64>>,
+    ) -> Result<Self, EvalError> {
+        let n = sentence.words.len();
+        let mismatch =
+            |field, got| EvalError::PredictionLength { origin: sentence.origin.clone(), field, expected: n, got };
+        if pred.len() != n {
+            return Err(mismatch("pred_tags", pred.len()));
+        }
+        if let Some(s) = &scores {
+            if s.len() != n {
+                return Err(mismatch("pred_scores", s.len()));
+            }
+        }
+        Ok(PredictionRecord { tokens: sentence.words.clone(), gold: sentence.tags.clone(), pred, scores })
+    }
+
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
@@ -139,6 +159,15 @@ mod tests {
 
     fn parse(text: &str) -> Result<Vec<PredictionRecord>, EvalError> {
         parse_predictions(text, Path::new("p.jsonl"), &LabelSet::plod())
+    }
+
+    #[test]
+    fn from_sentence_checks_lengths() {
+        let s =
+            crate::data::Sentence { origin: "t.jsonl:3".into(), words: vec!["EPI".into()], tags: vec!["B-AC".into()] };
+        assert!(PredictionRecord::from_sentence(&s, vec!["B-AC".into()], Some(vec![0.9])).is_ok());
+        let e = PredictionRecord::from_sentence(&s, vec![], None).unwrap_err();
+        assert_eq!(e.to_string(), "t.jsonl:3: `pred_tags` has 0 entries but the sentence has 1 words");
     }
 
     #[test]

@@ -19,6 +19,15 @@ pub fn delta_pp(x: f64) -> String {
     }
 }
 
+/// `1 word`, `2 words`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A run of words, either plain or one (part of an) entity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use super::charts::ChartFile;
 use super::compare::Change;
 use super::errors::{Category, ErrorCase};
-use super::render::{delta_pp, hull, pct, pieces, window};
+use super::render::{delta_pp, hull, pct, pieces, plural, window};
 use super::samples::SampleReason;
 use super::EvalReport;
 use crate::metrics::Span;
@@ -97,9 +97,9 @@ fn example(r: &EvalReport, e: &ErrorCase) -> String {
     let (from, to) = window(r.records[e.sentence].len(), a, b, r.options.context_words);
     let conf = e.confidence.map(|c| format!(" · confidence {c:.2}")).unwrap_or_default();
     format!(
-        "<div class=example><div class=meta>sentence {} · {} word(s) wrong{conf}</div>{}</div>",
+        "<div class=example><div class=meta>sentence {} · {} wrong{conf}</div>{}</div>",
         e.sentence + 1,
-        e.words_wrong,
+        plural(e.words_wrong, "word"),
         pair_rows(r, e.sentence, from, to)
     )
 }
@@ -374,9 +374,9 @@ fn samples_section(h: &mut String, r: &EvalReport) {
         };
         let _ = write!(
             h,
-            "<div class=example><div class=meta>sentence {} · {why} · {} entity error(s)</div>{}</div>",
+            "<div class=example><div class=meta>sentence {} · {why} · {}</div>{}</div>",
             s.sentence + 1,
-            s.errors,
+            plural(s.errors, "entity error"),
             pair_rows(r, s.sentence, 0, r.records[s.sentence].len())
         );
     }

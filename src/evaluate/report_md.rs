@@ -4,7 +4,7 @@ use std::fmt::Write;
 use super::charts::ChartFile;
 use super::compare::Change;
 use super::errors::{Category, ErrorCase};
-use super::render::{delta_pp, hull, pct, pieces, window};
+use super::render::{delta_pp, hull, pct, pieces, plural, window};
 use super::samples::SampleReason;
 use super::EvalReport;
 use crate::metrics::Span;
@@ -42,9 +42,9 @@ fn example(r: &EvalReport, e: &ErrorCase) -> String {
     let (g, p) = &r.entities[e.sentence];
     let conf = e.confidence.map(|c| format!(", confidence {c:.2}")).unwrap_or_default();
     format!(
-        "- sentence {} ({} words wrong{conf})\n  - gold: {}\n  - pred: {}\n",
+        "- sentence {} ({} wrong{conf})\n  - gold: {}\n  - pred: {}\n",
         e.sentence + 1,
-        e.words_wrong,
+        plural(e.words_wrong, "word"),
         markup(&rec.tokens, g, from, to),
         markup(&rec.tokens, p, from, to)
     )
@@ -235,8 +235,8 @@ fn samples_section(s: &mut String, r: &EvalReport) {
         let rec = &r.records[sm.sentence];
         let (g, p) = &r.entities[sm.sentence];
         let why = match sm.reason {
-            SampleReason::Worst => format!("among the worst, {} entity errors", sm.errors),
-            SampleReason::Random => format!("random, {} entity errors", sm.errors),
+            SampleReason::Worst => format!("among the worst, {}", plural(sm.errors, "entity error")),
+            SampleReason::Random => format!("random, {}", plural(sm.errors, "entity error")),
         };
         let _ = writeln!(
             s,

@@ -9,7 +9,11 @@
 //!   any number of `I-X`; a stray `I-` belongs to no entity. Prefixes other than `B`, `I`, `O` are an error,
 //!   as in seqeval (which raises `ValueError`).
 //!
-//! Spans are half-open word ranges `[start, end)` within one sentence.
+//! Spans are half-open word ranges `[start, end)` within one sentence. seqeval flattens a corpus with one
+//! `O` between sentences; extracting per sentence gives the same entities for every tag that has a `B`/`I`/
+//! `E`/`S` prefix or a type. The only difference: a type-less tag with another prefix (a bare `X`) opening a
+//! sentence starts an entity here, and continues a stale one in seqeval. A [`LabelSet`](crate::labels::LabelSet)
+//! never contains such tags.
 use serde::{Deserialize, Serialize};
 
 use super::MetricsError;
