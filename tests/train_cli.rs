@@ -81,7 +81,7 @@ fn trains_saves_best_model_and_is_reproducible() {
     let w = Weights::load(&best.join("model.safetensors")).unwrap();
     assert_eq!(w.get("classifier.weight").unwrap().shape, vec![4, 32]);
     assert!(best.join("tokenizer.json").is_file() && best.join("nerkit.toml").is_file());
-    for f in ["checkpoint.safetensors", "config.toml", "curves.png", "curves.svg", "throughput.csv"] {
+    for f in ["checkpoint.safetensors", "config.toml", "validation.jsonl", "curves.png", "curves.svg", "throughput.csv"] {
         assert!(run_dir.join(f).is_file(), "{f} missing");
     }
 

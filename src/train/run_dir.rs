@@ -1,5 +1,5 @@
 //! A training run's directory:
-//! - `config.toml` — the resolved configuration;
+//! - `config.toml` — the resolved configuration; `validation.jsonl` — the validation sentences;
 //! - `metrics.csv` — one `train` row per step (loss, lr, gradient norm) and one `eval` row per epoch
 //!   (validation loss, entity micro/macro F1 and F1 per type). Deterministic: same seed + config on CPU gives
 //!   the same file. Wall-clock figures go to `throughput.csv` (step, tokens, seconds, tokens/s) instead;
@@ -59,6 +59,19 @@ impl RunDir {
         )?;
         let throughput = open("throughput.csv", "step,tokens,seconds,tokens_per_s".into())?;
         Ok(RunDir { root: root.to_path_buf(), metrics, throughput, entity_types: entity_types.to_vec() })
+    }
+
+    /// Writes the validation split as JSONL (`{"tokens": [...], "ner_tags": [...]}`), so `nerkit evaluate`
+    /// can score the model on exactly the sentences training validated on.
+    pub fn write_validation(&self, sentences: &[crate::data::Sentence]) -> Result<(), TrainError> {
+        let path = self.root.join("validation.jsonl");
+        let mut out = String::new();
+        for s in sentences {
+            let line = serde_json::json!({ "tokens": s.words, "ner_tags": s.tags });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&path, out).map_err(io(&path))
     }
 
     pub fn checkpoint_path(&self) -> PathBuf {

@@ -197,6 +197,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
 
     let entity_types = labels.entity_types();
     let mut run = RunDir::open(&PathBuf::from(&cfg.out), cfg, &entity_types, opts.resume)?;
+    run.write_validation(&val_set.sentences)?;
     let batches_per_epoch = examples.len().div_ceil(cfg.batch_size);
     let schedule = LinearSchedule::new(cfg.lr, cfg.warmup_ratio, batches_per_epoch * cfg.epochs);
     let (mut step, mut first_epoch, mut skip, mut early) = (0u64, 0usize, 0usize, EarlyStopping::new(cfg.patience));
