@@ -137,6 +137,7 @@ impl BertConfig {
                 return unsupported(field, "0".into(), "must be positive");
             }
         }
+        #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; rust-version is 1.85
         if self.hidden_size % self.num_attention_heads != 0 {
             return unsupported(
                 "hidden_size",

@@ -165,7 +165,7 @@ pub fn quantize_dynamic(
         let target = match n.op_type.as_str() {
             "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
             "Gather" if opts.embeddings => {
-                inits.get(n.input[0].as_str()).map(|init| (WeightRef { init: *init, transposed: false }, true))
+                inits.get(n.input[0].as_str()).map(|init| (WeightRef { init, transposed: false }, true))
             }
             _ => None,
         };

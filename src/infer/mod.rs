@@ -1,1 +1,180 @@
-//! TODO: infer
+//! Inference engines behind one small [`Backend`] trait (TEI-style): ONNX Runtime ([`ort_backend`], CPU or
+//! CUDA, fp32 or int8 graph) and tract ([`tract_backend`], pure Rust, no native library). [`load_backend`]
+//! picks one for a model directory and logs every fallback.
+//!
+//! Engines take a [`PaddedBatch`] (int64 [batch, sequence] ids / mask / token types) and return [`Logits`]
+//! (f32 [batch, sequence, num_labels]).
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Array3};
+
+use crate::runtime::{Device, RuntimeError};
+
+pub mod compare;
+pub mod ort_backend;
+pub mod tract_backend;
+
+pub use nerkit_export::pipeline::{FP32_FILE, INT8_FILE};
+
+/// f32 [batch, sequence, num_labels].
+pub type Logits = Array3<f32>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("no model file {path}; run `nerkit export --model <dir> --out {}`", path.parent().map(|p| p.display().to_string()).unwrap_or_default())]
+    ModelNotFound { path: PathBuf },
+    #[error("{backend}: cannot load {path}: {message}")]
+    Load { backend: &'static str, path: PathBuf, message: String },
+    #[error("{backend}: model {path} lacks input {input} (it has {found:?})")]
+    MissingInput { backend: &'static str, path: PathBuf, input: &'static str, found: Vec<String> },
+    #[error("{backend}: inference failed: {message}")]
+    Run { backend: &'static str, message: String },
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+    #[error("bad batch: {0}")]
+    Batch(String),
+}
+
+/// A padded batch of token sequences (all three int64 [batch, sequence]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaddedBatch {
+    pub input_ids: Array2<i64>,
+    pub attention_mask: Array2<i64>,
+    pub token_type_ids: Array2<i64>,
+}
+
+impl PaddedBatch {
+    /// Right-pads `sequences` with `pad_id` to the longest one (mask 0, token type 0).
+    pub fn from_sequences(sequences: &[Vec<i64>], pad_id: i64) -> PaddedBatch {
+        let (b, s) = (sequences.len(), sequences.iter().map(Vec::len).max().unwrap_or(0));
+        let mut ids = Array2::from_elem((b, s), pad_id);
+        let mut mask = Array2::zeros((b, s));
+        for (i, seq) in sequences.iter().enumerate() {
+            for (j, &t) in seq.iter().enumerate() {
+                ids[[i, j]] = t;
+                mask[[i, j]] = 1;
+            }
+        }
+        PaddedBatch { input_ids: ids, attention_mask: mask, token_type_ids: Array2::zeros((b, s)) }
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.input_ids.nrows()
+    }
+
+    pub fn seq_len(&self) -> usize {
+        self.input_ids.ncols()
+    }
+
+    /// Checks that the three arrays have one shape and at least one token.
+    pub fn validate(&self) -> Result<(), InferError> {
+        let shape = self.input_ids.dim();
+        if self.attention_mask.dim() != shape || self.token_type_ids.dim() != shape {
+            return Err(InferError::Batch(format!(
+                "input_ids {:?}, attention_mask {:?}, token_type_ids {:?} differ",
+                shape,
+                self.attention_mask.dim(),
+                self.token_type_ids.dim()
+            )));
+        }
+        if shape.0 == 0 || shape.1 == 0 {
+            return Err(InferError::Batch(format!("empty batch {shape:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// One inference engine holding one loaded model.
+pub trait Backend: Send {
+    /// Engine and variant, e.g. `ort-cpu`, `tract`.
+    fn name(&self) -> &str;
+    /// Label names by class index (from the model's `id2label` metadata, else `LABEL_<i>`).
+    fn labels(&self) -> &[String];
+    fn num_labels(&self) -> usize {
+        self.labels().len()
+    }
+    /// Largest batch the engine accepts in one call (`None` = no limit).
+    fn max_batch_size(&self) -> Option<usize> {
+        None
+    }
+    fn run(&mut self, batch: &PaddedBatch) -> Result<Logits, InferError>;
+}
+
+/// Which engine and graph [`load_backend`] loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// ONNX Runtime, `model.onnx`.
+    Ort,
+    /// ONNX Runtime, `model.int8.onnx`.
+    OrtInt8,
+    /// tract (pure Rust), `model.onnx`.
+    Tract,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BackendOptions {
+    pub device: Device,
+    /// Intra-op threads (ONNX Runtime); `None` = its default.
+    pub threads: Option<usize>,
+}
+
+/// Loads `kind` for the exported model directory `dir`. Fallbacks (each logged at warn level): `ort-int8`
+/// without `model.int8.onnx` uses `model.onnx`; `ort`/`ort-int8` without a usable ONNX Runtime library use
+/// tract on the same file. An explicit CUDA request that fails is an error, never a fallback.
+pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, InferError> {
+    let fp32 = dir.join(FP32_FILE);
+    let path = match kind {
+        BackendKind::OrtInt8 if !dir.join(INT8_FILE).is_file() => {
+            tracing::warn!(dir = %dir.display(), "no {INT8_FILE}; falling back to {FP32_FILE} (export with --int8)");
+            fp32
+        }
+        BackendKind::OrtInt8 => dir.join(INT8_FILE),
+        _ => fp32,
+    };
+    if !path.is_file() {
+        return Err(InferError::ModelNotFound { path });
+    }
+    match kind {
+        BackendKind::Tract => Ok(Box::new(tract_backend::TractBackend::load(&path)?)),
+        BackendKind::Ort | BackendKind::OrtInt8 => match ort_backend::OrtBackend::load(&path, opts) {
+            Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
+                tracing::warn!("{e}");
+                tracing::warn!(model = %path.display(), "falling back to tract");
+                Ok(Box::new(tract_backend::TractBackend::load(&path)?))
+            }
+            other => Ok(Box::new(other?)),
+        },
+    }
+}
+
+/// Label names from an ONNX model's `id2label` metadata JSON, or `LABEL_<i>` for `n` classes.
+pub(crate) fn labels_or_default(id2label_json: Option<&str>, n: usize) -> Vec<String> {
+    let parsed: Option<std::collections::BTreeMap<usize, String>> = id2label_json.and_then(|j| {
+        let raw: std::collections::BTreeMap<String, String> = serde_json::from_str(j).ok()?;
+        raw.into_iter().map(|(k, v)| Some((k.parse().ok()?, v))).collect()
+    });
+    (0..n).map(|i| parsed.as_ref().and_then(|m| m.get(&i).cloned()).unwrap_or_else(|| format!("LABEL_{i}"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_right_pads_with_zero_mask() {
+        let b = PaddedBatch::from_sequences(&[vec![101, 7, 102], vec![101, 102]], 0);
+        assert_eq!(b.input_ids, ndarray::array![[101, 7, 102], [101, 102, 0]]);
+        assert_eq!(b.attention_mask, ndarray::array![[1, 1, 1], [1, 1, 0]]);
+        assert_eq!(b.token_type_ids.dim(), (2, 3));
+        b.validate().unwrap();
+        assert!(PaddedBatch::from_sequences(&[], 0).validate().is_err());
+    }
+
+    #[test]
+    fn labels_come_from_metadata_with_defaults_for_gaps() {
+        assert_eq!(labels_or_default(Some(r#"{"0":"O","1":"B-AC"}"#), 3), vec!["O", "B-AC", "LABEL_2"]);
+        assert_eq!(labels_or_default(None, 2), vec!["LABEL_0", "LABEL_1"]);
+    }
+}

@@ -1,0 +1,53 @@
+//! MiniLM (embedded model, 4-label head) at batch 8 × sequence 128: ONNX Runtime fp32, ONNX Runtime int8,
+//! tract fp32. The model is exported once into a temporary directory.
+//!
+//! `cargo bench --bench inference -- --warm-up-time 1 --measurement-time 5`
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nerkit::infer::{load_backend, BackendKind, BackendOptions, PaddedBatch};
+use nerkit_export::pipeline::{export_model_dir, ExportRequest};
+use nerkit_export::quantize::QuantizeOptions;
+
+const BATCH: usize = 8;
+const SEQ: usize = 128;
+
+fn batch() -> PaddedBatch {
+    // Deterministic ids inside the wordpiece range, [CLS] ... [SEP], no padding.
+    let seqs: Vec<Vec<i64>> = (0..BATCH)
+        .map(|b| {
+            let mut s: Vec<i64> = (0..SEQ).map(|i| 1000 + ((b * 7919 + i * 104_729) % 20_000) as i64).collect();
+            s[0] = 101;
+            s[SEQ - 1] = 102;
+            s
+        })
+        .collect();
+    PaddedBatch::from_sequences(&seqs, 0)
+}
+
+fn inference(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let req = ExportRequest {
+        model_dir: nerkit::paths::embedded_model_dir(),
+        out_dir: dir.path().into(),
+        labels: Some(["O", "B-AC", "B-LF", "I-LF"].map(String::from).to_vec()),
+        seed: 42,
+        opset: 17,
+        int8: Some(QuantizeOptions::default()),
+    };
+    export_model_dir(&req).expect("export the embedded MiniLM (run `make setup`)");
+    let batch = batch();
+    let opts = BackendOptions::default();
+    let mut group = c.benchmark_group(format!("minilm_b{BATCH}_s{SEQ}"));
+    group.sample_size(10);
+    for (name, kind) in
+        [("ort_fp32", BackendKind::Ort), ("ort_int8", BackendKind::OrtInt8), ("tract_fp32", BackendKind::Tract)]
+    {
+        let mut backend = load_backend(kind, dir.path(), &opts).expect("load backend");
+        group.bench_function(name, |b| b.iter(|| black_box(backend.run(black_box(&batch)).expect("run"))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, inference);
+criterion_main!(benches);

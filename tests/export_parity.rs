@@ -1,0 +1,209 @@
+//! Exported graphs against transformers and across engines:
+//! - MiniLM (embedded model) + a formula classifier vs `BertForTokenClassification` outputs recorded by
+//!   `scripts/fixtures/bert_parity.py` (tests/fixtures/parity/minilm.json), on ONNX Runtime CPU and on tract;
+//! - a tiny random BERT: ORT vs tract, fp32 and int8; `load_backend` on an exported directory.
+//!
+//! Needs the ONNX Runtime library (`make setup`, or ORT_DYLIB_PATH) and the embedded model in NERKIT_HOME.
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Array3, Ix3};
+use nerkit::infer::compare::agreement;
+use nerkit::infer::ort_backend::OrtBackend;
+use nerkit::infer::tract_backend::TractBackend;
+use nerkit::infer::{load_backend, Backend, BackendKind, BackendOptions, PaddedBatch};
+use nerkit_export::builder::{model_bytes, pb};
+use nerkit_export::config::BertConfig;
+use nerkit_export::inference::{inference_model, InferenceOptions, LAST_HIDDEN_STATE};
+use nerkit_export::quantize::{quantize_dynamic, QuantizeOptions};
+use nerkit_export::weights::{Tensor, Weights};
+use serde_json::Value;
+use tract_onnx::prelude::*;
+
+const TOL: f32 = 1e-4;
+
+fn fixture() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/minilm.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn array2(v: &Value) -> Array2<i64> {
+    let rows: Vec<Vec<i64>> = serde_json::from_value(v.clone()).unwrap();
+    let (r, c) = (rows.len(), rows[0].len());
+    Array2::from_shape_vec((r, c), rows.into_iter().flatten().collect()).unwrap()
+}
+
+fn array3(v: &Value) -> Array3<f32> {
+    let rows: Vec<Vec<Vec<f32>>> = serde_json::from_value(v.clone()).unwrap();
+    let (a, b, c) = (rows.len(), rows[0].len(), rows[0][0].len());
+    Array3::from_shape_vec((a, b, c), rows.into_iter().flatten().flatten().collect()).unwrap()
+}
+
+fn max_abs_diff(a: &Array3<f32>, b: &Array3<f32>) -> f32 {
+    assert_eq!(a.dim(), b.dim());
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// The classifier of the fixture script: weight[j, k] = 0.05 sin(1 + j·hidden + k), bias[j] = 0.01 cos(j).
+fn formula_classifier(weights: &mut Weights, labels: usize, hidden: usize) {
+    let w = (0..labels * hidden).map(|i| (0.05 * ((1 + i) as f64).sin()) as f32).collect();
+    weights.insert("classifier.weight", Tensor::new(vec![labels, hidden], w));
+    weights.insert(
+        "classifier.bias",
+        Tensor::new(vec![labels], (0..labels).map(|j| (0.01 * (j as f64).cos()) as f32).collect()),
+    );
+}
+
+fn embedded_dir() -> PathBuf {
+    let dir = nerkit::paths::embedded_model_dir();
+    assert!(dir.join("model.safetensors").is_file(), "embedded model missing in {}: run `make setup`", dir.display());
+    dir
+}
+
+/// Both outputs of a model with `last_hidden_state`, through ONNX Runtime directly.
+fn ort_outputs(model: &pb::ModelProto, batch: &PaddedBatch) -> (Array3<f32>, Array3<f32>) {
+    let env = nerkit::runtime::environment().unwrap();
+    let mut session = ort::session::Session::builder(&env).unwrap().commit_from_memory(&model_bytes(model)).unwrap();
+    let v = |a: &Array2<i64>| ort::value::Tensor::from_array(a.clone()).unwrap();
+    let out = session
+        .run(ort::inputs![
+            "input_ids" => v(&batch.input_ids),
+            "attention_mask" => v(&batch.attention_mask),
+            "token_type_ids" => v(&batch.token_type_ids),
+        ])
+        .unwrap();
+    let get =
+        |name: &str| out[name].try_extract_array::<f32>().unwrap().to_owned().into_dimensionality::<Ix3>().unwrap();
+    (get("logits"), get(LAST_HIDDEN_STATE))
+}
+
+fn tract_outputs(model: &pb::ModelProto, batch: &PaddedBatch) -> (Array3<f32>, Array3<f32>) {
+    let plan =
+        tract_onnx::onnx().model_for_proto_model(model).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let t = |a: &Array2<i64>| -> TValue {
+        tract_ndarray::Array2::from_shape_vec(a.dim(), a.iter().copied().collect()).unwrap().into_tensor().into()
+    };
+    let out = plan.run(tvec![t(&batch.input_ids), t(&batch.attention_mask), t(&batch.token_type_ids)]).unwrap();
+    let get = |i: usize| {
+        let v = out[i].to_plain_array_view::<f32>().unwrap();
+        let s = v.shape().to_vec();
+        Array3::from_shape_vec((s[0], s[1], s[2]), v.iter().copied().collect()).unwrap()
+    };
+    (get(0), get(1))
+}
+
+#[test]
+fn minilm_matches_transformers_on_ort_and_tract() {
+    let fx = fixture();
+    let dir = embedded_dir();
+    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
+    formula_classifier(&mut weights, 4, cfg.hidden_size);
+    let model =
+        inference_model(&cfg, &weights, &InferenceOptions { with_hidden_state: true, ..Default::default() }).unwrap();
+    drop(weights);
+    let batch = PaddedBatch {
+        input_ids: array2(&fx["input_ids"]),
+        attention_mask: array2(&fx["attention_mask"]),
+        token_type_ids: array2(&fx["token_type_ids"]),
+    };
+    assert!(batch.attention_mask.iter().any(|&m| m == 0), "the fixture batch must contain padding");
+    let want_logits = array3(&fx["logits"]);
+    let want_hidden = array3(&fx["last_hidden_state_slice"]);
+    let k = fx["hidden_slice"].as_u64().unwrap() as usize;
+    for (engine, (logits, hidden)) in
+        [("ort-cpu", ort_outputs(&model, &batch)), ("tract", tract_outputs(&model, &batch))]
+    {
+        let hidden = hidden.slice(ndarray::s![.., .., 0..k]).to_owned();
+        // All positions, padded ones included: both sides compute them with the same masked attention.
+        let (dl, dh) = (max_abs_diff(&logits, &want_logits), max_abs_diff(&hidden, &want_hidden));
+        eprintln!("{engine} vs transformers: logits max|diff| {dl:.2e}, last_hidden_state[..{k}] {dh:.2e}");
+        assert!(dl <= TOL && dh <= TOL, "{engine}: logits {dl}, hidden {dh} (tolerance {TOL})");
+    }
+}
+
+fn tiny_config() -> BertConfig {
+    let mut cfg: BertConfig = serde_json::from_str(
+        r#"{"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 64, "max_position_embeddings": 32}"#,
+    )
+    .unwrap();
+    cfg.set_labels(&["O".into(), "B-AC".into(), "B-LF".into(), "I-LF".into()]);
+    cfg
+}
+
+fn tiny_batch() -> PaddedBatch {
+    let seqs: Vec<Vec<i64>> =
+        vec![vec![1, 12, 45, 77, 3, 9, 2], vec![1, 5, 2], (0..20).map(|i| (i * 7 % 97) as i64 + 1).collect()];
+    PaddedBatch::from_sequences(&seqs, 0)
+}
+
+#[test]
+fn tiny_bert_ort_and_tract_agree_in_fp32_and_int8() {
+    let cfg = tiny_config();
+    let weights = Weights::random(&cfg, 4, 2024);
+    let fp32 = inference_model(&cfg, &weights, &InferenceOptions::default()).unwrap();
+    let (int8, report) = quantize_dynamic(&fp32, &QuantizeOptions::default()).unwrap();
+    let batch = tiny_batch();
+    let origin = Path::new("tiny.onnx");
+    let mut runs = Vec::new();
+    for (tag, model) in [("fp32", &fp32), ("int8", &int8)] {
+        let mut ort = OrtBackend::from_bytes(&model_bytes(model), origin, &BackendOptions::default()).unwrap();
+        let mut tract = TractBackend::from_proto(model, origin).unwrap();
+        assert_eq!(ort.labels(), ["O", "B-AC", "B-LF", "I-LF"]);
+        assert_eq!(tract.num_labels(), 4);
+        let (lo, lt) = (ort.run(&batch).unwrap(), tract.run(&batch).unwrap());
+        assert_eq!(lo.dim(), (3, 20, 4));
+        let a = agreement(&lo, &lt, &batch.attention_mask);
+        eprintln!("{tag}: ort vs tract max|diff| {:.2e}, argmax {}/{}", a.max_abs_diff, a.argmax_agree, a.positions);
+        runs.push((lo, lt, a));
+    }
+    assert!(runs[0].2.max_abs_diff <= 1e-5, "fp32 engines disagree: {:?}", runs[0].2);
+    // int8: both engines quantize activations identically (DynamicQuantizeLinear); integer matmuls are exact.
+    assert!(runs[1].2.max_abs_diff <= 1e-4, "int8 engines disagree: {:?}", runs[1].2);
+    let q = agreement(&runs[0].0, &runs[1].0, &batch.attention_mask);
+    let scale = runs[0].0.iter().fold(0f32, |m, v| m.max(v.abs()));
+    eprintln!(
+        "fp32 vs int8 (ort): max|diff| {:.3e} (logit scale {scale:.3e}), argmax {}/{}, sizes {} → {} bytes",
+        q.max_abs_diff, q.argmax_agree, q.positions, report.fp32_bytes, report.int8_bytes
+    );
+    assert!(q.max_abs_diff < 0.1 * scale, "int8 drifted: {q:?}");
+}
+
+#[test]
+fn load_backend_runs_an_exported_directory() {
+    let cfg = tiny_config();
+    let src = tempfile::tempdir().unwrap();
+    let mut raw = serde_json::to_value(&cfg).unwrap();
+    raw.as_object_mut().unwrap().remove("id2label");
+    raw.as_object_mut().unwrap().remove("label2id");
+    std::fs::write(src.path().join("config.json"), raw.to_string()).unwrap();
+    let mut weights = Weights::random(&cfg, 4, 9);
+    weights.remove("classifier.weight");
+    weights.remove("classifier.bias");
+    weights.save(&src.path().join("model.safetensors")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let labels: Vec<String> = ["O", "B-AC", "B-LF", "I-LF"].map(String::from).to_vec();
+    let req = nerkit_export::pipeline::ExportRequest {
+        model_dir: src.path().into(),
+        out_dir: out.path().into(),
+        labels: Some(labels.clone()),
+        seed: 1,
+        opset: 17,
+        int8: Some(QuantizeOptions::default()),
+    };
+    let summary = nerkit_export::pipeline::export_model_dir(&req).unwrap();
+    assert!(summary.classifier_initialised);
+    let written = BertConfig::from_file(&out.path().join("config.json")).unwrap();
+    assert_eq!(written.labels(4), labels);
+    let batch = tiny_batch();
+    let mut logits = Vec::new();
+    for kind in [BackendKind::Ort, BackendKind::OrtInt8, BackendKind::Tract] {
+        let mut b = load_backend(kind, out.path(), &BackendOptions::default()).unwrap();
+        assert_eq!(b.labels(), labels.as_slice());
+        logits.push(b.run(&batch).unwrap());
+    }
+    assert!(agreement(&logits[0], &logits[2], &batch.attention_mask).max_abs_diff <= 1e-5);
+    assert_ne!(logits[0], logits[1], "ort-int8 must load model.int8.onnx");
+    let e = load_backend(BackendKind::Tract, src.path(), &BackendOptions::default()).err().unwrap();
+    assert!(e.to_string().contains("nerkit export"), "{e}");
+}
