@@ -143,7 +143,10 @@ pub fn load_splits(config: &AnalyzeConfig) -> Result<(Vec<Dataset>, bool), Analy
         datasets.push(crate::data::load(source, &config.labels, &options)?);
     }
     if datasets.len() == 1 && config.val_fraction > 0.0 {
-        let (train, val) = carve_validation(datasets.remove(0), config.val_fraction, config.seed)?;
+        let (mut train, val) = carve_validation(datasets.remove(0), config.val_fraction, config.seed)?;
+        if let Some(names) = &config.split_names {
+            train.name = names[0].clone();
+        }
         return Ok((vec![train, val], true));
     }
     Ok((datasets, false))

@@ -36,7 +36,7 @@ pub(crate) fn parse(
     columns: &CsvColumns,
 ) -> Result<Vec<Sentence>, DataError> {
     let mut reader = ::csv::ReaderBuilder::new().has_headers(true).from_reader(input);
-    let csv_err = |line: u64, source| DataError::Csv { origin: format!("{file}:{line}"), source };
+    let csv_err = |line: u64, cause| DataError::Csv { origin: format!("{file}:{line}"), cause };
     let headers = reader.headers().map_err(|e| csv_err(1, e))?.clone();
     let find = |wanted: &Option<String>, defaults: &[&str], what: &str| -> Result<usize, DataError> {
         let names: Vec<&str> = match wanted {

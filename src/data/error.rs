@@ -3,7 +3,8 @@ use std::path::PathBuf;
 
 use super::validate::ValidationReport;
 
-/// Why a data source could not be loaded. Every variant names the file (and line/row where one applies).
+/// Why a data source could not be loaded. Every variant names the file (and line/row where one applies); the
+/// underlying error (`cause`) is part of the message, so it is not repeated as an error source.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("data file `{path}` does not exist")]
@@ -12,16 +13,16 @@ pub enum DataError {
     UnknownExtension { path: PathBuf, ext: String },
     #[error("bad data source `{spec}`: {reason}")]
     BadSource { spec: String, reason: String },
-    #[error("cannot read `{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read `{path}`: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{origin}: {message}")]
     Format { origin: String, message: String },
-    #[error("cannot read parquet file `{path}`: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
-    #[error("{origin}: CSV error: {source}")]
-    Csv { origin: String, source: ::csv::Error },
-    #[error("cannot fetch `{file}` from hub dataset `{repo}`: {source}")]
-    Hub { repo: String, file: String, source: crate::hub::HubError },
+    #[error("cannot read parquet file `{path}`: {cause}")]
+    Parquet { path: PathBuf, cause: parquet::errors::ParquetError },
+    #[error("{origin}: CSV error: {cause}")]
+    Csv { origin: String, cause: ::csv::Error },
+    #[error("cannot fetch `{file}` from hub dataset `{repo}`: {cause}")]
+    Hub { repo: String, file: String, cause: crate::hub::HubError },
     #[error("`{spec}` has {count} invalid sentence problem(s):\n{report}", count = report.errors.len())]
     Invalid { spec: String, report: Box<ValidationReport> },
     #[error("PLOD data directory not found (set PLOD_DIR); tried: {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
@@ -30,7 +31,7 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        DataError::Io { path: path.to_path_buf(), source }
+        DataError::Io { path: path.to_path_buf(), cause: source }
     }
 
     pub(crate) fn format(origin: impl Into<String>, message: impl Into<String>) -> Self {

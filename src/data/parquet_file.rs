@@ -17,7 +17,7 @@ const TOKENS: &str = "tokens";
 const TAGS: &str = "ner_tags";
 
 pub(crate) fn read(path: &Path, labels: &LabelSet) -> Result<Vec<Sentence>, DataError> {
-    let pq = |source| DataError::Parquet { path: path.to_path_buf(), source };
+    let pq = |cause| DataError::Parquet { path: path.to_path_buf(), cause };
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(pq)?;
     let label = file_label(path);
@@ -111,23 +111,32 @@ pub(crate) mod tests {
     use super::*;
 
     /// Writes a PLOD-CW-25-shaped parquet file: `tokens`, `pos_tags` (list<string>), and `ner_tags` as
-    /// list<string> or (with `ids`) list<int64>.
+    /// list<string> or (with `ids`) list<int64> (unknown tags get id 99).
     pub(crate) fn write_plod_parquet(path: &Path, rows: &[(&[&str], &[&str])], ids: bool) {
-        let tag_type = if ids { "int64 element" } else { "binary element (UTF8)" };
-        let schema = format!(
-            "message schema {{
-               optional group tokens (LIST) {{ repeated group list {{ optional binary element (UTF8); }} }}
-               optional group pos_tags (LIST) {{ repeated group list {{ optional binary element (UTF8); }} }}
-               optional group ner_tags (LIST) {{ repeated group list {{ optional {tag_type}; }} }}
-             }}"
-        );
-        let schema = Arc::new(parse_message_type(&schema).unwrap());
+        let owned = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let tokens: Vec<Vec<String>> = rows.iter().map(|r| owned(r.0)).collect();
+        let pos: Vec<Vec<String>> = rows.iter().map(|r| r.0.iter().map(|_| "NOUN".to_string()).collect()).collect();
+        let tags: Vec<Vec<String>> = rows.iter().map(|r| owned(r.1)).collect();
+        write_list_columns(path, &[("tokens", tokens, false), ("pos_tags", pos, false), ("ner_tags", tags, ids)]);
+    }
+
+    /// Writes list columns `(name, one list per row, as int64 class ids)`.
+    fn write_list_columns(path: &Path, columns: &[(&str, Vec<Vec<String>>, bool)]) {
+        let fields: String = columns
+            .iter()
+            .map(|(name, _, ids)| {
+                let element = if *ids { "int64 element" } else { "binary element (UTF8)" };
+                format!("optional group {name} (LIST) {{ repeated group list {{ optional {element}; }} }}\n")
+            })
+            .collect();
+        let schema = Arc::new(parse_message_type(&format!("message schema {{ {fields} }}")).unwrap());
         let file = std::fs::File::create(path).unwrap();
         let mut writer = SerializedFileWriter::new(file, schema, Arc::new(WriterProperties::new())).unwrap();
         let mut group = writer.next_row_group().unwrap();
-        // Levels for list<optional element>: definition 3 = present element, 1 = empty list; repetition 0
-        // starts a row, 1 continues the list.
-        let levels = |lists: &Vec<Vec<String>>| {
+        let labels = LabelSet::plod();
+        for (_, lists, ids) in columns {
+            // Levels for list<optional element>: definition 3 = present element, 1 = empty list; repetition 0
+            // starts a row, 1 continues the list.
             let (mut def, mut rep) = (Vec::new(), Vec::new());
             for l in lists {
                 if l.is_empty() {
@@ -136,20 +145,12 @@ pub(crate) mod tests {
                 }
                 for i in 0..l.len() {
                     def.push(3);
-                    rep.push(if i == 0 { 0 } else { 1 });
+                    rep.push(i16::from(i > 0));
                 }
             }
-            (def, rep)
-        };
-        let tokens: Vec<Vec<String>> = rows.iter().map(|r| r.0.iter().map(|s| s.to_string()).collect()).collect();
-        let pos: Vec<Vec<String>> = tokens.iter().map(|t| t.iter().map(|_| "NOUN".to_string()).collect()).collect();
-        let tags: Vec<Vec<String>> = rows.iter().map(|r| r.1.iter().map(|s| s.to_string()).collect()).collect();
-        for (col, lists) in [&tokens, &pos, &tags].into_iter().enumerate() {
-            let mut cw = group.next_column().unwrap().unwrap();
-            let (def, rep) = levels(lists);
             let flat: Vec<&String> = lists.iter().flatten().collect();
-            if col == 2 && ids {
-                let labels = LabelSet::plod();
+            let mut cw = group.next_column().unwrap().unwrap();
+            if *ids {
                 let v: Vec<i64> = flat.iter().map(|t| labels.id(t).map_or(99, |i| i as i64)).collect();
                 cw.typed::<Int64Type>().write_batch(&v, Some(&def), Some(&rep)).unwrap();
             } else {
@@ -191,6 +192,18 @@ pub(crate) mod tests {
         write_plod_parquet(&path, &[(&["a"], &["O"]), (&["b"], &["B-XX"])], true);
         let msg = read(&path, &LabelSet::plod()).unwrap_err().to_string();
         assert!(msg.starts_with("x.parquet#row 1: word 0: class id 99"), "{msg}");
+    }
+
+    #[test]
+    fn missing_tags_column_lists_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.parquet");
+        write_list_columns(
+            &path,
+            &[("tokens", vec![vec!["a".into()]], false), ("labels", vec![vec!["O".into()]], false)],
+        );
+        let msg = read(&path, &LabelSet::plod()).unwrap_err().to_string();
+        assert_eq!(msg, "m.parquet: no `ner_tags` column (columns: tokens, labels)");
     }
 
     #[test]

@@ -141,16 +141,17 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Lists the first [`SHOWN_PROBLEMS`] errors, then the number left out.
+/// Lists the first [`SHOWN_PROBLEMS`] errors, one per line, then the number left out.
 impl fmt::Display for ValidationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in self.errors.iter().take(SHOWN_PROBLEMS) {
-            writeln!(f, "  {p}")?;
-        }
+        let mut lines: Vec<String> = self.errors.iter().take(SHOWN_PROBLEMS).map(|p| format!("  {p}")).collect();
         if self.errors.len() > SHOWN_PROBLEMS {
-            writeln!(f, "  ... and {} more", self.errors.len() - SHOWN_PROBLEMS)?;
+            lines.push(format!("  ... and {} more", self.errors.len() - SHOWN_PROBLEMS));
         }
-        Ok(())
+        if !self.warnings.is_empty() {
+            lines.push(format!("  (and {} orphan I- warning(s))", self.warnings.len()));
+        }
+        write!(f, "{}", lines.join("\n"))
     }
 }
 
@@ -195,7 +196,7 @@ mod tests {
         assert_eq!(r.errors.len(), 25);
         let text = r.to_string();
         assert_eq!(text.lines().count(), SHOWN_PROBLEMS + 1);
-        assert!(text.ends_with("... and 5 more\n"));
+        assert!(text.ends_with("... and 5 more"));
     }
 
     #[test]
