@@ -1,7 +1,11 @@
 //! `nerkit evaluate`: score predictions (entity-level, seqeval-equivalent), explain errors, write a report.
 use std::path::PathBuf;
 
-use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions};
+use crate::data::{DataSource, LoadOptions};
+use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
+use crate::infer::tagger::{load_model_dir, tag_sentences};
+use crate::infer::{BackendKind, BackendOptions};
+use crate::prepare::encode::{EncodeOptions, Encoder};
 use crate::labels::LabelSet;
 use anyhow::{bail, Context};
 
@@ -43,42 +47,68 @@ pub struct ReportArgs {
     pub title: String,
 }
 
-/// Model-based evaluation (not available until an inference backend is wired in).
+/// Model-based evaluation: run a model directory over labelled data.
 #[derive(clap::Args, Debug)]
 pub struct ModelArgs {
-    /// Model directory to run (model-based evaluation; needs an inference backend).
+    /// Model to run: a trained directory (`nerkit train`'s best/), an exported one (model.onnx), or `embedded`.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Data to run the model on (with --model).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// Inference backend for --model (ort, ort-cuda, tract).
+    /// Inference backend for --model: ort (default), ort-int8, tract.
     #[arg(long)]
     pub backend: Option<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let m = &args.model;
-    if m.model.is_some() || m.data.is_some() || m.backend.is_some() {
-        bail!(
-            "model-based evaluation (--model/--data/--backend) is not wired into this build yet: only --predictions \
-             is available. Score predictions made elsewhere with `nerkit evaluate --predictions FILE.jsonl`"
-        );
-    }
-    let Some(pred_path) = args.predictions else {
-        bail!("nothing to evaluate: pass --predictions FILE.jsonl (see `nerkit evaluate --help`)");
+/// Runs `--model` over `--data` and turns its word predictions into records.
+fn model_records(m: &ModelArgs, labels: &LabelSet) -> anyhow::Result<(Vec<PredictionRecord>, String)> {
+    let (Some(model), Some(data)) = (&m.model, &m.data) else {
+        bail!("--model needs --data (the labelled sentences to run it on), and --data needs --model");
     };
+    let kind = match m.backend.as_deref().unwrap_or("ort") {
+        "ort" => BackendKind::Ort,
+        "ort-int8" => BackendKind::OrtInt8,
+        "tract" => BackendKind::Tract,
+        other => bail!("--backend {other}: expected ort, ort-int8 or tract"),
+    };
+    let dir = crate::model::resolve(&model.display().to_string())?;
+    let source = DataSource::from_path(data)?;
+    let dataset = crate::data::load(&source, labels, &LoadOptions::default())?;
+    let mut backend = load_model_dir(kind, &dir.path, &BackendOptions::default())?;
+    if backend.labels() != labels.labels() {
+        bail!("model labels {:?} differ from --labels {:?}", backend.labels(), labels.labels());
+    }
+    let encoder = Encoder::new(dir.tokenizer()?, EncodeOptions::default())?;
+    let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
+    let tags = tag_sentences(backend.as_mut(), &encoder, &words, 32)?;
+    let mut records = Vec::with_capacity(tags.len());
+    for (s, t) in dataset.sentences.iter().zip(tags) {
+        let pred = t.iter().map(|w| labels.name(w.label).unwrap_or("O").to_string()).collect();
+        let scores = t.iter().map(|w| f64::from(w.score)).collect();
+        records.push(PredictionRecord::from_sentence(s, pred, Some(scores))?);
+    }
+    let source = format!("{} on {} ({})", model.display(), data.display(), backend.name());
+    Ok((records, source))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
     let rep = &args.report;
     let labels = LabelSet::new(rep.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?;
+    let (records, source) = match (&args.predictions, &args.model.model) {
+        (Some(_), Some(_)) => bail!("give either --predictions or --model/--data, not both"),
+        (Some(p), None) => (read_predictions(p, &labels)?, p.display().to_string()),
+        (None, Some(_)) => model_records(&args.model, &labels)?,
+        (None, None) => bail!("nothing to evaluate: pass --predictions FILE.jsonl, or --model DIR --data FILE"),
+    };
     let options = EvalOptions {
         mode: rep.mode.parse()?,
         samples: rep.samples,
         seed: rep.seed,
         title: rep.title.clone(),
-        source: pred_path.display().to_string(),
+        source,
         ..EvalOptions::default()
     };
-    let records = read_predictions(&pred_path, &labels)?;
     let mut report = evaluate(records, &labels, &options)?;
     if let Some(other) = &args.compare {
         let baseline = Baseline::load(other, &labels)?;

@@ -12,6 +12,7 @@ use crate::runtime::{Device, RuntimeError};
 
 pub mod compare;
 pub mod ort_backend;
+pub mod tagger;
 pub mod tract_backend;
 
 pub use nerkit_export::pipeline::{FP32_FILE, INT8_FILE};

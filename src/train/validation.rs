@@ -5,6 +5,7 @@ use ort::session::Session;
 use super::engine::{eval_step, TrainState};
 use super::TrainError;
 use crate::data::Sentence;
+use crate::infer::tagger::word_tags;
 use crate::labels::LabelSet;
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::prepare::batch::{batches_by_length, pad_batch};
@@ -46,10 +47,6 @@ impl ValidationSet {
     }
 }
 
-fn argmax(row: ndarray::ArrayView1<f32>) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-}
-
 pub fn validate(
     session: &mut Session,
     state: &TrainState,
@@ -66,8 +63,8 @@ pub fn validate(
         loss_sum += f64::from(loss) * tokens as f64;
         loss_tokens += tokens;
         for (row, &i) in indices.iter().enumerate() {
-            let positions = set.examples[i].first_subword_positions();
-            window_preds[i] = positions.iter().map(|&p| argmax(logits.slice(ndarray::s![row, p, ..]))).collect();
+            let tags = word_tags(&set.examples[i], logits.index_axis(ndarray::Axis(0), row));
+            window_preds[i] = tags.into_iter().map(|t| t.label).collect();
         }
     }
     let predictions = merge_windows(&set.examples, &window_preds)?;

@@ -1,0 +1,129 @@
+//! Word-level tagging with any [`Backend`]: sentences → sub-word windows → length-sorted batches → logits →
+//! the first sub-word's label (and its softmax probability as confidence) for every word → windows merged
+//! back, so each word of each sentence gets exactly one prediction.
+use std::path::Path;
+
+use ndarray::ArrayView2;
+use nerkit_export::config::BertConfig;
+use nerkit_export::inference::{inference_model, InferenceOptions};
+use nerkit_export::weights::Weights;
+
+use super::{load_backend, ort_backend::OrtBackend, tract_backend::TractBackend};
+use super::{Backend, BackendKind, BackendOptions, InferError, PaddedBatch};
+use crate::prepare::batch::batches_by_length;
+use crate::prepare::encode::{Encoder, Example};
+use crate::prepare::windows::{merge_windows, MergeError};
+use crate::prepare::PrepareError;
+
+/// One word's predicted label id and the model's probability for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WordTag {
+    pub label: usize,
+    pub score: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    #[error(transparent)]
+    Infer(#[from] InferError),
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+}
+
+/// Label + confidence for each word of `example`'s window, read at the words' first sub-words from the
+/// example's `[seq, labels]` logits.
+pub fn word_tags(example: &Example, logits: ArrayView2<f32>) -> Vec<WordTag> {
+    example
+        .first_subword_positions()
+        .into_iter()
+        .map(|p| {
+            let row = logits.row(p);
+            let (label, max) =
+                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            let z: f32 = row.iter().map(|&v| (v - max).exp()).sum();
+            WordTag { label, score: 1.0 / z }
+        })
+        .collect()
+}
+
+/// Tags pre-split sentences; returns one [`WordTag`] per word.
+pub fn tag_sentences(
+    backend: &mut dyn Backend,
+    encoder: &Encoder,
+    sentences: &[Vec<String>],
+    batch_size: usize,
+) -> Result<Vec<Vec<WordTag>>, TagError> {
+    let mut examples = Vec::new();
+    for (i, words) in sentences.iter().enumerate() {
+        examples.extend(encoder.encode_unlabelled(i, words)?);
+    }
+    let lengths: Vec<usize> = examples.iter().map(Example::len).collect();
+    let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
+    let mut per_window = vec![Vec::new(); examples.len()];
+    for indices in batches_by_length(&lengths, batch_size, 0) {
+        let seqs: Vec<Vec<i64>> = indices.iter().map(|&i| examples[i].input_ids.clone()).collect();
+        let logits = backend.run(&PaddedBatch::from_sequences(&seqs, i64::from(encoder.pad_id())))?;
+        for (row, &i) in indices.iter().enumerate() {
+            per_window[i] = word_tags(&examples[i], logits.index_axis(ndarray::Axis(0), row));
+        }
+    }
+    let mut merged = merge_windows(&examples, &per_window)?;
+    // Sentences with no words produce no window; give them an empty prediction list.
+    merged.resize(sentences.len(), Vec::new());
+    Ok(merged)
+}
+
+/// Loads a model directory for tagging: an exported directory (`model.onnx`, see [`load_backend`]), or a
+/// trained one (`config.json` + `model.safetensors` with a classifier, e.g. `nerkit train`'s `best/`), whose
+/// inference graph is then built in memory.
+pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, InferError> {
+    if dir.join(nerkit_export::pipeline::FP32_FILE).is_file() {
+        return load_backend(kind, dir, opts);
+    }
+    let load_err = |message: String| InferError::Load { backend: "export", path: dir.to_path_buf(), message };
+    let cfg = BertConfig::from_file(&dir.join("config.json")).map_err(|e| load_err(e.to_string()))?;
+    let weights = Weights::load(&dir.join("model.safetensors")).map_err(|e| load_err(e.to_string()))?;
+    if weights.get("classifier.weight").is_none() {
+        return Err(load_err("no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into()));
+    }
+    let model = inference_model(&cfg, &weights, &InferenceOptions::default()).map_err(|e| load_err(e.to_string()))?;
+    if kind == BackendKind::OrtInt8 {
+        tracing::warn!(dir = %dir.display(), "no exported int8 graph; using fp32 (run `nerkit export --int8`)");
+    }
+    match kind {
+        BackendKind::Tract => Ok(Box::new(TractBackend::from_proto(&model, dir)?)),
+        BackendKind::Ort | BackendKind::OrtInt8 => {
+            let bytes = nerkit_export::builder::model_bytes(&model);
+            Ok(Box::new(OrtBackend::from_bytes(&bytes, dir, opts)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::windows::WindowSpan;
+
+    #[test]
+    fn first_subword_label_and_probability() {
+        // Tokens: [CLS] w0 w0' w1 [SEP]; word 0 has two sub-words, only its first one counts.
+        let ex = Example {
+            input_ids: vec![101, 5, 6, 7, 102],
+            attention_mask: vec![1; 5],
+            token_type_ids: vec![0; 5],
+            labels: vec![-100; 5],
+            word_ids: vec![None, Some(0), Some(0), Some(1), None],
+            window: WindowSpan { sentence_index: 0, words: 0..2, owned: 0..2 },
+        };
+        let logits = ndarray::array![[9.0, 0.0], [0.0, 0.0], [9.0, 0.0], [0.0, 2.0f32.ln() + 0.0], [9.0, 0.0]];
+        let tags = word_tags(&ex, logits.view());
+        assert_eq!(tags.len(), 2);
+        // Equal logits → label 0 at probability 1/2; logits (0, ln 2) → label 1 at probability 2/3.
+        assert_eq!(tags[0].label, 0);
+        assert!((tags[0].score - 0.5).abs() < 1e-6);
+        assert_eq!(tags[1].label, 1);
+        assert!((tags[1].score - 2.0 / 3.0).abs() < 1e-6);
+    }
+}
