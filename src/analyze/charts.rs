@@ -259,7 +259,7 @@ impl Chart for LengthChart<'_> {
             let shown: Vec<&Bin> = hist.bins.iter().filter(|b| b.hi <= x_max).collect();
             let hidden: usize = hist.bins.iter().filter(|b| b.hi > x_max).map(|b| b.count).sum();
             let y_max = shown.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64 * 1.15;
-            let caption = match &p.lengths.summary {
+            let mut caption = match &p.lengths.summary {
                 Some(s) => format!(
                     "{}: {} sentences · mean {:.1} · median {:.0} · p95 {} · bin width {}",
                     p.name,
@@ -271,6 +271,10 @@ impl Chart for LengthChart<'_> {
                 ),
                 None => format!("{}: no sentences", p.name),
             };
+            if hidden > 0 {
+                let longest = p.lengths.summary.as_ref().map_or(0, |s| s.max);
+                caption += &format!(" · {} beyond {x_max} not shown (max {longest})", thousands(hidden));
+            }
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (FONT, 16))
                 .margin(10)
@@ -301,28 +305,25 @@ impl Chart for LengthChart<'_> {
                     Rectangle::new([(b.lo as f64, 0.0), (b.hi as f64, b.count as f64)], WHITE.stroke_width(1))
                 }),
             )?;
-            if hidden > 0 {
-                let longest = p.lengths.summary.as_ref().map_or(0, |s| s.max);
-                let note = format!("not shown: {} longer (up to {longest})", plural(hidden, "sentence"));
-                chart.draw_series(std::iter::once(Text::new(
-                    note,
-                    (x_max as f64 * 0.99, y_max * 0.9),
-                    note_style(&BLACK, HPos::Right),
-                )))?;
-            }
             if let Some(m) = self.max_len {
                 let line = [(m as f64, 0.0), (m as f64, y_max)];
                 chart.draw_series(DashedLineSeries::new(line, 8, 5, MARKER.stroke_width(2)))?;
                 let over = p.over_max_len.unwrap_or(0);
                 let note = format!(
-                    " max_len {m}: {} longer ({:.1}%)",
+                    "max_len {m}: {} longer ({:.1}%)",
                     plural(over, "sentence"),
                     over as f64 * 100.0 / total.max(1) as f64
                 );
+                // Write the note on the side of the marker that has room.
+                let (text, side) = if (m as f64) < x_max as f64 * 0.55 {
+                    (format!(" {note}"), HPos::Left)
+                } else {
+                    (format!("{note} "), HPos::Right)
+                };
                 chart.draw_series(std::iter::once(Text::new(
-                    note,
+                    text,
                     (m as f64, y_max * 0.75),
-                    note_style(&MARKER, HPos::Left),
+                    note_style(&MARKER, side),
                 )))?;
             }
         }
