@@ -8,13 +8,18 @@ PLOD ?= $(CURDIR)/../shared/data/plod
 RUN ?= runs/demo
 CARGO ?= cargo
 
-.PHONY: setup build demo test lint bench clean-runs
+.PHONY: setup build release demo test lint bench clean-runs
 
 setup:
 	@bash scripts/setup.sh
 
+# The demo and the tests share one dev build (dependencies optimised, see Cargo.toml); `make release`
+# builds the optimised binary for benchmarks and deployment.
 build:
-	$(CARGO) build --release
+	$(CARGO) build --bin nerkit
+
+release:
+	$(CARGO) build --release --bin nerkit
 
 demo: setup build
 	@bash scripts/demo.sh "$(PLOD)" "$(RUN)"

@@ -5,8 +5,8 @@ use crate::data::{DataSource, LoadOptions};
 use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
 use crate::infer::tagger::{load_model_dir, tag_sentences};
 use crate::infer::{BackendKind, BackendOptions};
-use crate::prepare::encode::{EncodeOptions, Encoder};
 use crate::labels::LabelSet;
+use crate::prepare::encode::{EncodeOptions, Encoder};
 use anyhow::{bail, Context};
 
 #[derive(clap::Args, Debug)]

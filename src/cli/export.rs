@@ -41,8 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model_dir =
-        if args.model == "embedded" { crate::paths::embedded_model_dir() } else { PathBuf::from(&args.model) };
+    let model_dir = crate::model::resolve(&args.model)?.path;
     anyhow::ensure!(
         model_dir.join("config.json").is_file(),
         "{} has no config.json (expected a model directory)",

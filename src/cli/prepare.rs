@@ -1,10 +1,9 @@
 //! `nerkit prepare`: tokenize, align labels to sub-words, cut windows; writes a prepared cache
 //! (`prepared-<split>.jsonl` + `manifest.json`) and prints a summary.
-use crate::data::Sentence;
 use crate::labels::LabelSet;
 use crate::prepare::{prepare_to_dir, EncodeOptions, PrepareRequest};
-use anyhow::Context;
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,8 +37,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let sentences = read_jsonl(&args.data)?;
+    let source: crate::data::DataSource = args.data.display().to_string().parse()?;
     let labels = LabelSet::plod();
+    let sentences = crate::data::load(&source, &labels, &crate::data::LoadOptions::default())?.sentences;
     let model = crate::model::resolve(&args.model)?;
     let req = PrepareRequest {
         sentences: &sentences,
@@ -81,23 +81,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  class weights {scheme:<12} {}", shown.join(" "));
     }
     Ok(())
-}
-
-// TODO(lead): replace with data::load
-fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Sentence>> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        tokens: Vec<String>,
-        ner_tags: Vec<String>,
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let row: Row = serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1))?;
-            Ok(Sentence { origin: format!("{name}:{}", i + 1), words: row.tokens, tags: row.ner_tags })
-        })
-        .collect()
 }

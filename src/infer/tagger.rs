@@ -86,7 +86,9 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
     let cfg = BertConfig::from_file(&dir.join("config.json")).map_err(|e| load_err(e.to_string()))?;
     let weights = Weights::load(&dir.join("model.safetensors")).map_err(|e| load_err(e.to_string()))?;
     if weights.get("classifier.weight").is_none() {
-        return Err(load_err("no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into()));
+        return Err(load_err(
+            "no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into(),
+        ));
     }
     let model = inference_model(&cfg, &weights, &InferenceOptions::default()).map_err(|e| load_err(e.to_string()))?;
     if kind == BackendKind::OrtInt8 {
