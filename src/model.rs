@@ -12,6 +12,8 @@ pub const REQUIRED_FILES: [&str; 3] = [CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The fp32 inference graph of an exported model directory (it may stand in for [`WEIGHTS_FILE`]).
+pub const EXPORTED_FILE: &str = "model.onnx";
 
 /// Why a model reference could not be resolved or its tokenizer loaded.
 #[derive(Debug, thiserror::Error)]
@@ -123,9 +125,14 @@ pub struct ModelDir {
 }
 
 impl ModelDir {
-    /// Checks `dir` has the required files; a missing `tokenizer.json` gets its own explanation.
+    /// Checks `dir` has the required files; a missing `tokenizer.json` gets its own explanation. An exported
+    /// directory (`nerkit export`: `model.onnx` instead of `model.safetensors`) is accepted too.
     pub fn open(dir: &Path) -> Result<Self, ModelError> {
+        let exported = dir.join(EXPORTED_FILE).is_file();
         for file in REQUIRED_FILES {
+            if exported && file == WEIGHTS_FILE {
+                continue;
+            }
             let path = dir.join(file);
             if !path.is_file() {
                 return Err(if file == TOKENIZER_FILE {
