@@ -46,8 +46,8 @@ pub enum AutodiffError {
     Unsupported { node: String, op_type: String, what: String },
     #[error("node `{node}` ({op_type}): shape inference could not derive the rank/dims of `{value}`")]
     UnknownShape { node: String, op_type: String, value: String },
-    #[error("node `{node}` ({op_type}): cannot tell whether `{value}` is broadcast on axis {axis} (its dims {dims}, result dims {result})")]
-    AmbiguousBroadcast { node: String, op_type: String, value: String, axis: usize, dims: String, result: String },
+    #[error("node `{node}` ({op_type}): cannot tell whether `{value}` is broadcast on axis {axis} ({dims})")]
+    AmbiguousBroadcast { node: String, op_type: String, value: String, axis: usize, dims: String },
     #[error("loss `{loss}` is not a value of the graph")]
     UnknownLoss { loss: String },
     #[error("loss `{loss}` must be a float scalar, inferred dims {dims}")]
@@ -222,8 +222,7 @@ impl GradCtx<'_> {
                                 op_type: self.node.op_type.clone(),
                                 value: target,
                                 axis: k,
-                                dims: format!("{td:?}"),
-                                result: format!("{grad_dims:?}"),
+                                dims: format!("its dims {td:?}, result dims {grad_dims:?}"),
                             });
                         }
                     }
