@@ -26,7 +26,10 @@ pub mod loss;
 use std::collections::BTreeMap;
 
 use crate::autodiff::{self, shapes::Facts, shapes::SymDim, AutodiffError};
+use crate::bert::{build_token_classifier, ForwardHooks, Inference};
 use crate::builder::{pb, Dim, ElemType, GraphBuilder};
+use crate::config::BertConfig;
+use crate::weights::{Weights, WeightsError};
 pub use adamw::AdamWConfig;
 pub use loss::LossConfig;
 
@@ -130,6 +133,8 @@ pub enum TrainGraphError {
     BadLogits { name: String, num_labels: usize, dims: String },
     #[error("no trainable parameters selected")]
     NoParams,
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
 }
 
 fn to_dim(d: &SymDim, fallback: &str) -> Dim {
@@ -294,4 +299,60 @@ pub fn build_eval_graph(
     g.output(&loss, ElemType::F32, &[]);
     g.output(&cfg.logits, ElemType::F32, &[batch, seq, Dim::Fixed(cfg.loss.num_labels as i64)]);
     Ok(TrainGraph { model: g.into_model(17, &[]), params, unused: vec![] })
+}
+
+/// Forward hooks of the training graph: parameters stay initializers (then moved to inputs by
+/// [`build_train_graph`]); each HF dropout site becomes an in-graph mask whose stream is keyed by the site
+/// name ([`dropout::site_id`]) and the `seed` input.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TrainHooks;
+
+impl ForwardHooks for TrainHooks {
+    fn dropout(&mut self, g: &mut GraphBuilder, value: &str, rate: f32, site: &str) -> String {
+        dropout::dropout(g, value, rate, dropout::site_id(site), site)
+    }
+}
+
+/// Forward graph of a BERT token classifier built with `hooks` (no graph outputs).
+fn bert_forward(
+    cfg: &BertConfig,
+    weights: &Weights,
+    hooks: &mut dyn ForwardHooks,
+) -> Result<(GraphBuilder, usize), TrainGraphError> {
+    let mut g = GraphBuilder::new("bert_token_classifier_train");
+    let out = build_token_classifier(&mut g, cfg, weights, hooks)?;
+    Ok((g, out.num_labels))
+}
+
+/// The training graph of a BERT token classifier (`cfg`'s dropout rates, `weights` as starting values).
+/// `opts.logits` and `opts.loss.num_labels` are taken from the builder.
+pub fn bert_train_graph(
+    cfg: &BertConfig,
+    weights: &Weights,
+    opts: &TrainGraphConfig,
+) -> Result<TrainGraph, TrainGraphError> {
+    let (g, num_labels) = bert_forward(cfg, weights, &mut TrainHooks)?;
+    let opts = TrainGraphConfig {
+        logits: crate::bert::LOGITS.into(),
+        loss: LossConfig { num_labels, ..opts.loss.clone() },
+        ..opts.clone()
+    };
+    build_train_graph(g, &opts)
+}
+
+/// The evaluation graph matching [`bert_train_graph`]: no dropout, `params` (the training graph's
+/// parameter names) as inputs.
+pub fn bert_eval_graph(
+    cfg: &BertConfig,
+    weights: &Weights,
+    opts: &TrainGraphConfig,
+    params: &[String],
+) -> Result<TrainGraph, TrainGraphError> {
+    let (g, num_labels) = bert_forward(cfg, weights, &mut Inference)?;
+    let opts = TrainGraphConfig {
+        logits: crate::bert::LOGITS.into(),
+        loss: LossConfig { num_labels, ..opts.loss.clone() },
+        ..opts.clone()
+    };
+    build_eval_graph(g, &opts, params)
 }

@@ -62,7 +62,12 @@ fn sum(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
 fn sub(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let d = dy0(dy);
     each(ctx, needs, |ctx, i| {
-        let g = if i == 0 { d.clone() } else { ctx.tmp("Neg", "neg", &[&d], vec![]) };
+        let g = if i == 0 {
+            d.clone()
+        } else {
+            let what = ctx.elementwise_what(i)?;
+            ctx.tmp("Neg", &what, &[&d], vec![])
+        };
         ctx.unbroadcast_elementwise(g, i)
     })
 }
@@ -72,7 +77,7 @@ fn mul(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let d = dy0(dy);
     each(ctx, needs, |ctx, i| {
         let other = ctx.input(1 - i).to_string();
-        let what = format!("{}.full", ctx.input(i));
+        let what = ctx.elementwise_what(i)?;
         let g = ctx.tmp("Mul", &what, &[&d, &other], vec![]);
         ctx.unbroadcast_elementwise(g, i)
     })
@@ -84,11 +89,15 @@ fn div(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let (b, y) = (ctx.input(1).to_string(), ctx.output(0).to_string());
     each(ctx, needs, |ctx, i| {
         let g = if i == 0 {
-            ctx.tmp("Div", "a.full", &[&d, &b], vec![])
+            {
+                let what = ctx.elementwise_what(i)?;
+                ctx.tmp("Div", &what, &[&d, &b], vec![])
+            }
         } else {
             let y_over_b = ctx.tmp("Div", "y_over_b", &[&y, &b], vec![]);
             let t = ctx.tmp("Mul", "b.times", &[&d, &y_over_b], vec![]);
-            ctx.tmp("Neg", "b.full", &[&t], vec![])
+            let what = ctx.elementwise_what(i)?;
+            ctx.tmp("Neg", &what, &[&t], vec![])
         };
         ctx.unbroadcast_elementwise(g, i)
     })
@@ -124,11 +133,13 @@ fn pow(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
             let em1 = ctx.tmp("Sub", "exponent_minus_1", &[&ef, &one], vec![]);
             let p = ctx.tmp("Pow", "x_pow", &[&x, &em1], vec![]);
             let t = ctx.tmp("Mul", "x.times_e", &[&p, &ef], vec![]);
-            ctx.tmp("Mul", "x.full", &[&d, &t], vec![])
+            let what = ctx.elementwise_what(i)?;
+            ctx.tmp("Mul", &what, &[&d, &t], vec![])
         } else {
             let ln = ctx.tmp("Log", "ln_x", &[&x], vec![]);
             let t = ctx.tmp("Mul", "y_ln_x", &[&y, &ln], vec![]);
-            ctx.tmp("Mul", "e.full", &[&d, &t], vec![])
+            let what = ctx.elementwise_what(i)?;
+            ctx.tmp("Mul", &what, &[&d, &t], vec![])
         };
         ctx.unbroadcast_elementwise(g, i)
     })

@@ -46,8 +46,8 @@ pub enum AutodiffError {
     Unsupported { node: String, op_type: String, what: String },
     #[error("node `{node}` ({op_type}): shape inference could not derive the rank/dims of `{value}`")]
     UnknownShape { node: String, op_type: String, value: String },
-    #[error("node `{node}` ({op_type}): cannot tell whether `{value}` is broadcast on axis {axis} (its dims {dims}, result dims {result})")]
-    AmbiguousBroadcast { node: String, op_type: String, value: String, axis: usize, dims: String, result: String },
+    #[error("node `{node}` ({op_type}): cannot tell whether `{value}` is broadcast on axis {axis} ({dims})")]
+    AmbiguousBroadcast { node: String, op_type: String, value: String, axis: usize, dims: String },
     #[error("loss `{loss}` is not a value of the graph")]
     UnknownLoss { loss: String },
     #[error("loss `{loss}` must be a float scalar, inferred dims {dims}")]
@@ -185,6 +185,21 @@ impl GradCtx<'_> {
         operands: &[usize],
         name: &str,
     ) -> Result<String> {
+        let (axes, lead) = self.broadcast_axes(grad_dims, i, operands)?;
+        if axes.is_empty() {
+            return Ok(grad);
+        }
+        if lead == 0 {
+            return Ok(self.reduce_sum(&grad, &axes, true, name));
+        }
+        let summed = self.reduce_sum(&grad, &axes, true, &format!("{name}.sum"));
+        let lead_axes = self.ints("lead_axes", &(0..lead as i64).collect::<Vec<_>>());
+        Ok(self.op("Squeeze", name, &[&summed, &lead_axes], vec![]))
+    }
+
+    /// The axes input `i` was broadcast on (leading axes it lacks, then axes where its dim is a known 1) and
+    /// the number of leading axes.
+    pub fn broadcast_axes(&self, grad_dims: &[SymDim], i: usize, operands: &[usize]) -> Result<(Vec<i64>, usize)> {
         let target = self.input(i).to_string();
         let td = self.dims(&target)?;
         if td.len() > grad_dims.len() {
@@ -207,8 +222,7 @@ impl GradCtx<'_> {
                                 op_type: self.node.op_type.clone(),
                                 value: target,
                                 axis: k,
-                                dims: format!("{td:?}"),
-                                result: format!("{grad_dims:?}"),
+                                dims: format!("its dims {td:?}, result dims {grad_dims:?}"),
                             });
                         }
                     }
@@ -216,15 +230,17 @@ impl GradCtx<'_> {
                 _ => {}
             }
         }
-        if axes.is_empty() {
-            return Ok(grad);
-        }
-        if lead == 0 {
-            return Ok(self.reduce_sum(&grad, &axes, true, name));
-        }
-        let summed = self.reduce_sum(&grad, &axes, true, &format!("{name}.sum"));
-        let lead_axes = self.ints("lead_axes", &(0..lead as i64).collect::<Vec<_>>());
-        Ok(self.op("Squeeze", name, &[&summed, &lead_axes], vec![]))
+        Ok((axes, lead))
+    }
+
+    /// What to call the full-size gradient of elementwise input `i` ([`GradCtx::tmp`] suffix): the input's
+    /// name when no reduction follows (so the result is `<node>.grad.<input>`), else `<input>.full`.
+    pub fn elementwise_what(&self, i: usize) -> Result<String> {
+        let od = self.dims(self.output(0))?;
+        let operands: Vec<usize> = (0..self.node.input.len()).collect();
+        let (axes, _) = self.broadcast_axes(&od, i, &operands)?;
+        let x = self.input(i);
+        Ok(if axes.is_empty() { x.to_string() } else { format!("{x}.full") })
     }
 
     /// Unbroadcast for an elementwise node whose output 0 has the broadcast shape.
@@ -307,9 +323,16 @@ pub fn backward(g: &mut GraphBuilder, loss: &str, wrt: &[String]) -> Result<BTre
     if !facts.values.contains_key(loss) {
         return Err(AutodiffError::UnknownLoss { loss: loss.to_string() });
     }
+    // A loss whose dims could not be inferred is accepted (it is then differentiated as the sum of its
+    // elements); a known non-scalar shape is an error.
     match facts.dims(loss) {
-        Some(d) if d.is_empty() && is_float(facts.elem(loss)) => {}
-        d => return Err(AutodiffError::LossNotScalar { loss: loss.to_string(), dims: format!("{d:?}") }),
+        Some(d) if !d.is_empty() => {
+            return Err(AutodiffError::LossNotScalar { loss: loss.to_string(), dims: format!("{d:?}") })
+        }
+        _ if !is_float(facts.elem(loss)) => {
+            return Err(AutodiffError::LossNotScalar { loss: loss.to_string(), dims: "(not a float)".into() })
+        }
+        _ => {}
     }
 
     // Values that depend on a parameter (float values only: integers carry no gradient).

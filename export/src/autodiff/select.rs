@@ -24,7 +24,7 @@ fn where_(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
             continue;
         }
         let zero = ctx.scalar(0.0, &y);
-        let what = format!("{}.full", ctx.input(i));
+        let what = ctx.elementwise_what(i)?;
         let g = if i == 1 {
             ctx.tmp("Where", &what, &[&c, &d, &zero], vec![])
         } else {

@@ -227,7 +227,8 @@ impl Facts {
                 v
             }
             "Neg" | "Sqrt" | "Erf" | "Tanh" | "Exp" | "Log" | "Relu" | "Sigmoid" | "Reciprocal" | "Abs"
-            | "Identity" | "Softmax" | "LogSoftmax" | "Not" | "Floor" | "Ceil" | "Sign" | "Dropout" | "Clip" => {
+            | "Identity" | "Softmax" | "LogSoftmax" | "Not" | "Floor" | "Ceil" | "Sign" | "Dropout" | "Clip"
+            | "Cos" | "Sin" | "Round" | "IsNaN" | "IsInf" | "Gelu" | "LeakyRelu" | "Elu" | "Softplus" => {
                 ValueFacts { ints: if n.op_type == "Identity" { x.ints.clone() } else { None }, ..same(x.dims.clone()) }
             }
             "Cast" => {

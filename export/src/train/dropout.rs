@@ -1,28 +1,34 @@
-//! In-graph dropout masks from a counter-based hash of (seed, element index, site id).
+//! In-graph dropout masks from a counter-based hash of (seed, element position, site id).
 //!
 //! ONNX `RandomUniformLike` takes its seed as a static attribute, so it cannot change per step without
-//! rebuilding the graph. Instead every dropout site hashes, for each element, its flat index `c` with a key
-//! derived from the `seed` graph input (int64 scalar, ≥ 0; pass a new value every step) and the site's id.
-//! Only int64 `Add`/`Mul`/`Mod`/`Abs`, `Range`, `Size`, `Shape`, `Reshape`, `GreaterOrEqual`, `Cast` are used,
-//! all available on ORT CPU, ORT CUDA and tract, and every intermediate stays below 2⁶² so nothing overflows:
-//! the masks are bit-identical on every engine.
+//! rebuilding the graph. Instead every dropout site hashes each element's position with a key derived from
+//! the `seed` graph input (int64 scalar, ≥ 0; pass a new value every step) and the site's id. Only int64
+//! `Add`/`Mul`/`Mod`/`Abs`, `Range`, `Size`, `Shape`, `Reshape`, `Concat`, `Squeeze`, `GreaterOrEqual` and
+//! `Where` are used, all available on ORT CPU, ORT CUDA and tract, and every intermediate stays below 2⁶³, so
+//! nothing overflows and the masks are bit-identical on every engine.
 //!
-//! PRNG (all arithmetic mod the Mersenne prime P = 2³¹ − 1):
+//! The hash is factorised so that the full-size work is one quadratic round: rows (all axes but the last)
+//! and columns (the last axis) are hashed separately on their small counter tensors, then combined.
 //! ```text
-//! k  = (|seed| mod P)·48271 + site·16807 + 12345            mod P   (per site, scalar)
-//! h₁ = c·1103515245 + k                                       mod P
-//! k₂ = k·69069 + 1                                           mod P
-//! h₂ = h₁·(h₁ + k₂)                                           mod P
-//! h₃ = h₂·742938285 + c                                       mod P
-//! h₄ = h₃·(h₃ + k)                                            mod P
-//! keep  = h₄ ≥ ⌊rate·P⌋        mask = keep / (1 − rate)
+//! P = 2³¹ − 1, Q = 2³⁰ − 35 (primes)
+//! k   = (|seed| mod P)·48271 + site·16807 + 12345             mod P   (scalar; k' = k·69069 + 1 mod P)
+//! mix(c, k) = h₄ where h₁ = c·1103515245 + k, h₂ = h₁·(h₁ + k'), h₃ = h₂·742938285 + c, h₄ = h₃·(h₃ + k)  (mod P)
+//! r   = mix(row index, k) mod Q          (one per row: [..., 1])
+//! s   = mix(column index, k') mod Q      (one per column: [last])
+//! h   = (r + s)·(r + s + k mod Q)        mod Q                    (full size: 2 Add, 1 Mul, 1 Mod)
+//! keep = h ≥ ⌊rate·Q⌋                     mask = keep ? 1/(1 − rate) : 0
 //! ```
-//! Multiplications by full-period multipliers spread consecutive counters; the two quadratic rounds make the map
-//! non-linear, so nearby counters and nearby seeds give unrelated bits. Element indices must stay below 2³¹
-//! (≈ 2·10⁹ elements per dropout site).
+//! `mix` multiplies by full-period multipliers (spreading consecutive counters) and has two quadratic rounds
+//! (non-linear, so nearby counters and nearby seeds give unrelated values); the final round makes every
+//! element depend non-linearly on both its row and column hash. The test suite checks the keep rate,
+//! seed/site sensitivity and independence of neighbours along rows and columns. Row and column counts must
+//! stay below 2³¹.
 use crate::builder::{attr, ElemType, GraphBuilder};
 
+/// P = 2³¹ − 1, the modulus of the per-row/per-column mixing.
 pub const MODULUS: i64 = 2_147_483_647;
+/// Q = 2³⁰ − 35 (prime), the modulus of the full-size round; small enough that (r + s)·(r + s + k) < 2⁶³.
+pub const Q: i64 = 1_073_741_789;
 
 /// Name of the seed graph input.
 pub const SEED_INPUT: &str = "seed";
@@ -43,18 +49,19 @@ pub fn dropout(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) 
         return x.to_string();
     }
     let keep = keep_mask(g, x, rate, site, name);
-    let maskf = g.op("Cast", &format!("{name}.mask"), &[&keep], vec![attr::int("to", ElemType::F32.onnx() as i64)]);
     let scale = g.const_f32(&format!("{name}.scale"), &[], &[1.0 / (1.0 - rate)]);
-    let scaled = g.op("Mul", &format!("{name}.mask_scaled"), &[&maskf, &scale], vec![]);
+    let zero = g.const_f32(&format!("{name}.zero"), &[], &[0.0]);
+    let scaled = g.op("Where", &format!("{name}.mask_scaled"), &[&keep, &scale, &zero], vec![]);
     g.op("Mul", name, &[x, &scaled], vec![])
 }
 
-/// The boolean keep-mask (true = keep) of a dropout site, shaped like `x`.
+/// The boolean keep-mask (true = keep) of a dropout site, shaped like `x` (rank ≥ 1).
 pub fn keep_mask(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) -> String {
     let seed = seed_input(g);
-    let p = g.const_i64(&format!("{name}.p"), &[], &[MODULUS]);
     let c = |g: &mut GraphBuilder, what: &str, v: i64| g.const_i64(&format!("{name}.{what}"), &[], &[v]);
-    // Per-site key (scalar work).
+    let p = c(g, "p", MODULUS);
+    let q = c(g, "q", Q);
+    // Per-site keys (scalar work).
     let s_abs = g.op("Abs", &format!("{name}.seed_abs"), &[&seed], vec![]);
     let s_mod = g.op("Mod", &format!("{name}.seed_mod"), &[&s_abs, &p], vec![]);
     let m1 = c(g, "k_mul", 48271);
@@ -67,32 +74,57 @@ pub fn keep_mask(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str
     let k2a = g.op("Mul", &format!("{name}.k2_mul"), &[&k, &m2], vec![]);
     let k2b = g.op("Add", &format!("{name}.k2_add"), &[&k2a, &one], vec![]);
     let k2 = g.op("Mod", &format!("{name}.key2"), &[&k2b, &p], vec![]);
-    // Element counters 0..numel, shaped like x.
+    let k3 = g.op("Mod", &format!("{name}.key3"), &[&k, &q], vec![]);
+
+    // Row and column counters.
     let zero = c(g, "zero", 0);
-    let n = g.op("Size", &format!("{name}.numel"), &[x], vec![]);
-    let flat = g.op("Range", &format!("{name}.counter_flat"), &[&zero, &n, &one], vec![]);
-    let shape = g.op("Shape", &format!("{name}.shape"), &[x], vec![]);
-    let ctr = g.op("Reshape", &format!("{name}.counter"), &[&flat, &shape], vec![]);
-    // Rounds: x·a + b mod P (linear, full-period multiplier) and x·(x + k) mod P (quadratic). The quadratic
-    // rounds multiply two different values: tract rewrites Mul(x, x) into a Square that has no int64 kernel.
+    let ax0 = g.const_i64(&format!("{name}.axis0"), &[1], &[0]);
+    let lead_shape = g.op("Shape", &format!("{name}.lead_shape"), &[x], vec![attr::int("end", -1)]);
+    let last = g.op("Shape", &format!("{name}.last_dim"), &[x], vec![attr::int("start", -1)]);
+    let cols = g.op("Squeeze", &format!("{name}.cols"), &[&last, &ax0], vec![]);
+    let numel = g.op("Size", &format!("{name}.numel"), &[x], vec![]);
+    let rows = g.op("Div", &format!("{name}.rows"), &[&numel, &cols], vec![]);
+    let row_ctr = g.op("Range", &format!("{name}.row_counter"), &[&zero, &rows, &one], vec![]);
+    let col_ctr = g.op("Range", &format!("{name}.col_counter"), &[&zero, &cols, &one], vec![]);
+
+    let r = mix(g, &format!("{name}.row"), &row_ctr, &k, &k2, &p);
+    let r = g.op("Mod", &format!("{name}.row_hash"), &[&r, &q], vec![]);
+    let one_1 = g.const_i64(&format!("{name}.one_dim"), &[1], &[1]);
+    let row_shape = g.op("Concat", &format!("{name}.row_shape"), &[&lead_shape, &one_1], vec![attr::int("axis", 0)]);
+    let r = g.op("Reshape", &format!("{name}.row_hash_col"), &[&r, &row_shape], vec![]);
+    let s = mix(g, &format!("{name}.col"), &col_ctr, &k2, &k, &p);
+    let s = g.op("Mod", &format!("{name}.col_hash"), &[&s, &q], vec![]);
+
+    // Full size: h = (r + s)·(r + s + k3) mod Q.
+    let x1 = g.op("Add", &format!("{name}.h_sum"), &[&r, &s], vec![]);
+    let x2 = g.op("Add", &format!("{name}.h_shift"), &[&x1, &k3], vec![]);
+    let x3 = g.op("Mul", &format!("{name}.h_mul"), &[&x1, &x2], vec![]);
+    let h = g.op("Mod", &format!("{name}.h"), &[&x3, &q], vec![]);
+    let thr = c(g, "threshold", (rate as f64 * Q as f64).floor() as i64);
+    g.op("GreaterOrEqual", &format!("{name}.keep"), &[&h, &thr], vec![])
+}
+
+/// Four rounds mod P over a counter tensor: linear, quadratic, linear (re-adding the counter), quadratic.
+/// The quadratic rounds multiply two different values: tract rewrites `Mul(x, x)` into a `Square` that has
+/// no int64 kernel.
+fn mix(g: &mut GraphBuilder, name: &str, ctr: &str, k: &str, k2: &str, p: &str) -> String {
+    let c = |g: &mut GraphBuilder, what: &str, v: i64| g.const_i64(&format!("{name}.{what}"), &[], &[v]);
     let lin = |g: &mut GraphBuilder, i: usize, x: &str, a: &str, b: &str| {
         let t = g.op("Mul", &format!("{name}.h{i}_mul"), &[x, a], vec![]);
         let u = g.op("Add", &format!("{name}.h{i}_add"), &[&t, b], vec![]);
-        g.op("Mod", &format!("{name}.h{i}"), &[&u, &p], vec![])
+        g.op("Mod", &format!("{name}.h{i}"), &[&u, p], vec![])
     };
     let quad = |g: &mut GraphBuilder, i: usize, x: &str, k: &str| {
         let u = g.op("Add", &format!("{name}.h{i}_shift"), &[x, k], vec![]);
         let t = g.op("Mul", &format!("{name}.h{i}_mul"), &[x, &u], vec![]);
-        g.op("Mod", &format!("{name}.h{i}"), &[&t, &p], vec![])
+        g.op("Mod", &format!("{name}.h{i}"), &[&t, p], vec![])
     };
     let a = c(g, "a1", 1_103_515_245);
-    let h1 = lin(g, 1, &ctr, &a, &k);
-    let h2 = quad(g, 2, &h1, &k2);
+    let h1 = lin(g, 1, ctr, &a, k);
+    let h2 = quad(g, 2, &h1, k2);
     let b = c(g, "a3", 742_938_285);
-    let h3 = lin(g, 3, &h2, &b, &ctr);
-    let h4 = quad(g, 4, &h3, &k);
-    let thr = c(g, "threshold", (rate as f64 * MODULUS as f64).floor() as i64);
-    g.op("GreaterOrEqual", &format!("{name}.keep"), &[&h4, &thr], vec![])
+    let h3 = lin(g, 3, &h2, &b, ctr);
+    quad(g, 4, &h3, k)
 }
 
 /// A stable site id from a site name (FNV-1a, 32 bit): the same module gets the same stream in every
@@ -131,5 +163,8 @@ mod tests {
         }
         // Quadratic rounds: x < P, x + k < 2P.
         assert!((p - 1) * (2 * p - 2) < i64::MAX as i128);
+        // Full-size round: r + s < 2Q, r + s + k3 < 3Q.
+        let q = Q as i128;
+        assert!((2 * q - 2) * (3 * q - 3) < i64::MAX as i128);
     }
 }

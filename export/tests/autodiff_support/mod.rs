@@ -129,8 +129,14 @@ pub fn ort_run(sess: &mut Session, inputs: &[(String, Val)], outputs: &[&str]) -
         .collect()
 }
 
-/// Runs a model once on tract (inputs in the graph's input order); returns all outputs.
+/// Runs a model once on tract (optimised plan); returns all outputs in graph order.
 pub fn tract_run(model: &pb::ModelProto, inputs: &[(String, Val)]) -> Vec<Val> {
+    tract_run_with(model, inputs, true)
+}
+
+/// Runs a model once on tract; `optimize = false` runs the typed model without the declutter/optimisation
+/// passes. Returns all outputs in graph order.
+pub fn tract_run_with(model: &pb::ModelProto, inputs: &[(String, Val)], optimize: bool) -> Vec<Val> {
     use tract_onnx::prelude::*;
     let graph = model.graph.as_ref().unwrap();
     let by_name: HashMap<&str, &Val> = inputs.iter().map(|(n, v)| (n.as_str(), v)).collect();
@@ -145,7 +151,11 @@ pub fn tract_run(model: &pb::ModelProto, inputs: &[(String, Val)]) -> Vec<Val> {
         };
         m.set_input_fact(i, InferenceFact::dt_shape(dt, v.shape())).unwrap();
     }
-    let plan = m.into_optimized().expect("tract optimise").into_runnable().expect("tract plan");
+    let plan = if optimize {
+        m.into_optimized().expect("tract optimise").into_runnable().expect("tract plan")
+    } else {
+        m.into_typed().expect("tract typing").into_runnable().expect("tract plan")
+    };
     let feed: TVec<TValue> = graph
         .input
         .iter()
