@@ -81,7 +81,8 @@ fn trains_saves_best_model_and_is_reproducible() {
     let w = Weights::load(&best.join("model.safetensors")).unwrap();
     assert_eq!(w.get("classifier.weight").unwrap().shape, vec![4, 32]);
     assert!(best.join("tokenizer.json").is_file() && best.join("nerkit.toml").is_file());
-    for f in ["checkpoint.safetensors", "config.toml", "validation.jsonl", "curves.png", "curves.svg", "throughput.csv"] {
+    for f in ["checkpoint.safetensors", "config.toml", "validation.jsonl", "curves.png", "curves.svg", "throughput.csv"]
+    {
         assert!(run_dir.join(f).is_file(), "{f} missing");
     }
 
@@ -123,4 +124,47 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_last_checkpoint() {
     let msg = err.to_string();
     assert!(msg.contains("diverged") && msg.contains("last good checkpoint"), "{msg}");
     assert_eq!(std::fs::read(&ckpt).unwrap(), before, "checkpoint changed");
+}
+
+/// The trained directory is what `evaluate` and `export` take: scoring it on the run's validation split gives
+/// the F1 training reported, through the in-memory graph (ort), the exported graph (ort) and tract.
+#[test]
+fn trained_model_evaluates_and_exports_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let run_dir = dir.path().join("run");
+    let s = run(&config(&model, &run_dir), &TrainOptions::default()).unwrap();
+    let best_f1 = s.best_micro_f1.unwrap();
+    let bin = env!("CARGO_BIN_EXE_nerkit");
+    let nerkit = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let path = |p: &Path| p.display().to_string();
+    let (best, val) = (run_dir.join("best"), run_dir.join("validation.jsonl"));
+    let micro_f1 = |eval_dir: &Path| -> f64 {
+        let m: serde_json::Value = serde_json::from_str(&read(&eval_dir.join("metrics.json"))).unwrap();
+        m["micro_f1"].as_f64().unwrap()
+    };
+    let e1 = dir.path().join("eval-checkpoint");
+    nerkit(&["evaluate", "--model", &path(&best), "--data", &path(&val), "--out", &path(&e1)]);
+    assert!((micro_f1(&e1) - best_f1).abs() < 1e-9, "{} vs {best_f1}", micro_f1(&e1));
+
+    let exported = dir.path().join("export");
+    nerkit(&["export", "--model", &path(&best), "--out", &path(&exported), "--int8"]);
+    for backend in ["ort", "tract"] {
+        let e = dir.path().join(format!("eval-{backend}"));
+        nerkit(&[
+            "evaluate",
+            "--model",
+            &path(&exported),
+            "--backend",
+            backend,
+            "--data",
+            &path(&val),
+            "--out",
+            &path(&e),
+        ]);
+        assert!((micro_f1(&e) - best_f1).abs() < 1e-9, "{backend}: {} vs {best_f1}", micro_f1(&e));
+    }
 }

@@ -1,25 +1,15 @@
 //! The two graphs a training run executes, both built from the same BERT forward builder:
 //! the training graph (forward with dropout + loss + gradients + AdamW) and the evaluation graph
 //! (forward without dropout + loss), which share parameter names so one set of values feeds both.
-use nerkit_export::bert::{build_token_classifier, ForwardHooks, Inference};
-use nerkit_export::builder::{model_bytes, GraphBuilder};
+use nerkit_export::builder::model_bytes;
 use nerkit_export::config::BertConfig;
 use nerkit_export::train_graph::{
-    build_eval_graph, build_train_graph, dropout, AdamWConfig, LossConfig, ParamSelection, TrainGraphConfig, TrainParam,
+    bert_eval_graph, bert_train_graph, AdamWConfig, LossConfig, ParamSelection, TrainGraphConfig, TrainParam,
 };
 use nerkit_export::weights::Weights;
 
 use super::TrainError;
 use crate::config::{LossKind, TrainConfig};
-
-/// Training-time hooks: in-graph dropout masks keyed by the `seed` input and the site name.
-struct TrainingDropout;
-
-impl ForwardHooks for TrainingDropout {
-    fn dropout(&mut self, g: &mut GraphBuilder, value: &str, rate: f32, site: &str) -> String {
-        dropout::dropout(g, value, rate, dropout::site_id(site), &format!("{site}.train"))
-    }
-}
 
 /// Serialised graphs plus the trainable parameters in the training graph's input order.
 pub struct Graphs {
@@ -43,15 +33,9 @@ pub fn build(cfg: &BertConfig, weights: &Weights, tc: &TrainConfig, num_labels: 
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 
-    let mut g = GraphBuilder::new("nerkit_train");
-    let out = build_token_classifier(&mut g, cfg, weights, &mut TrainingDropout)?;
-    let train = build_train_graph(g, &TrainGraphConfig { logits: out.logits, ..graph_cfg.clone() })?;
-
-    let mut g = GraphBuilder::new("nerkit_eval");
-    let out = build_token_classifier(&mut g, cfg, weights, &mut Inference)?;
+    let train = bert_train_graph(cfg, weights, &graph_cfg)?;
     let names: Vec<String> = train.params.iter().map(|p| p.name.clone()).collect();
-    let eval = build_eval_graph(g, &TrainGraphConfig { logits: out.logits, ..graph_cfg.clone() }, &names)?;
-
+    let eval = bert_eval_graph(cfg, weights, &graph_cfg, &names)?;
     Ok(Graphs {
         train: model_bytes(&train.model),
         eval: model_bytes(&eval.model),
