@@ -16,7 +16,7 @@ enum Command {
     Prepare(nerkit::cli::prepare::Args),
     /// Fine-tune on ONNX Runtime (CPU or CUDA) with nerkit's own training graph.
     Train(nerkit::cli::train::Args),
-    /// Score predictions: entity-level metrics (seqeval-equivalent), error analysis, report.
+    /// Score a model or predictions: entity-level metrics (seqeval-equivalent), error analysis, report.
     Evaluate(nerkit::cli::evaluate::Args),
     /// Build the ONNX inference graph (+ int8) from a model directory.
     Export(nerkit::cli::export::Args),
