@@ -52,6 +52,8 @@ pub struct TrainConfig {
     pub patience: usize,
     pub label_all_subwords: bool,
     pub freeze_word_embeddings: bool,
+    /// How validation turns per-word scores into tags: `viterbi` (BIO-constrained) or `argmax`.
+    pub decode: crate::infer::decode::Decoding,
     pub device: Device,
     /// Intra-op threads for ONNX Runtime on CPU; 0 = all cores.
     pub threads: usize,
@@ -81,6 +83,7 @@ impl Default for TrainConfig {
             patience: 0,
             label_all_subwords: false,
             freeze_word_embeddings: false,
+            decode: crate::infer::decode::Decoding::Viterbi,
             device: Device::Auto,
             threads: 0,
             out: "runs/train".into(),

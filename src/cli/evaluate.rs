@@ -56,6 +56,9 @@ pub struct ModelArgs {
     /// Data to run the model on (with --model).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    /// Word decoding for --model: viterbi (BIO-constrained, default) or argmax.
+    #[arg(long, value_enum, default_value = "viterbi")]
+    pub decode: crate::infer::decode::Decoding,
     /// Inference backend for --model: ort (default), ort-int8, tract.
     #[arg(long)]
     pub backend: Option<String>,
@@ -81,7 +84,7 @@ fn model_records(m: &ModelArgs, labels: &LabelSet) -> anyhow::Result<(Vec<Predic
     }
     let encoder = Encoder::new(dir.tokenizer()?, EncodeOptions::default())?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
-    let tags = tag_sentences(backend.as_mut(), &encoder, &words, 32)?;
+    let tags = tag_sentences(backend.as_mut(), &encoder, &words, 32, labels, m.decode)?;
     let mut records = Vec::with_capacity(tags.len());
     for (s, t) in dataset.sentences.iter().zip(tags) {
         let pred = t.iter().map(|w| labels.name(w.label).unwrap_or("O").to_string()).collect();

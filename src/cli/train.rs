@@ -45,6 +45,9 @@ pub struct Args {
     patience: Option<usize>,
     #[arg(long, value_enum)]
     device: Option<Device>,
+    /// Validation decoding: viterbi (BIO-constrained) or argmax.
+    #[arg(long, value_enum)]
+    decode: Option<crate::infer::decode::Decoding>,
     /// ONNX Runtime intra-op threads (0 = all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -73,7 +76,22 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, data, epochs, lr, batch_size, max_len, class_weights, loss, seed, patience, device, threads, out);
+    set!(
+        model,
+        data,
+        epochs,
+        lr,
+        batch_size,
+        max_len,
+        class_weights,
+        loss,
+        seed,
+        patience,
+        device,
+        decode,
+        threads,
+        out
+    );
     if a.validation.is_some() {
         c.validation = a.validation.clone();
     }

@@ -11,6 +11,7 @@ use ndarray::{Array2, Array3};
 use crate::runtime::{Device, RuntimeError};
 
 pub mod compare;
+pub mod decode;
 pub mod ort_backend;
 pub mod tagger;
 pub mod tract_backend;

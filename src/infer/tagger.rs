@@ -8,18 +8,31 @@ use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, InferenceOptions};
 use nerkit_export::weights::Weights;
 
+use super::decode::{decode, Decoding};
 use super::{load_backend, ort_backend::OrtBackend, tract_backend::TractBackend};
 use super::{Backend, BackendKind, BackendOptions, InferError, PaddedBatch};
+use crate::labels::LabelSet;
 use crate::prepare::batch::batches_by_length;
 use crate::prepare::encode::{Encoder, Example};
 use crate::prepare::windows::{merge_windows, MergeError};
 use crate::prepare::PrepareError;
 
-/// One word's predicted label id and the model's probability for it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One word's predicted label id, the model's probability for it, and the log-probabilities of all labels
+/// (for sentence-level decoding, see [`super::decode`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct WordTag {
     pub label: usize,
     pub score: f32,
+    pub log_probs: Vec<f32>,
+}
+
+/// Re-labels a sentence's words with `decoding` (the scores become the chosen labels' probabilities).
+pub fn decode_sentence(tags: &mut [WordTag], labels: &LabelSet, decoding: Decoding) {
+    let lp: Vec<Vec<f32>> = tags.iter().map(|t| t.log_probs.clone()).collect();
+    for (t, label) in tags.iter_mut().zip(decode(&lp, labels, decoding)) {
+        t.label = label;
+        t.score = t.log_probs[label].exp();
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,18 +55,20 @@ pub fn word_tags(example: &Example, logits: ArrayView2<f32>) -> Vec<WordTag> {
             let row = logits.row(p);
             let (label, max) =
                 row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-            let z: f32 = row.iter().map(|&v| (v - max).exp()).sum();
-            WordTag { label, score: 1.0 / z }
+            let log_z = row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+            WordTag { label, score: (-log_z).exp(), log_probs: row.iter().map(|&v| v - max - log_z).collect() }
         })
         .collect()
 }
 
-/// Tags pre-split sentences; returns one [`WordTag`] per word.
+/// Tags pre-split sentences; returns one [`WordTag`] per word, decoded per sentence with `decoding`.
 pub fn tag_sentences(
     backend: &mut dyn Backend,
     encoder: &Encoder,
     sentences: &[Vec<String>],
     batch_size: usize,
+    labels: &LabelSet,
+    decoding: Decoding,
 ) -> Result<Vec<Vec<WordTag>>, TagError> {
     let mut examples = Vec::new();
     for (i, words) in sentences.iter().enumerate() {
@@ -72,6 +87,9 @@ pub fn tag_sentences(
     let mut merged = merge_windows(&examples, &per_window)?;
     // Sentences with no words produce no window; give them an empty prediction list.
     merged.resize(sentences.len(), Vec::new());
+    for tags in &mut merged {
+        decode_sentence(tags, labels, decoding);
+    }
     Ok(merged)
 }
 

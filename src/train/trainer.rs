@@ -275,7 +275,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
         skip = 0;
         pb.finish_and_clear();
 
-        let result = validate(&mut eval_session, &state, &validation, &weights_cw, &labels)?;
+        let result = validate(&mut eval_session, &state, &validation, &weights_cw, &labels, cfg.decode)?;
         run.log_eval(epoch, step, result.loss, &result.metrics)?;
         let e = &result.metrics.entity;
         let per_type: BTreeMap<String, f64> = e.per_type.iter().map(|(k, p)| (k.clone(), p.f1)).collect();

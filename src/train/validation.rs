@@ -1,11 +1,13 @@
 //! Validation during training: word-level predictions from the first sub-word of each word, windows merged
-//! back into sentences, scored with the seqeval-equivalent metrics.
+//! back into sentences, decoded per sentence (argmax or BIO-constrained Viterbi), scored with the
+//! seqeval-equivalent metrics.
 use ort::session::Session;
 
 use super::engine::{eval_step, TrainState};
 use super::TrainError;
 use crate::data::Sentence;
-use crate::infer::tagger::word_tags;
+use crate::infer::decode::Decoding;
+use crate::infer::tagger::{decode_sentence, word_tags, WordTag};
 use crate::labels::LabelSet;
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::prepare::batch::{batches_by_length, pad_batch};
@@ -53,8 +55,9 @@ pub fn validate(
     set: &ValidationSet,
     class_weights: &[f32],
     labels: &LabelSet,
+    decoding: Decoding,
 ) -> Result<ValidationResult, TrainError> {
-    let mut window_preds: Vec<Vec<usize>> = vec![Vec::new(); set.examples.len()];
+    let mut window_preds: Vec<Vec<WordTag>> = vec![Vec::new(); set.examples.len()];
     let (mut loss_sum, mut loss_tokens) = (0.0f64, 0usize);
     for indices in &set.batches {
         let batch = pad_batch(&set.examples, indices, set.pad_id);
@@ -63,11 +66,14 @@ pub fn validate(
         loss_sum += f64::from(loss) * tokens as f64;
         loss_tokens += tokens;
         for (row, &i) in indices.iter().enumerate() {
-            let tags = word_tags(&set.examples[i], logits.index_axis(ndarray::Axis(0), row));
-            window_preds[i] = tags.into_iter().map(|t| t.label).collect();
+            window_preds[i] = word_tags(&set.examples[i], logits.index_axis(ndarray::Axis(0), row));
         }
     }
-    let predictions = merge_windows(&set.examples, &window_preds)?;
+    let mut merged = merge_windows(&set.examples, &window_preds)?;
+    for tags in &mut merged {
+        decode_sentence(tags, labels, decoding);
+    }
+    let predictions: Vec<Vec<usize>> = merged.iter().map(|s| s.iter().map(|t| t.label).collect()).collect();
     let mut acc = MetricsAccumulator::new(labels);
     for (gold, pred) in set.gold.iter().zip(&predictions) {
         acc.add_ids(gold, pred)?;
