@@ -23,6 +23,23 @@ pub enum SplitError {
     TooSmall { name: String, len: usize },
 }
 
+/// The carve on indices: shuffles `0..n` with `seed` and takes the last `round(n · fraction)` (at least 1 when
+/// `fraction > 0` and `n ≥ 2`, never all) as validation. Returns `(train, validation)`, each sorted. `fraction`
+/// 0 (or `n < 2`) gives no validation. The one definition used by `train`, `prepare` and `analyze`.
+pub fn split_indices(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    if fraction <= 0.0 || n < 2 {
+        return ((0..n).collect(), Vec::new());
+    }
+    let n_val = ((n as f64 * fraction.min(1.0)).round() as usize).clamp(1, n - 1);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let mut val = order[n - n_val..].to_vec();
+    let mut train = order[..n - n_val].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    (train, val)
+}
+
 /// Splits `train` into `(train, validation)`, named `train` and `validation`; see the module doc.
 pub fn carve_validation(train: Dataset, fraction: f64, seed: u64) -> Result<(Dataset, Dataset), SplitError> {
     if !(fraction > 0.0 && fraction < 1.0) {
@@ -32,14 +49,12 @@ pub fn carve_validation(train: Dataset, fraction: f64, seed: u64) -> Result<(Dat
     if n < 2 {
         return Err(SplitError::TooSmall { name: train.name, len: n });
     }
-    let n_val = ((n as f64 * fraction).round() as usize).clamp(1, n - 1);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let (_, val_idx) = split_indices(n, fraction, seed);
     let mut is_val = vec![false; n];
-    for &i in &order[n - n_val..] {
+    for &i in &val_idx {
         is_val[i] = true;
     }
-    let (mut kept, mut val) = (Vec::with_capacity(n - n_val), Vec::with_capacity(n_val));
+    let (mut kept, mut val) = (Vec::with_capacity(n - val_idx.len()), Vec::with_capacity(val_idx.len()));
     for (s, v) in train.sentences.into_iter().zip(is_val) {
         if v {
             val.push(s);
@@ -74,6 +89,19 @@ pub fn shared_sentences(reference: &[Sentence], other: &[Sentence]) -> Vec<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_split_is_deterministic_and_disjoint() {
+        let (t, v) = split_indices(1072, 0.1, 42);
+        assert_eq!(v.len(), 107);
+        assert_eq!(t.len() + v.len(), 1072);
+        assert!(v.iter().all(|i| t.binary_search(i).is_err()));
+        assert_eq!(split_indices(1072, 0.1, 42), (t.clone(), v.clone()));
+        assert_ne!(split_indices(1072, 0.1, 43).1, v);
+        assert_eq!(split_indices(5, 0.0, 1), ((0..5).collect(), vec![]));
+        assert_eq!(split_indices(5, 0.01, 1).1.len(), 1);
+        assert_eq!(split_indices(1, 0.5, 1).1.len(), 0);
+    }
 
     fn ds(n: usize) -> Dataset {
         let sentences = (0..n)

@@ -11,16 +11,13 @@ use super::PrepareError;
 use crate::data::Sentence;
 use crate::labels::LabelSet;
 use crate::model::ModelDir;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the example layout or the windowing rules change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Everything that determines the cache contents.
@@ -111,7 +108,7 @@ pub fn prepare_to_dir(req: &PrepareRequest) -> Result<PrepareOutcome, PrepareErr
         }
     }
     let encoder = Encoder::new(req.model.tokenizer()?, req.options.clone())?;
-    let (train_idx, val_idx) = split_validation(req.sentences.len(), req.val_fraction, req.seed);
+    let (train_idx, val_idx) = crate::data::split::split_indices(req.sentences.len(), req.val_fraction, req.seed);
     let mut splits = BTreeMap::new();
     let mut train_counts = vec![0; req.labels.len()];
     std::fs::create_dir_all(&req.out).map_err(|e| io(&req.out, e))?;
@@ -189,23 +186,6 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>, PrepareError> {
     Ok(out)
 }
 
-/// Deterministic hold-out: shuffles `0..n` with `seed`, the first `round(n · fraction)` (at least 1 when
-/// `fraction > 0` and `n ≥ 2`) are validation. Both lists come back sorted.
-pub fn split_validation(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut k = ((n as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
-    if fraction > 0.0 && k == 0 && n >= 2 {
-        k = 1;
-    }
-    k = k.min(n.saturating_sub(1));
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(seed));
-    let mut val = order[..k].to_vec();
-    let mut train = order[k..].to_vec();
-    val.sort_unstable();
-    train.sort_unstable();
-    (train, val)
-}
-
 fn reusable(dir: &Path, key: &ManifestKey) -> Option<Manifest> {
     let manifest = read_manifest(dir).ok()?;
     if &manifest.key != key {
@@ -276,19 +256,6 @@ pub fn sentences_fingerprint(sentences: &[Sentence]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn validation_split_is_deterministic_and_disjoint() {
-        let (t, v) = split_validation(1072, 0.1, 42);
-        assert_eq!(v.len(), 107);
-        assert_eq!(t.len() + v.len(), 1072);
-        assert!(v.iter().all(|i| t.binary_search(i).is_err()));
-        assert_eq!(split_validation(1072, 0.1, 42), (t.clone(), v.clone()));
-        assert_ne!(split_validation(1072, 0.1, 43).1, v);
-        assert_eq!(split_validation(5, 0.0, 1), ((0..5).collect(), vec![]));
-        assert_eq!(split_validation(5, 0.01, 1).1.len(), 1);
-        assert_eq!(split_validation(1, 0.5, 1).1.len(), 0);
-    }
 
     #[test]
     fn fingerprints_see_boundaries() {

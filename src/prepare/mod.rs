@@ -14,7 +14,7 @@ pub mod windows;
 pub mod words;
 
 pub use batch::{batches, pad_batch, PaddedBatch};
-pub use cache::{load_prepared, prepare_to_dir, split_validation, Manifest, PrepareOutcome, PrepareRequest};
+pub use cache::{load_prepared, prepare_to_dir, Manifest, PrepareOutcome, PrepareRequest};
 pub use encode::{EncodeOptions, EncodeStats, Encoder, Example, IGNORE_INDEX};
 pub use weights::{class_weights, label_counts, ClassWeighting};
 pub use windows::{merge_windows, MergeError, WindowSpan};
