@@ -168,3 +168,18 @@ fn trained_model_evaluates_and_exports_consistently() {
         assert!((micro_f1(&e) - best_f1).abs() < 1e-9, "{backend}: {} vs {best_f1}", micro_f1(&e));
     }
 }
+
+/// The recipe files shipped in `configs/` parse and validate.
+#[test]
+fn shipped_recipes_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            TrainConfig::from_toml_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the recipe files in {}", dir.display());
+}
