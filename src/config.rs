@@ -13,15 +13,7 @@ pub enum LossKind {
     Focal,
 }
 
-/// Execution device for ONNX Runtime.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Device {
-    #[default]
-    Auto,
-    Cpu,
-    Cuda,
-}
+pub use crate::runtime::Device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -171,15 +163,5 @@ mod tests {
         std::fs::write(&path, "max_len = 4\n").unwrap();
         let err = TrainConfig::from_toml_file(&path).unwrap_err().to_string();
         assert!(err.contains("max_len") && err.contains("8..=512"), "{err}");
-    }
-}
-
-impl From<Device> for crate::runtime::Device {
-    fn from(d: Device) -> Self {
-        match d {
-            Device::Auto => crate::runtime::Device::Auto,
-            Device::Cpu => crate::runtime::Device::Cpu,
-            Device::Cuda => crate::runtime::Device::Cuda,
-        }
     }
 }

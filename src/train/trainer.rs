@@ -190,9 +190,10 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let pad_id = i64::from(encoder.pad_id());
 
     let built = graphs::build(&bert, &weights, cfg, labels.len())?;
-    let mut train_session = engine::session(&built.train, cfg.device.into(), cfg.threads)?;
-    let mut eval_session = engine::session(&built.eval, cfg.device.into(), cfg.threads)?;
+    let mut train_session = engine::session(&built.train, cfg.device, cfg.threads)?;
+    let mut eval_session = engine::session(&built.eval, cfg.device, cfg.threads)?;
     let mut state = TrainState::new(&built.params)?;
+    let clips = built.clips;
     drop(built);
 
     let entity_types = labels.entity_types();
@@ -256,7 +257,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
                 lr as f32,
                 step + 1,
                 dropout_seed(cfg.seed, step),
-                built_clips(cfg),
+                clips,
             )?;
             let dt = t0.elapsed().as_secs_f64();
             step += 1;
@@ -327,8 +328,4 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     summary.train_tokens_per_s = tokens_total as f64 / train_seconds.max(1e-9);
     super::curves::write(&run.root)?;
     Ok(summary)
-}
-
-fn built_clips(cfg: &TrainConfig) -> bool {
-    cfg.clip_norm > 0.0
 }
