@@ -93,7 +93,8 @@ pub fn execution_providers(device: Device) -> Result<Vec<ExecutionProviderDispat
         (Device::Cuda, Err(message)) => Err(RuntimeError::Cuda { message }),
         (Device::Auto, Ok(ep)) => Ok(vec![ep]),
         (Device::Auto, Err(message)) => {
-            tracing::info!("not using CUDA ({message}); running on CPU");
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| tracing::info!("not using CUDA ({message}); running on CPU"));
             Ok(vec![])
         }
     }
