@@ -89,7 +89,14 @@ where
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..max_step, 0.0..max_loss)?;
-    chart.configure_mesh().x_desc("step").y_desc("loss").label_style(("sans-serif", 14)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(RGBColor(242, 242, 242))
+        .label_style(("sans-serif", 14))
+        .draw()?;
     chart
         .draw_series(LineSeries::new(c.loss.iter().copied(), BLUE.mix(0.25)))?
         .label("per step")
@@ -119,6 +126,7 @@ where
         .y_desc("F1")
         .x_labels(epochs as usize + 1)
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(RGBColor(242, 242, 242))
         .label_style(("sans-serif", 14))
         .draw()?;
     for (k, (name, series)) in c.f1.iter().enumerate() {
