@@ -139,6 +139,7 @@ fn trained_model_evaluates_and_exports_consistently() {
     let nerkit = |args: &[&str]| {
         let out = std::process::Command::new(bin).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let path = |p: &Path| p.display().to_string();
     let (best, val) = (run_dir.join("best"), run_dir.join("validation.jsonl"));
@@ -151,7 +152,12 @@ fn trained_model_evaluates_and_exports_consistently() {
     assert!((micro_f1(&e1) - best_f1).abs() < 1e-9, "{} vs {best_f1}", micro_f1(&e1));
 
     let exported = dir.path().join("export");
-    nerkit(&["export", "--model", &path(&best), "--out", &path(&exported), "--int8"]);
+    let printed =
+        nerkit(&["export", "--model", &path(&best), "--out", &path(&exported), "--int8", "--data", &path(&val)]);
+    // `export --data` scores the fp32 graph (same F1 as training) and the int8 graph.
+    let fp32_line = printed.lines().find(|l| l.starts_with("Ort ")).unwrap_or_else(|| panic!("{printed}"));
+    assert!(fp32_line.contains(&format!("entity micro F1 {best_f1:.4}")), "{fp32_line} vs {best_f1}");
+    assert!(printed.lines().any(|l| l.starts_with("OrtInt8 ") && l.contains("vs fp32")), "{printed}");
     for backend in ["ort", "tract"] {
         let e = dir.path().join(format!("eval-{backend}"));
         nerkit(&[

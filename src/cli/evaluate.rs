@@ -3,10 +3,9 @@ use std::path::PathBuf;
 
 use crate::data::{DataSource, LoadOptions};
 use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
-use crate::infer::tagger::{load_model_dir, tag_sentences};
-use crate::infer::{BackendKind, BackendOptions};
+use crate::infer::tagger::tag_with_model_dir;
+use crate::infer::BackendKind;
 use crate::labels::LabelSet;
-use crate::prepare::encode::{EncodeOptions, Encoder};
 use anyhow::{bail, Context};
 
 #[derive(clap::Args, Debug)]
@@ -59,9 +58,9 @@ pub struct ModelArgs {
     /// Word decoding for --model: viterbi (BIO-constrained, default) or argmax.
     #[arg(long, value_enum, default_value = "viterbi")]
     pub decode: crate::infer::decode::Decoding,
-    /// Inference backend for --model: ort (default), ort-int8, tract.
-    #[arg(long)]
-    pub backend: Option<String>,
+    /// Inference backend for --model.
+    #[arg(long, value_enum, default_value = "ort")]
+    pub backend: BackendKind,
 }
 
 /// Runs `--model` over `--data` and turns its word predictions into records.
@@ -69,29 +68,18 @@ fn model_records(m: &ModelArgs, labels: &LabelSet) -> anyhow::Result<(Vec<Predic
     let (Some(model), Some(data)) = (&m.model, &m.data) else {
         bail!("--model needs --data (the labelled sentences to run it on), and --data needs --model");
     };
-    let kind = match m.backend.as_deref().unwrap_or("ort") {
-        "ort" => BackendKind::Ort,
-        "ort-int8" => BackendKind::OrtInt8,
-        "tract" => BackendKind::Tract,
-        other => bail!("--backend {other}: expected ort, ort-int8 or tract"),
-    };
     let dir = crate::model::resolve(&model.display().to_string())?;
     let source = DataSource::from_path(data)?;
     let dataset = crate::data::load(&source, labels, &LoadOptions::default())?;
-    let mut backend = load_model_dir(kind, &dir.path, &BackendOptions::default())?;
-    if backend.labels() != labels.labels() {
-        bail!("model labels {:?} differ from --labels {:?}", backend.labels(), labels.labels());
-    }
-    let encoder = Encoder::new(dir.tokenizer()?, EncodeOptions::default())?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
-    let tags = tag_sentences(backend.as_mut(), &encoder, &words, 32, labels, m.decode)?;
+    let (tags, engine) = tag_with_model_dir(m.backend, &dir.path, &words, labels, m.decode)?;
     let mut records = Vec::with_capacity(tags.len());
     for (s, t) in dataset.sentences.iter().zip(tags) {
         let pred = t.iter().map(|w| labels.name(w.label).unwrap_or("O").to_string()).collect();
         let scores = t.iter().map(|w| f64::from(w.score)).collect();
         records.push(PredictionRecord::from_sentence(s, pred, Some(scores))?);
     }
-    let source = format!("{} on {} ({})", model.display(), data.display(), backend.name());
+    let source = format!("{} on {} ({engine})", model.display(), data.display());
     Ok((records, source))
 }
 

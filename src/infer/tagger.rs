@@ -43,6 +43,29 @@ pub enum TagError {
     Prepare(#[from] PrepareError),
     #[error(transparent)]
     Merge(#[from] MergeError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error("model labels {model:?} differ from the label set {expected:?}")]
+    Labels { model: Vec<String>, expected: Vec<String> },
+}
+
+/// Tags `sentences` with the model directory `dir` (see [`load_model_dir`]) on engine `kind`, with its own
+/// `tokenizer.json`. The model's labels must be `labels`. Returns the tags and the engine's name.
+pub fn tag_with_model_dir(
+    kind: BackendKind,
+    dir: &Path,
+    sentences: &[Vec<String>],
+    labels: &LabelSet,
+    decoding: Decoding,
+) -> Result<(Vec<Vec<WordTag>>, String), TagError> {
+    let model = crate::model::ModelDir::open(dir)?;
+    let mut backend = load_model_dir(kind, dir, &BackendOptions::default())?;
+    if backend.labels() != labels.labels() {
+        return Err(TagError::Labels { model: backend.labels().to_vec(), expected: labels.labels().to_vec() });
+    }
+    let encoder = Encoder::new(model.tokenizer()?, crate::prepare::encode::EncodeOptions::default())?;
+    let tags = tag_sentences(backend.as_mut(), &encoder, sentences, 32, labels, decoding)?;
+    Ok((tags, backend.name().to_string()))
 }
 
 /// Label + confidence for each word of `example`'s window, read at the words' first sub-words from the
