@@ -24,7 +24,7 @@ step "evaluate: the best checkpoint on the validation split"
   --title "nerkit demo: MiniLM, $epochs epochs (fp32)"
 
 step "export: frozen ONNX inference graph + int8"
-"$bin" export --model "$run/train/best" --out "$run/export" --int8
+"$bin" export --model "$run/train/best" --out "$run/export" --int8 --data "$run/train/validation.jsonl"
 
 step "evaluate: the int8 graph, compared with fp32"
 "$bin" evaluate --model "$run/export" --backend ort-int8 --data "$run/train/validation.jsonl" \
