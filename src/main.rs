@@ -25,6 +25,12 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Behave like other command-line tools when the reader of stdout goes away (`nerkit ... | head`): exit
+    // quietly instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     nerkit::cli::init_tracing();
     match Cli::parse().command {
         Command::Analyze(a) => nerkit::cli::analyze::run(a),
