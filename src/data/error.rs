@@ -18,11 +18,11 @@ pub enum DataError {
     #[error("{origin}: {message}")]
     Format { origin: String, message: String },
     #[error("cannot read parquet file `{path}`: {cause}")]
-    Parquet { path: PathBuf, cause: parquet::errors::ParquetError },
+    Parquet { path: PathBuf, cause: Box<parquet::errors::ParquetError> },
     #[error("{origin}: CSV error: {cause}")]
     Csv { origin: String, cause: ::csv::Error },
     #[error("cannot fetch `{file}` from hub dataset `{repo}`: {cause}")]
-    Hub { repo: String, file: String, cause: crate::hub::HubError },
+    Hub { repo: String, file: String, cause: Box<crate::hub::HubError> },
     #[error("`{spec}` has {count} invalid sentence problem(s):\n{report}", count = report.errors.len())]
     Invalid { spec: String, report: Box<ValidationReport> },
     #[error("PLOD data directory not found (set PLOD_DIR); tried: {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]

@@ -59,7 +59,11 @@ pub fn hub_file_name(repo: &str, split: HubSplit) -> String {
 /// Downloads (or finds in the cache) the parquet file of `split`.
 pub(crate) fn fetch(repo: &str, split: HubSplit) -> Result<PathBuf, DataError> {
     let file = hub_file_name(repo, split);
-    crate::hub::fetch_dataset_file(repo, &file).map_err(|cause| DataError::Hub { repo: repo.to_string(), file, cause })
+    crate::hub::fetch_dataset_file(repo, &file).map_err(|cause| DataError::Hub {
+        repo: repo.to_string(),
+        file,
+        cause: Box::new(cause),
+    })
 }
 
 #[cfg(test)]

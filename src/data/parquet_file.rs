@@ -17,7 +17,7 @@ const TOKENS: &str = "tokens";
 const TAGS: &str = "ner_tags";
 
 pub(crate) fn read(path: &Path, labels: &LabelSet) -> Result<Vec<Sentence>, DataError> {
-    let pq = |cause| DataError::Parquet { path: path.to_path_buf(), cause };
+    let pq = |cause| DataError::Parquet { path: path.to_path_buf(), cause: Box::new(cause) };
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(pq)?;
     let label = file_label(path);

@@ -178,7 +178,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let mut bert = BertConfig::from_file(&model.config_path())?;
     bert.set_labels(labels.labels());
     let mut weights = Weights::load(&model.weights_path())?;
-    weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range as f32, cfg.seed);
+    weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range, cfg.seed);
 
     let (train_set, val_set) = datasets(cfg, &labels)?;
     let options =
