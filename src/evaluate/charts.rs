@@ -28,6 +28,21 @@ pub struct ChartFile {
 
 type DrawResult = Result<(), String>;
 
+/// The house legend: ink-coloured labels on a translucent white box with a grid-coloured border.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 14).into_font().color(&INK))
+        .background_style(WHITE.mix(0.9))
+        .border_style(GRID)
+        .draw()
+        .map_err(|err| err.to_string())
+}
+
 fn e<E: std::fmt::Display>(x: E) -> String {
     x.to_string()
 }
@@ -183,15 +198,7 @@ impl Chart for Bars {
             });
             chart.draw_series(labels).map_err(e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14).into_font().color(&INK))
-            .background_style(WHITE.mix(0.9))
-            .border_style(GRID)
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -306,14 +313,6 @@ impl Chart for Reliability<'_> {
                 }),
             )
             .map_err(e)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 14).into_font().color(&INK))
-            .background_style(WHITE.mix(0.9))
-            .border_style(GRID)
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
