@@ -9,6 +9,7 @@ pub mod autodiff;
 pub mod bert;
 pub mod builder;
 pub mod config;
+pub mod fingerprint;
 pub mod inference;
 pub mod pipeline;
 pub mod quantize;

@@ -115,7 +115,8 @@ pub fn session(bytes: &[u8], device: Device, threads: usize) -> Result<Session, 
     builder.commit_from_memory(bytes).map_err(ort_err("loading the graph"))
 }
 
-type Inputs<'a> = Vec<(Cow<'a, str>, SessionInputValue<'a>)>;
+/// Named session inputs.
+pub type Inputs<'a> = Vec<(Cow<'a, str>, SessionInputValue<'a>)>;
 
 fn batch_inputs<'a>(batch: &'a PaddedBatch, cw: &'a [f32]) -> Result<Inputs<'a>, TrainError> {
     let e = ort_err("binding batch inputs");
@@ -134,6 +135,28 @@ fn scalar_f32(out: &ort::session::SessionOutputs, name: &str) -> Result<f32, Tra
     Ok(v.try_extract_tensor::<f32>().map_err(ort_err("reading a scalar output"))?.1[0])
 }
 
+/// Every input of the training graph for one step: the batch, the step scalars, parameters and moments.
+pub fn step_inputs<'a>(
+    state: &'a TrainState,
+    batch: &'a PaddedBatch,
+    class_weights: &'a [f32],
+    lr: f32,
+    step: u64,
+    seed: i64,
+) -> Result<Inputs<'a>, TrainError> {
+    let e = ort_err("binding step inputs");
+    let mut inputs = batch_inputs(batch, class_weights)?;
+    inputs.push((names::LR.into(), Tensor::from_array(arr0(lr)).map_err(&e)?.into()));
+    inputs.push((names::STEP.into(), Tensor::from_array(arr0(step as f32)).map_err(&e)?.into()));
+    inputs.push((names::SEED.into(), Tensor::from_array(arr0(seed)).map_err(&e)?.into()));
+    for (i, name) in state.names.iter().enumerate() {
+        inputs.push((name.as_str().into(), (&state.params[i]).into()));
+        inputs.push((names::adam_m(name).into(), (&state.adam_m[i]).into()));
+        inputs.push((names::adam_v(name).into(), (&state.adam_v[i]).into()));
+    }
+    Ok(inputs)
+}
+
 /// One optimizer step. Non-finite loss leaves the state unchanged and is reported as an error.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
@@ -146,16 +169,7 @@ pub fn train_step(
     seed: i64,
     clips: bool,
 ) -> Result<StepOutput, TrainError> {
-    let e = ort_err("binding step inputs");
-    let mut inputs = batch_inputs(batch, class_weights)?;
-    inputs.push((names::LR.into(), Tensor::from_array(arr0(lr)).map_err(&e)?.into()));
-    inputs.push((names::STEP.into(), Tensor::from_array(arr0(step as f32)).map_err(&e)?.into()));
-    inputs.push((names::SEED.into(), Tensor::from_array(arr0(seed)).map_err(&e)?.into()));
-    for (i, name) in state.names.iter().enumerate() {
-        inputs.push((name.as_str().into(), (&state.params[i]).into()));
-        inputs.push((names::adam_m(name).into(), (&state.adam_m[i]).into()));
-        inputs.push((names::adam_v(name).into(), (&state.adam_v[i]).into()));
-    }
+    let inputs = step_inputs(state, batch, class_weights, lr, step, seed)?;
     let mut out = session.run(inputs).map_err(ort_err("running a training step"))?;
     let loss = scalar_f32(&out, names::LOSS)?;
     let grad_norm = if clips { Some(scalar_f32(&out, names::GRAD_NORM)?) } else { None };
