@@ -1,5 +1,7 @@
-//! MiniLM (embedded model, 4-label head) at batch 8 × sequence 128: ONNX Runtime fp32, ONNX Runtime int8,
-//! tract fp32. The model is exported once into a temporary directory.
+//! MiniLM (embedded model, 4-label head) at batch 1 × sequence 48 (one sentence, the serving case) and batch
+//! 8 × sequence 128: ONNX Runtime on the standard graph (fp32, int8) and on the fused graph (fp32, int8), and
+//! tract fp32. The model is exported once into a temporary directory. PyTorch on the same shapes:
+//! `benches/reference/pytorch_inference.py`.
 //!
 //! `cargo bench --bench inference -- --warm-up-time 1 --measurement-time 5`
 use std::hint::black_box;
@@ -9,16 +11,15 @@ use nerkit::infer::{load_backend, BackendKind, BackendOptions, PaddedBatch};
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
 use nerkit_export::quantize::QuantizeOptions;
 
-const BATCH: usize = 8;
-const SEQ: usize = 128;
+const SHAPES: [(usize, usize); 2] = [(1, 48), (8, 128)];
 
-fn batch() -> PaddedBatch {
+fn batch(size: usize, seq: usize) -> PaddedBatch {
     // Deterministic ids inside the wordpiece range, [CLS] ... [SEP], no padding.
-    let seqs: Vec<Vec<i64>> = (0..BATCH)
+    let seqs: Vec<Vec<i64>> = (0..size)
         .map(|b| {
-            let mut s: Vec<i64> = (0..SEQ).map(|i| 1000 + ((b * 7919 + i * 104_729) % 20_000) as i64).collect();
+            let mut s: Vec<i64> = (0..seq).map(|i| 1000 + ((b * 7919 + i * 104_729) % 20_000) as i64).collect();
             s[0] = 101;
-            s[SEQ - 1] = 102;
+            s[seq - 1] = 102;
             s
         })
         .collect();
@@ -34,19 +35,27 @@ fn inference(c: &mut Criterion) {
         seed: 42,
         opset: 17,
         int8: Some(QuantizeOptions::default()),
+        fused: true,
     };
     export_model_dir(&req).expect("export the embedded MiniLM (run `make setup`)");
-    let batch = batch();
     let opts = BackendOptions::default();
-    let mut group = c.benchmark_group(format!("minilm_b{BATCH}_s{SEQ}"));
-    group.sample_size(10);
-    for (name, kind) in
-        [("ort_fp32", BackendKind::Ort), ("ort_int8", BackendKind::OrtInt8), ("tract_fp32", BackendKind::Tract)]
-    {
-        let mut backend = load_backend(kind, dir.path(), &opts).expect("load backend");
-        group.bench_function(name, |b| b.iter(|| black_box(backend.run(black_box(&batch)).expect("run"))));
+    let kinds = [
+        ("ort_fp32", BackendKind::Ort),
+        ("ort_int8", BackendKind::OrtInt8),
+        ("ort_fused_fp32", BackendKind::OrtFused),
+        ("ort_fused_int8", BackendKind::OrtFusedInt8),
+        ("tract_fp32", BackendKind::Tract),
+    ];
+    for (size, seq) in SHAPES {
+        let batch = batch(size, seq);
+        let mut group = c.benchmark_group(format!("minilm_b{size}_s{seq}"));
+        group.sample_size(10);
+        for (name, kind) in kinds {
+            let mut backend = load_backend(kind, dir.path(), &opts).expect("load backend");
+            group.bench_function(name, |b| b.iter(|| black_box(backend.run(black_box(&batch)).expect("run"))));
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, inference);

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example device_check -- MODEL_DIR train.jsonl [--batches 3]
-//!     [--batch-size 16] [--csv fingerprints.csv] [--cpu-only]
+//!     [--batch-size 16] [--steps 5] [--csv fingerprints.csv] [--cpu-only]
 //! ```
 use std::io::Write;
 
@@ -20,7 +20,7 @@ use nerkit::labels::LabelSet;
 use nerkit::prepare::batch::{batches, pad_batch, PaddedBatch};
 use nerkit::prepare::encode::{EncodeOptions, Encoder};
 use nerkit::runtime::{self, Device};
-use nerkit::train::engine::{step_inputs, TrainState};
+use nerkit::train::engine::{step_inputs, train_step, TrainState};
 use nerkit::train::graphs;
 use nerkit_export::builder::{model_bytes, parse_model};
 use nerkit_export::config::BertConfig;
@@ -40,12 +40,20 @@ struct Args {
     batch_size: usize,
     csv: Option<String>,
     cpu_only: bool,
+    steps: usize,
 }
 
 fn args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
-    let mut a =
-        Args { model: String::new(), data: String::new(), batches: 3, batch_size: 16, csv: None, cpu_only: false };
+    let mut a = Args {
+        model: String::new(),
+        data: String::new(),
+        batches: 3,
+        batch_size: 16,
+        csv: None,
+        cpu_only: false,
+        steps: 5,
+    };
     let mut positional = Vec::new();
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -53,6 +61,7 @@ fn args() -> Result<Args> {
             "--batch-size" => a.batch_size = it.next().context("--batch-size N")?.parse()?,
             "--csv" => a.csv = Some(it.next().context("--csv FILE")?),
             "--cpu-only" => a.cpu_only = true,
+            "--steps" => a.steps = it.next().context("--steps N")?.parse()?,
             _ => positional.push(x),
         }
     }
@@ -82,6 +91,52 @@ fn run(s: &mut Session, state: &TrainState, batch: &PaddedBatch, cw: &[f32], out
             Ok(v.try_extract_tensor::<f32>()?.1[0])
         })
         .collect()
+}
+
+/// `steps` consecutive optimizer steps (cycling over the batches) on two engines from the same state: loss and
+/// gradient norm per step, then how far the parameters have moved apart.
+fn consecutive_steps(
+    engines: &mut [(String, Session)],
+    params: &[nerkit_export::train_graph::TrainParam],
+    batches: &[PaddedBatch],
+    cw: &[f32],
+    steps: usize,
+) -> Result<()> {
+    if steps == 0 {
+        return Ok(());
+    }
+    let mut states = vec![TrainState::new(params)?, TrainState::new(params)?];
+    println!("\n{steps} consecutive steps, {} vs {}:", engines[0].0, engines[1].0);
+    println!("step   loss (a)    loss (b)     grad_norm (a) grad_norm (b)");
+    for step in 1..=steps as u64 {
+        let batch = &batches[(step as usize - 1) % batches.len()];
+        let mut out = Vec::new();
+        for ((_, s), state) in engines.iter_mut().zip(states.iter_mut()) {
+            out.push(train_step(s, state, batch, cw, LR, step, SEED + step as i64, true)?);
+        }
+        let g = |o: &nerkit::train::engine::StepOutput| o.grad_norm.unwrap_or(f32::NAN);
+        println!("{step:<6} {:>10.6} {:>10.6}   {:>12.6} {:>12.6}", out[0].loss, out[1].loss, g(&out[0]), g(&out[1]));
+    }
+    let (a, b) = (states[0].to_tensors(false)?, states[1].to_tensors(false)?);
+    let start = TrainState::new(params)?.to_tensors(false)?;
+    let mut rows: Vec<(f64, String)> = Vec::new();
+    for ((x, y), s) in a.iter().zip(&b).zip(&start) {
+        // How different the two updates are, relative to how far the parameter moved.
+        let (mut diff, mut moved) = (0.0f64, 0.0f64);
+        for ((&p, &q), &p0) in x.data.iter().zip(&y.data).zip(&s.data) {
+            diff += ((p - q) as f64).powi(2);
+            moved += ((p - p0) as f64).powi(2);
+        }
+        rows.push(((diff / moved.max(1e-300)).sqrt(), x.name.clone()));
+    }
+    rows.sort_by(|x, y| y.0.total_cmp(&x.0));
+    println!("parameters whose updates differ most (‖Δa − Δb‖ / ‖Δa‖ after {steps} steps):");
+    for (r, name) in rows.iter().take(8) {
+        println!("  {name:<60} {r:.3e}");
+    }
+    let median = rows[rows.len() / 2].0;
+    println!("  median over {} parameters: {median:.3e}", rows.len());
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -125,6 +180,7 @@ fn main() -> Result<()> {
             println!("{i:<6} {:<10} {name:<18} {:>11.6}  {:>11.6}", format!("{:?}", batch.input_ids.dim()), v[0], v[1]);
         }
     }
+    consecutive_steps(&mut engines[..2], &built.params, &picked, &cw, a.steps)?;
     drop(engines);
 
     let mut fp_model = parse_model(&built.train)?;

@@ -121,6 +121,50 @@ fn minilm_matches_transformers_on_ort_and_tract() {
     }
 }
 
+#[test]
+fn fused_minilm_matches_transformers_on_ort() {
+    let fx = fixture();
+    let dir = embedded_dir();
+    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
+    formula_classifier(&mut weights, 4, cfg.hidden_size);
+    let opts = InferenceOptions { with_hidden_state: true, ..Default::default() };
+    let model = nerkit_export::fused::fused_inference_model(&cfg, &weights, &opts).unwrap();
+    drop(weights);
+    let ops: std::collections::BTreeSet<&str> =
+        model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect();
+    for op in ["Attention", "SkipLayerNormalization", "BiasGelu"] {
+        assert!(ops.contains(op), "{op} missing from the fused graph: {ops:?}");
+    }
+    let batch = PaddedBatch {
+        input_ids: array2(&fx["input_ids"]),
+        attention_mask: array2(&fx["attention_mask"]),
+        token_type_ids: array2(&fx["token_type_ids"]),
+    };
+    let (logits, hidden) = ort_outputs(&model, &batch);
+    let k = fx["hidden_slice"].as_u64().unwrap() as usize;
+    let hidden = hidden.slice(ndarray::s![.., .., 0..k]).to_owned();
+    // Real positions only: the fused Attention masks with -10000 where transformers uses the dtype minimum, so
+    // padded positions may differ; every real position must match.
+    let mask = &batch.attention_mask;
+    let (mut dl, mut dh) = (0f32, 0f32);
+    for ((b, s), &m) in mask.indexed_iter() {
+        if m == 1 {
+            let d = |x: &Array3<f32>, y: &Array3<f32>| {
+                x.slice(ndarray::s![b, s, ..])
+                    .iter()
+                    .zip(y.slice(ndarray::s![b, s, ..]))
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max)
+            };
+            dl = dl.max(d(&logits, &array3(&fx["logits"])));
+            dh = dh.max(d(&hidden, &array3(&fx["last_hidden_state_slice"])));
+        }
+    }
+    eprintln!("fused ort-cpu vs transformers (real positions): logits max|diff| {dl:.2e}, hidden {dh:.2e}");
+    assert!(dl <= TOL && dh <= TOL, "fused: logits {dl}, hidden {dh} (tolerance {TOL})");
+}
+
 fn tiny_config() -> BertConfig {
     let mut cfg: BertConfig = serde_json::from_str(
         r#"{"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -190,20 +234,31 @@ fn load_backend_runs_an_exported_directory() {
         seed: 1,
         opset: 17,
         int8: Some(QuantizeOptions::default()),
+        fused: true,
     };
     let summary = nerkit_export::pipeline::export_model_dir(&req).unwrap();
+    assert!(summary.fused.is_some() && summary.fused_int8.is_some());
     assert!(summary.classifier_initialised);
     let written = BertConfig::from_file(&out.path().join("config.json")).unwrap();
     assert_eq!(written.labels(4), labels);
     let batch = tiny_batch();
     let mut logits = Vec::new();
-    for kind in [BackendKind::Ort, BackendKind::OrtInt8, BackendKind::Tract] {
+    let kinds =
+        [BackendKind::Ort, BackendKind::OrtInt8, BackendKind::Tract, BackendKind::OrtFused, BackendKind::OrtFusedInt8];
+    for kind in kinds {
         let mut b = load_backend(kind, out.path(), &BackendOptions::default()).unwrap();
         assert_eq!(b.labels(), labels.as_slice());
         logits.push(b.run(&batch).unwrap());
     }
-    assert!(agreement(&logits[0], &logits[2], &batch.attention_mask).max_abs_diff <= 1e-5);
+    let close = |i: usize, j: usize| agreement(&logits[i], &logits[j], &batch.attention_mask).max_abs_diff;
+    assert!(close(0, 2) <= 1e-5, "ort vs tract");
+    assert!(close(0, 3) <= 1e-5, "standard vs fused fp32: {}", close(0, 3));
     assert_ne!(logits[0], logits[1], "ort-int8 must load model.int8.onnx");
+    assert_ne!(logits[1], logits[4], "ort-fused-int8 must load model.fused.int8.onnx");
+    // Without the fused files the fused kinds fall back to the standard graphs.
+    std::fs::remove_file(out.path().join(nerkit::infer::FUSED_INT8_FILE)).unwrap();
+    let mut b = load_backend(BackendKind::OrtFusedInt8, out.path(), &BackendOptions::default()).unwrap();
+    assert_eq!(b.run(&batch).unwrap(), logits[1], "falls back to model.int8.onnx");
     let e = load_backend(BackendKind::Tract, src.path(), &BackendOptions::default()).err().unwrap();
     assert!(e.to_string().contains("nerkit export"), "{e}");
 }

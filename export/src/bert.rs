@@ -86,8 +86,18 @@ pub struct Ctx<'a> {
     consts: Consts,
 }
 
-impl Ctx<'_> {
-    fn param(&mut self, name: &str, shape: &[usize]) -> Result<String, WeightsError> {
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        g: &'a mut GraphBuilder,
+        cfg: &'a BertConfig,
+        weights: &'a Weights,
+        hooks: &'a mut dyn ForwardHooks,
+    ) -> Ctx<'a> {
+        let consts = Consts::new(g, cfg);
+        Ctx { g, cfg, weights, hooks, consts }
+    }
+
+    pub(crate) fn param(&mut self, name: &str, shape: &[usize]) -> Result<String, WeightsError> {
         let t = self.weights.require(name, shape)?;
         Ok(self.hooks.parameter(self.g, name, t))
     }
@@ -235,6 +245,23 @@ pub fn classifier(c: &mut Ctx, hidden: &str, num_labels: usize) -> Result<String
     c.linear("classifier", LOGITS, &x, num_labels, h)
 }
 
+/// The number of labels of the head (`classifier.weight` rows).
+pub(crate) fn num_labels(cfg: &BertConfig, weights: &Weights) -> Result<usize, WeightsError> {
+    match weights.get("classifier.weight") {
+        Some(t) if t.shape.len() == 2 => Ok(t.shape[0]),
+        _ => weights.require("classifier.weight", &[0, cfg.hidden_size]).map(|_| 0),
+    }
+}
+
+/// Declares the three int64 [batch, sequence] inputs; returns (input_ids, attention_mask, token_type_ids).
+pub(crate) fn declare_inputs(g: &mut GraphBuilder) -> (String, String, String) {
+    let dims = [Dim::sym("batch"), Dim::sym("sequence")];
+    let ids = g.input(INPUT_IDS, ElemType::I64, &dims);
+    let mask = g.input(ATTENTION_MASK, ElemType::I64, &dims);
+    let types = g.input(TOKEN_TYPE_IDS, ElemType::I64, &dims);
+    (ids, mask, types)
+}
+
 /// Declares the three int64 [batch, sequence] inputs, builds the encoder and head, returns the value names.
 /// The number of labels is taken from `classifier.weight` (see [`Weights::ensure_classifier`]). Graph outputs
 /// are left to the caller.
@@ -244,16 +271,9 @@ pub fn build_token_classifier(
     weights: &Weights,
     hooks: &mut dyn ForwardHooks,
 ) -> Result<ForwardOutputs, WeightsError> {
-    let num_labels = match weights.get("classifier.weight") {
-        Some(t) if t.shape.len() == 2 => t.shape[0],
-        _ => weights.require("classifier.weight", &[0, cfg.hidden_size]).map(|_| 0)?,
-    };
-    let dims = [Dim::sym("batch"), Dim::sym("sequence")];
-    let ids = g.input(INPUT_IDS, ElemType::I64, &dims);
-    let mask = g.input(ATTENTION_MASK, ElemType::I64, &dims);
-    let types = g.input(TOKEN_TYPE_IDS, ElemType::I64, &dims);
-    let consts = Consts::new(g, cfg);
-    let mut c = Ctx { g, cfg, weights, hooks, consts };
+    let num_labels = num_labels(cfg, weights)?;
+    let (ids, mask, types) = declare_inputs(g);
+    let mut c = Ctx::new(g, cfg, weights, hooks);
     let mut x = embeddings(&mut c, &ids, &types)?;
     let ext = extended_attention_mask(&mut c, &mask);
     for l in 0..cfg.num_hidden_layers {

@@ -1,6 +1,6 @@
 //! The frozen inference graph: [`crate::bert::build_token_classifier`] with [`crate::bert::Inference`] hooks,
 //! graph outputs, opset and metadata (`id2label` as JSON in `metadata_props`).
-use crate::bert::{build_token_classifier, Inference};
+use crate::bert::{build_token_classifier, ForwardOutputs, Inference};
 use crate::builder::{pb, Dim, ElemType, GraphBuilder};
 use crate::config::BertConfig;
 use crate::weights::Weights;
@@ -37,6 +37,18 @@ pub fn inference_model(
     }
     let mut g = GraphBuilder::new("bert_token_classifier");
     let out = build_token_classifier(&mut g, cfg, weights, &mut Inference)?;
+    Ok(finish_inference_model(g, cfg, &out, opts, "inference"))
+}
+
+/// Declares the outputs (`logits`, optionally `last_hidden_state`) and wraps the graph in a model with the
+/// opset and metadata (`id2label`, `model_type`, `nerkit.graph` = `graph_kind`).
+pub(crate) fn finish_inference_model(
+    mut g: GraphBuilder,
+    cfg: &BertConfig,
+    out: &ForwardOutputs,
+    opts: &InferenceOptions,
+    graph_kind: &str,
+) -> pb::ModelProto {
     let dims = |last: usize| [Dim::sym("batch"), Dim::sym("sequence"), Dim::Fixed(last as i64)];
     g.output(&out.logits, ElemType::F32, &dims(out.num_labels));
     if opts.with_hidden_state {
@@ -49,9 +61,9 @@ pub fn inference_model(
     let metadata = vec![
         ("id2label".to_string(), serde_json::Value::Object(id2label).to_string()),
         ("model_type".to_string(), cfg.model_type.clone()),
-        ("nerkit.graph".to_string(), "inference".to_string()),
+        ("nerkit.graph".to_string(), graph_kind.to_string()),
     ];
-    Ok(g.into_model(opts.opset, &metadata))
+    g.into_model(opts.opset, &metadata)
 }
 
 /// `id2label` from a model's metadata, in class order.

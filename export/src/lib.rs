@@ -10,6 +10,7 @@ pub mod bert;
 pub mod builder;
 pub mod config;
 pub mod fingerprint;
+pub mod fused;
 pub mod inference;
 pub mod pipeline;
 pub mod quantize;

@@ -1,9 +1,11 @@
 //! A model directory in (`config.json`, `model.safetensors`, `tokenizer.json`), an ONNX model directory out
-//! (`model.onnx`, optionally `model.int8.onnx`, `config.json` with `id2label`, `tokenizer.json`).
+//! (`model.onnx`, optionally `model.int8.onnx`, the ONNX Runtime–optimised `model.fused.onnx` /
+//! `model.fused.int8.onnx`, `config.json` with `id2label`, `tokenizer.json`).
 use std::path::{Path, PathBuf};
 
 use crate::builder::save_model;
 use crate::config::BertConfig;
+use crate::fused::fused_inference_model;
 use crate::inference::{inference_model, InferenceOptions};
 use crate::quantize::{quantize_dynamic, QuantizeOptions, QuantizeReport};
 use crate::weights::Weights;
@@ -11,6 +13,9 @@ use crate::ExportError;
 
 pub const FP32_FILE: &str = "model.onnx";
 pub const INT8_FILE: &str = "model.int8.onnx";
+/// The graph in ONNX Runtime's fused `com.microsoft` ops ([`crate::fused`]); ONNX Runtime only.
+pub const FUSED_FILE: &str = "model.fused.onnx";
+pub const FUSED_INT8_FILE: &str = "model.fused.int8.onnx";
 /// Files copied verbatim from the source directory when present.
 pub const COPIED_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
 
@@ -23,8 +28,10 @@ pub struct ExportRequest {
     /// Seed of a newly initialised classifier head.
     pub seed: u64,
     pub opset: i64,
-    /// Also write `model.int8.onnx`.
+    /// Also write `model.int8.onnx` (and `model.fused.int8.onnx` with `fused`).
     pub int8: Option<QuantizeOptions>,
+    /// Also write the ONNX Runtime–optimised `model.fused.onnx`.
+    pub fused: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -32,6 +39,9 @@ pub struct ExportSummary {
     pub fp32_path: PathBuf,
     pub fp32_bytes: u64,
     pub int8: Option<(PathBuf, QuantizeReport)>,
+    /// `model.fused.onnx` and its size.
+    pub fused: Option<(PathBuf, u64)>,
+    pub fused_int8: Option<(PathBuf, QuantizeReport)>,
     pub labels: Vec<String>,
     /// True when the checkpoint had no classifier for these labels and one was initialised from the seed.
     pub classifier_initialised: bool,
@@ -69,19 +79,22 @@ pub fn export_model_dir(req: &ExportRequest) -> Result<ExportSummary, ExportErro
     let (cfg, weights, classifier_initialised) = load_for_labels(&req.model_dir, req.labels.as_deref(), req.seed)?;
     std::fs::create_dir_all(&req.out_dir).map_err(io(&req.out_dir))?;
     let model = inference_model(&cfg, &weights, &InferenceOptions { opset: req.opset, with_hidden_state: false })?;
-    drop(weights);
     let fp32_path = req.out_dir.join(FP32_FILE);
     save_model(&model, &fp32_path).map_err(io(&fp32_path))?;
     let fp32_bytes = std::fs::metadata(&fp32_path).map_err(io(&fp32_path))?.len();
-    let int8 = match &req.int8 {
-        Some(opts) => {
-            let (q, report) = quantize_dynamic(&model, opts)?;
-            let path = req.out_dir.join(INT8_FILE);
-            save_model(&q, &path).map_err(io(&path))?;
-            Some((path, report))
-        }
-        None => None,
-    };
+    let int8 = write_int8(&model, req, INT8_FILE)?;
+    drop(model);
+    let (mut fused, mut fused_int8) = (None, None);
+    if req.fused {
+        let opts = InferenceOptions { opset: req.opset, with_hidden_state: false };
+        let model = fused_inference_model(&cfg, &weights, &opts)?;
+        let path = req.out_dir.join(FUSED_FILE);
+        save_model(&model, &path).map_err(io(&path))?;
+        let bytes = std::fs::metadata(&path).map_err(io(&path))?.len();
+        fused = Some((path, bytes));
+        fused_int8 = write_int8(&model, req, FUSED_INT8_FILE)?;
+    }
+    drop(weights);
     let cfg_path = req.out_dir.join("config.json");
     let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
     std::fs::write(&cfg_path, json).map_err(io(&cfg_path))?;
@@ -96,5 +109,18 @@ pub fn export_model_dir(req: &ExportRequest) -> Result<ExportSummary, ExportErro
         }
     }
     let labels = cfg.labels(cfg.id2label.len());
-    Ok(ExportSummary { fp32_path, fp32_bytes, int8, labels, classifier_initialised, copied })
+    Ok(ExportSummary { fp32_path, fp32_bytes, int8, fused, fused_int8, labels, classifier_initialised, copied })
+}
+
+/// Quantizes `model` into `req.out_dir/file` when `req.int8` asks for it.
+fn write_int8(
+    model: &crate::builder::pb::ModelProto,
+    req: &ExportRequest,
+    file: &str,
+) -> Result<Option<(PathBuf, QuantizeReport)>, ExportError> {
+    let Some(opts) = &req.int8 else { return Ok(None) };
+    let (q, report) = quantize_dynamic(model, opts)?;
+    let path = req.out_dir.join(file);
+    save_model(&q, &path).map_err(io(&path))?;
+    Ok(Some((path, report)))
 }

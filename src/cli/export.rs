@@ -26,6 +26,11 @@ pub struct Args {
     /// int8: comma-separated weight-name patterns kept in fp32 (e.g. classifier,embeddings,layer.5).
     #[arg(long, value_delimiter = ',', default_value = "classifier")]
     pub keep_fp32: Vec<String>,
+    /// Also write model.fused.onnx: the graph in ONNX Runtime's fused com.microsoft ops (Attention,
+    /// SkipLayerNormalization, BiasGelu), faster on ONNX Runtime (`--backend ort-fused`); tract cannot run it.
+    /// With --int8 also model.fused.int8.onnx.
+    #[arg(long)]
+    pub fused: bool,
     /// ONNX default-domain opset (at least 17).
     #[arg(long, default_value_t = 17)]
     pub opset: i64,
@@ -68,6 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         opset: args.opset,
         int8,
+        fused: args.fused,
     };
     let summary = export_model_dir(&req).with_context(|| format!("exporting {}", model_dir.display()))?;
     println!("labels: {}", summary.labels.join(", "));
@@ -110,11 +116,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some((path, bytes)) = &summary.fused {
+        println!("{}: {}", path.display(), mib(*bytes));
+        if let Some((path, _)) = &summary.fused_int8 {
+            println!("{}: {}", path.display(), mib(std::fs::metadata(path)?.len()));
+        }
+        if !args.no_check {
+            let opts = BackendOptions::default();
+            let (a, engines) =
+                compare_dir(&args.out, (BackendKind::Ort, BackendKind::OrtFused), SAMPLE_SENTENCES, &opts)
+                    .context("comparing the standard and fused graphs")?;
+            println!(
+                "standard vs fused on {} sentences ({engines}): logits max|diff| {:.2e}, argmax agreement {}/{} tokens",
+                SAMPLE_SENTENCES.len(),
+                a.max_abs_diff,
+                a.argmax_agree,
+                a.positions
+            );
+        }
+    }
     println!("copied: {}", if summary.copied.is_empty() { "nothing".into() } else { summary.copied.join(", ") });
     if let Some(data) = &args.data {
         let mut kinds = vec![BackendKind::Ort];
         if summary.int8.is_some() {
             kinds.push(BackendKind::OrtInt8);
+        }
+        if summary.fused.is_some() {
+            kinds.push(BackendKind::OrtFused);
+        }
+        if summary.fused_int8.is_some() {
+            kinds.push(BackendKind::OrtFusedInt8);
         }
         print_f1(&args.out, data, &kinds)?;
     }

@@ -16,7 +16,7 @@ pub mod ort_backend;
 pub mod tagger;
 pub mod tract_backend;
 
-pub use nerkit_export::pipeline::{FP32_FILE, INT8_FILE};
+pub use nerkit_export::pipeline::{FP32_FILE, FUSED_FILE, FUSED_INT8_FILE, INT8_FILE};
 
 /// f32 [batch, sequence, num_labels].
 pub type Logits = Array3<f32>;
@@ -111,8 +111,34 @@ pub enum BackendKind {
     Ort,
     /// ONNX Runtime, `model.int8.onnx`.
     OrtInt8,
+    /// ONNX Runtime, `model.fused.onnx` (its fused `com.microsoft` ops; `nerkit export --fused`).
+    OrtFused,
+    /// ONNX Runtime, `model.fused.int8.onnx`.
+    OrtFusedInt8,
     /// tract (pure Rust), `model.onnx`.
     Tract,
+}
+
+impl BackendKind {
+    /// Runs on ONNX Runtime (as opposed to tract).
+    pub fn is_ort(self) -> bool {
+        self != BackendKind::Tract
+    }
+
+    /// The graph files this kind prefers, best first; the last is always `model.onnx`.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            BackendKind::Ort | BackendKind::Tract => &[FP32_FILE],
+            BackendKind::OrtInt8 => &[INT8_FILE, FP32_FILE],
+            BackendKind::OrtFused => &[FUSED_FILE, FP32_FILE],
+            BackendKind::OrtFusedInt8 => &[FUSED_INT8_FILE, INT8_FILE, FP32_FILE],
+        }
+    }
+
+    /// Whether the graph of this kind is the int8 one.
+    pub fn is_int8(self) -> bool {
+        matches!(self, BackendKind::OrtInt8 | BackendKind::OrtFusedInt8)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -122,32 +148,32 @@ pub struct BackendOptions {
     pub threads: Option<usize>,
 }
 
-/// Loads `kind` for the exported model directory `dir`. Fallbacks (each logged at warn level): `ort-int8`
-/// without `model.int8.onnx` uses `model.onnx`; `ort`/`ort-int8` without a usable ONNX Runtime library use
-/// tract on the same file. An explicit CUDA request that fails is an error, never a fallback.
+/// Loads `kind` for the exported model directory `dir`. Fallbacks (each logged at warn level): a missing graph
+/// file falls back along [`BackendKind::files`] (e.g. `ort-fused-int8` → `model.int8.onnx` → `model.onnx`);
+/// ONNX Runtime kinds without a usable ONNX Runtime library use tract on `model.onnx`. An explicit CUDA request
+/// that fails is an error, never a fallback.
 pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, InferError> {
     let fp32 = dir.join(FP32_FILE);
-    let path = match kind {
-        BackendKind::OrtInt8 if !dir.join(INT8_FILE).is_file() => {
-            tracing::warn!(dir = %dir.display(), "no {INT8_FILE}; falling back to {FP32_FILE} (export with --int8)");
-            fp32
-        }
-        BackendKind::OrtInt8 => dir.join(INT8_FILE),
-        _ => fp32,
+    let files = kind.files();
+    let Some(path) = files.iter().map(|f| dir.join(f)).find(|p| p.is_file()) else {
+        return Err(InferError::ModelNotFound { path: fp32 });
     };
-    if !path.is_file() {
-        return Err(InferError::ModelNotFound { path });
+    if path != dir.join(files[0]) {
+        tracing::warn!(dir = %dir.display(), "no {}; falling back to {} (see `nerkit export --help`)", files[0],
+            path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
     }
-    match kind {
-        BackendKind::Tract => Ok(Box::new(tract_backend::TractBackend::load(&path)?)),
-        BackendKind::Ort | BackendKind::OrtInt8 => match ort_backend::OrtBackend::load(&path, opts) {
-            Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
-                tracing::warn!("{e}");
-                tracing::warn!(model = %path.display(), "falling back to tract");
-                Ok(Box::new(tract_backend::TractBackend::load(&path)?))
-            }
-            other => Ok(Box::new(other?)),
-        },
+    if !kind.is_ort() {
+        return Ok(Box::new(tract_backend::TractBackend::load(&path)?));
+    }
+    match ort_backend::OrtBackend::load(&path, opts) {
+        Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
+            tracing::warn!("{e}");
+            // tract runs the standard graph only: fused and int8 variants fall back to model.onnx.
+            let portable = if path.file_name() == Some(std::ffi::OsStr::new(INT8_FILE)) { path } else { fp32 };
+            tracing::warn!(model = %portable.display(), "falling back to tract");
+            Ok(Box::new(tract_backend::TractBackend::load(&portable)?))
+        }
+        other => Ok(Box::new(other?)),
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use ndarray::ArrayView2;
 use nerkit_export::config::BertConfig;
+use nerkit_export::fused::fused_inference_model;
 use nerkit_export::inference::{inference_model, InferenceOptions};
 use nerkit_export::weights::Weights;
 
@@ -131,16 +132,21 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
             "no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into(),
         ));
     }
-    let model = inference_model(&cfg, &weights, &InferenceOptions::default()).map_err(|e| load_err(e.to_string()))?;
-    if kind == BackendKind::OrtInt8 {
+    let fused = matches!(kind, BackendKind::OrtFused | BackendKind::OrtFusedInt8);
+    let model = if fused {
+        fused_inference_model(&cfg, &weights, &InferenceOptions::default())
+    } else {
+        inference_model(&cfg, &weights, &InferenceOptions::default())
+    }
+    .map_err(|e| load_err(e.to_string()))?;
+    if kind.is_int8() {
         tracing::warn!(dir = %dir.display(), "no exported int8 graph; using fp32 (run `nerkit export --int8`)");
     }
-    match kind {
-        BackendKind::Tract => Ok(Box::new(TractBackend::from_proto(&model, dir)?)),
-        BackendKind::Ort | BackendKind::OrtInt8 => {
-            let bytes = nerkit_export::builder::model_bytes(&model);
-            Ok(Box::new(OrtBackend::from_bytes(&bytes, dir, opts)?))
-        }
+    if kind.is_ort() {
+        let bytes = nerkit_export::builder::model_bytes(&model);
+        Ok(Box::new(OrtBackend::from_bytes(&bytes, dir, opts)?))
+    } else {
+        Ok(Box::new(TractBackend::from_proto(&model, dir)?))
     }
 }
 
