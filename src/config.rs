@@ -44,6 +44,9 @@ pub struct TrainConfig {
     pub patience: usize,
     pub label_all_subwords: bool,
     pub freeze_word_embeddings: bool,
+    /// Layer-wise learning-rate decay: encoder layer i trains at `lr · d^(layers − i)`, the embeddings at
+    /// `lr · d^(layers + 1)`, the head at `lr`. 1 = off.
+    pub layer_lr_decay: f64,
     /// How validation turns per-word scores into tags: `viterbi` (BIO-constrained) or `argmax`.
     pub decode: crate::infer::decode::Decoding,
     pub device: Device,
@@ -75,6 +78,7 @@ impl Default for TrainConfig {
             patience: 0,
             label_all_subwords: false,
             freeze_word_embeddings: false,
+            layer_lr_decay: 1.0,
             decode: crate::infer::decode::Decoding::Viterbi,
             device: Device::Auto,
             threads: 0,
@@ -116,6 +120,12 @@ impl TrainConfig {
             }
         }
         check(self.lr > 0.0 && self.lr.is_finite(), "lr", self.lr.to_string(), "must be a positive number")?;
+        check(
+            self.layer_lr_decay > 0.0 && self.layer_lr_decay <= 1.0,
+            "layer_lr_decay",
+            self.layer_lr_decay.to_string(),
+            "must be in (0, 1] (1 = off)",
+        )?;
         check(self.epochs >= 1, "epochs", self.epochs.to_string(), "must be at least 1")?;
         check(self.batch_size >= 1, "batch_size", self.batch_size.to_string(), "must be at least 1")?;
         check((8..=512).contains(&self.max_len), "max_len", self.max_len.to_string(), "must be within 8..=512")?;

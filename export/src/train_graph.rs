@@ -85,6 +85,8 @@ pub struct TrainGraphConfig {
     pub output_logits: bool,
     /// Also output each parameter's raw (unclipped) gradient as `<p>.grad` (tests, debugging).
     pub output_gradients: bool,
+    /// Learning-rate multipliers by parameter name (absent = 1), e.g. from [`layer_lr_multipliers`].
+    pub lr_multipliers: std::collections::BTreeMap<String, f32>,
 }
 
 impl TrainGraphConfig {
@@ -97,8 +99,32 @@ impl TrainGraphConfig {
             freeze_word_embeddings: false,
             output_logits: false,
             output_gradients: false,
+            lr_multipliers: Default::default(),
         }
     }
+}
+
+/// Layer-wise learning-rate decay for a BERT encoder of `num_layers` layers: the head (and anything outside
+/// the encoder and embeddings) trains at 1×, `encoder.layer.i` at `decay^(num_layers − i)`, the embeddings at
+/// `decay^(num_layers + 1)`. Returns the multipliers of `names` that differ from 1.
+pub fn layer_lr_multipliers(
+    names: &[String],
+    num_layers: usize,
+    decay: f32,
+) -> std::collections::BTreeMap<String, f32> {
+    let depth = |name: &str| -> Option<usize> {
+        if name.contains("embeddings.") {
+            return Some(num_layers + 1);
+        }
+        let rest = name.split("encoder.layer.").nth(1)?;
+        let i: usize = rest.split('.').next()?.parse().ok()?;
+        Some(num_layers - i.min(num_layers))
+    };
+    names
+        .iter()
+        .filter_map(|n| depth(n).map(|d| (n.clone(), decay.powi(d as i32))))
+        .filter(|(_, m)| *m != 1.0)
+        .collect()
 }
 
 /// One trainable parameter of a built graph.
@@ -269,11 +295,20 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
         None => pairs.iter().map(|(_, gr)| gr.clone()).collect(),
     };
     let scalars = adamw::step_scalars(&mut g, &lr, &step, &cfg.adamw);
+    // One set of scaled scalars per distinct learning-rate multiplier (keyed by the f32 bits).
+    let mut scaled: std::collections::HashMap<u32, adamw::StepScalars> = std::collections::HashMap::new();
     for (p, grad) in params.iter().zip(&grad_values) {
         let dims = fixed(&p.dims);
         let m = g.input(&names::adam_m(&p.name), ElemType::F32, &dims);
         let v = g.input(&names::adam_v(&p.name), ElemType::F32, &dims);
-        let (p_new, m_new, v_new) = adamw::update(&mut g, &scalars, &p.name, grad, &m, &v, p.weight_decay);
+        let s = match cfg.lr_multipliers.get(&p.name) {
+            Some(&k) if k != 1.0 => scaled
+                .entry(k.to_bits())
+                .or_insert_with(|| adamw::scaled_step_scalars(&mut g, &scalars, &lr, k, &cfg.adamw))
+                .clone(),
+            _ => scalars.clone(),
+        };
+        let (p_new, m_new, v_new) = adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay);
         for out in [p_new, m_new, v_new] {
             g.output(&out, ElemType::F32, &dims);
         }
@@ -355,4 +390,30 @@ pub fn bert_eval_graph(
         ..opts.clone()
     };
     build_eval_graph(g, &opts, params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_decay_multipliers_follow_depth() {
+        let names: Vec<String> = [
+            "bert.embeddings.word_embeddings.weight",
+            "bert.encoder.layer.0.attention.self.query.weight",
+            "bert.encoder.layer.1.output.dense.bias",
+            "bert.encoder.layer.11.output.dense.bias",
+            "classifier.weight",
+        ]
+        .map(String::from)
+        .to_vec();
+        let m = layer_lr_multipliers(&names, 2, 0.5);
+        assert_eq!(m["bert.embeddings.word_embeddings.weight"], 0.125);
+        assert_eq!(m["bert.encoder.layer.0.attention.self.query.weight"], 0.25);
+        assert_eq!(m["bert.encoder.layer.1.output.dense.bias"], 0.5);
+        // Out-of-range layer indices clamp to the top layer (multiplier 1, so not listed); the head is 1.
+        assert!(!m.contains_key("bert.encoder.layer.11.output.dense.bias"));
+        assert!(!m.contains_key("classifier.weight"));
+        assert!(layer_lr_multipliers(&names, 2, 1.0).is_empty());
+    }
 }

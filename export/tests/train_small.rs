@@ -193,8 +193,25 @@ fn train_loss_is_weighted_cross_entropy_and_gradients_match_finite_differences()
 
 #[test]
 fn adamw_step_matches_host_computation() {
+    adamw_step_check(|_| None);
+}
+
+/// Layer-wise learning-rate decay: parameters with a multiplier k step with lr·k (and decay with lr·k·wd).
+#[test]
+fn adamw_step_with_learning_rate_multipliers_matches_host_computation() {
+    let seen = adamw_step_check(|i| [Some(0.5), None, Some(0.25)][i % 3]);
+    assert!(seen >= 2, "the tiny model should have parameters with multipliers ({seen})");
+}
+
+/// Runs one AdamW step with `multiplier(param index)` as learning-rate multipliers and checks every parameter
+/// and moment against an f64 host computation. Returns how many parameters had a multiplier.
+fn adamw_step_check(multiplier: impl Fn(usize) -> Option<f32>) -> usize {
     let mut cfg = config();
     cfg.adamw.max_grad_norm = Some(0.5);
+    let names_in_order: Vec<String> =
+        build_train_graph(forward(0.0), &cfg).unwrap().params.iter().map(|p| p.name.clone()).collect();
+    cfg.lr_multipliers =
+        names_in_order.iter().enumerate().filter_map(|(i, n)| multiplier(i).map(|k| (n.clone(), k))).collect();
     let tg = build_train_graph(forward(0.0), &cfg).unwrap();
     let mut sess = ort_session(&tg.model);
     let mut state = State::new(&tg);
@@ -236,15 +253,16 @@ fn adamw_step_matches_host_computation() {
         );
         let decay = !(p.name.ends_with(".bias") || p.name.contains("LayerNorm"));
         assert_eq!(p.weight_decay, decay, "{}", p.name);
+        let lr = lr as f64 * cfg.lr_multipliers.get(&p.name).copied().unwrap_or(1.0) as f64;
         for i in 0..p0.len() {
             let g = grads[k].as_slice().unwrap()[i] * coef;
             let m = b1 * m0.as_slice().unwrap()[i] + (1.0 - b1) * g;
             let v = b2 * v0.as_slice().unwrap()[i] + (1.0 - b2) * g * g;
             let mut x = p0.as_slice().unwrap()[i];
             if decay {
-                x *= 1.0 - lr as f64 * wd;
+                x *= 1.0 - lr * wd;
             }
-            x -= (lr as f64 / bc1) * m / (v.sqrt() / bc2.sqrt() + eps);
+            x -= (lr / bc1) * m / (v.sqrt() / bc2.sqrt() + eps);
             for (got, want) in [(&r[2 + 4 * k], x), (&r[3 + 4 * k], m), (&r[4 + 4 * k], v)] {
                 let got = got.to_f64().as_slice().unwrap()[i];
                 // f32 graph vs f64 host: relative error, absolute below 1e-4 (moments of tiny gradients).
@@ -255,6 +273,7 @@ fn adamw_step_matches_host_computation() {
         }
     }
     eprintln!("worst relative AdamW error {worst:e}");
+    cfg.lr_multipliers.len()
 }
 
 #[test]

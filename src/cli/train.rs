@@ -43,6 +43,9 @@ pub struct Args {
     /// Epochs without validation improvement before stopping (0 = never).
     #[arg(long)]
     patience: Option<usize>,
+    /// Layer-wise learning-rate decay factor in (0, 1] (1 = off), e.g. 0.9.
+    #[arg(long = "layer-lr-decay")]
+    layer_lr_decay: Option<f64>,
     #[arg(long, value_enum)]
     device: Option<Device>,
     /// Validation decoding: viterbi (BIO-constrained) or argmax.
@@ -87,6 +90,7 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
         loss,
         seed,
         patience,
+        layer_lr_decay,
         device,
         decode,
         threads,

@@ -4,7 +4,8 @@
 use nerkit_export::builder::model_bytes;
 use nerkit_export::config::BertConfig;
 use nerkit_export::train_graph::{
-    bert_eval_graph, bert_train_graph, AdamWConfig, LossConfig, ParamSelection, TrainGraphConfig, TrainParam,
+    bert_eval_graph, bert_train_graph, layer_lr_multipliers, AdamWConfig, LossConfig, ParamSelection, TrainGraphConfig,
+    TrainParam,
 };
 use nerkit_export::weights::Weights;
 
@@ -30,6 +31,12 @@ pub fn build(cfg: &BertConfig, weights: &Weights, tc: &TrainConfig, num_labels: 
         },
         params: ParamSelection::WeightsAndBiases,
         freeze_word_embeddings: tc.freeze_word_embeddings,
+        lr_multipliers: if tc.layer_lr_decay < 1.0 {
+            let names: Vec<String> = weights.iter().map(|(n, _)| n.clone()).collect();
+            layer_lr_multipliers(&names, cfg.num_hidden_layers, tc.layer_lr_decay as f32)
+        } else {
+            Default::default()
+        },
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

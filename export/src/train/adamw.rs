@@ -35,6 +35,7 @@ pub fn decays(param: &str) -> bool {
 }
 
 /// Scalars shared by all parameter updates at one step.
+#[derive(Clone)]
 pub struct StepScalars {
     beta1: String,
     beta2: String,
@@ -65,6 +66,26 @@ pub fn step_scalars(g: &mut GraphBuilder, lr: &str, step: &str, cfg: &AdamWConfi
     let one_minus_beta2 = g.const_f32("adamw.one_minus_beta2", &[], &[1.0 - cfg.beta2]);
     let eps = g.const_f32("adamw.eps", &[], &[cfg.eps]);
     StepScalars { beta1: b1, beta2: b2, one_minus_beta1, one_minus_beta2, eps, step_size, inv_sqrt_bc2, decay_factor }
+}
+
+/// The step scalars for parameters trained at `multiplier` × the learning rate (layer-wise learning-rate
+/// decay): step size `lr·k / (1 − β₁ᵗ)` and decay factor `1 − lr·k·wd`.
+pub fn scaled_step_scalars(
+    g: &mut GraphBuilder,
+    base: &StepScalars,
+    lr: &str,
+    multiplier: f32,
+    cfg: &AdamWConfig,
+) -> StepScalars {
+    let tag = format!("adamw.lr_x{multiplier}");
+    let k = g.const_f32(&format!("{tag}.multiplier"), &[], &[multiplier]);
+    let step_size = g.op("Mul", &format!("{tag}.step_size"), &[&base.step_size, &k], vec![]);
+    let lr_k = g.op("Mul", &format!("{tag}.lr"), &[lr, &k], vec![]);
+    let wd = g.const_f32(&format!("{tag}.weight_decay"), &[], &[cfg.weight_decay]);
+    let lr_wd = g.op("Mul", &format!("{tag}.lr_wd"), &[&lr_k, &wd], vec![]);
+    let one = g.const_f32(&format!("{tag}.one"), &[], &[1.0]);
+    let decay_factor = g.op("Sub", &format!("{tag}.decay_factor"), &[&one, &lr_wd], vec![]);
+    StepScalars { step_size, decay_factor, ..base.clone() }
 }
 
 /// Scales all gradients by `min(1, max_norm / (‖g‖ + 1e-6))`. Returns (clipped gradients, pre-clip norm).
