@@ -105,7 +105,7 @@ fn consecutive_steps(
     if steps == 0 {
         return Ok(());
     }
-    let mut states = vec![TrainState::new(params)?, TrainState::new(params)?];
+    let mut states = [TrainState::new(params)?, TrainState::new(params)?];
     println!("\n{steps} consecutive steps, {} vs {}:", engines[0].0, engines[1].0);
     println!("step   loss (a)    loss (b)     grad_norm (a) grad_norm (b)");
     for step in 1..=steps as u64 {
