@@ -286,15 +286,13 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
             g.output(gr, ElemType::F32, &fixed(&p.dims));
         }
     }
-    let grad_values: Vec<String> = match cfg.adamw.max_grad_norm {
-        Some(max_norm) => {
-            let (clipped, norm) = adamw::clip_by_global_norm(&mut g, &pairs, max_norm);
-            g.output(&norm, ElemType::F32, &[]);
-            clipped
-        }
-        None => pairs.iter().map(|(_, gr)| gr.clone()).collect(),
-    };
-    let scalars = adamw::step_scalars(&mut g, &lr, &step, &cfg.adamw);
+    let clip = cfg.adamw.max_grad_norm.map(|max_norm| {
+        let (coefficient, norm) = adamw::clip_by_global_norm(&mut g, &pairs, max_norm);
+        g.output(&norm, ElemType::F32, &[]);
+        coefficient
+    });
+    let grad_values: Vec<String> = pairs.iter().map(|(_, gr)| gr.clone()).collect();
+    let scalars = adamw::step_scalars(&mut g, &lr, &step, clip.as_deref(), &cfg.adamw);
     // One set of scaled scalars per distinct learning-rate multiplier (keyed by the f32 bits).
     let mut scaled: std::collections::HashMap<u32, adamw::StepScalars> = std::collections::HashMap::new();
     for (p, grad) in params.iter().zip(&grad_values) {
