@@ -1,7 +1,7 @@
 //! Manual measurement (ignored by default; not a timing assertion): MiniLM-L6 training step on ORT CPU.
 //!
 //! `cargo test -p nerkit-export --test train_perf -- --ignored --nocapture` with `NERKIT_HOME` and
-//! `ORT_DYLIB_PATH` set. Prints graph size, build and session times, step time (batch 16 × 128, 2 threads),
+//! `ORT_DYLIB_PATH` set (`NERKIT_FREEZE_WORD_EMBEDDINGS=1` measures the frozen-embedding variant). Prints graph size, build and session times, step time (batch 16 × 128, 2 threads),
 //! peak RSS, and the ORT profile aggregated by op type. Host-side feeding copies all parameters and moments
 //! every step (the trainer binds device buffers instead), so the step time here is an upper bound.
 mod autodiff_support;
@@ -41,12 +41,15 @@ fn minilm_training_step_on_ort_cpu() {
     let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
     let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
     weights.ensure_classifier(4, cfg.hidden_size, 0.02, 1);
-    let tg = bert_train_graph(&cfg, &weights, &TrainGraphConfig::new("logits", 4)).unwrap();
+    let freeze = std::env::var("NERKIT_FREEZE_WORD_EMBEDDINGS").is_ok_and(|v| v == "1");
+    let train_cfg = TrainGraphConfig { freeze_word_embeddings: freeze, ..TrainGraphConfig::new("logits", 4) };
+    let tg = bert_train_graph(&cfg, &weights, &train_cfg).unwrap();
     let bytes = model_bytes(&tg.model);
     let n_params: usize = tg.params.iter().map(|p| p.dims.iter().product::<i64>() as usize).sum();
     let graph = tg.model.graph.as_ref().unwrap();
     eprintln!(
-        "graph: {} nodes, {} trainable tensors ({:.1} M values), {:.1} MB proto, built in {:.2} s",
+        "graph: {} nodes, {} trainable tensors ({:.1} M values; word embeddings frozen: {freeze}), {:.1} MB proto, \
+         built in {:.2} s",
         graph.node.len(),
         tg.params.len(),
         n_params as f64 / 1e6,
@@ -158,6 +161,28 @@ fn minilm_training_step_on_ort_cpu() {
     eprintln!("profiled kernel time {:.2} s; by op type:", total / 1e6);
     for (op, (us, n)) in ops.iter().take(15) {
         eprintln!("  {op:<22} {:>7.3} s  {:>5.1}%  ({n} nodes)", us / 1e6, 100.0 * us / total);
+    }
+    // Where the time goes, by the part of the graph a node belongs to (node names say it).
+    let part = |n: &str| {
+        if n.contains(".dropout") {
+            "dropout masks + apply"
+        } else if n.contains(".adam") {
+            "AdamW"
+        } else if n.contains("grad_sq") || n.starts_with("clip.") {
+            "gradient clipping"
+        } else if n.contains(".grad") || n.contains("/grad") {
+            "backward"
+        } else {
+            "forward + loss"
+        }
+    };
+    let mut by_part: std::collections::BTreeMap<&str, f64> = Default::default();
+    for (us, n) in &by_node {
+        *by_part.entry(part(n)).or_default() += us;
+    }
+    eprintln!("by part of the graph:");
+    for (p, us) in &by_part {
+        eprintln!("  {p:<22} {:>7.3} s  {:>5.1}%", us / 1e6, 100.0 * us / total);
     }
     by_node.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
     eprintln!("slowest nodes:");
