@@ -133,7 +133,7 @@ fn fused_minilm_matches_transformers_on_ort() {
     drop(weights);
     let ops: std::collections::BTreeSet<&str> =
         model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect();
-    for op in ["Attention", "SkipLayerNormalization", "BiasGelu"] {
+    for op in ["MultiHeadAttention", "SkipLayerNormalization", "BiasGelu"] {
         assert!(ops.contains(op), "{op} missing from the fused graph: {ops:?}");
     }
     let batch = PaddedBatch {

@@ -3,14 +3,14 @@
 //!
 //! | block | standard graph ([`crate::bert`]) | fused graph |
 //! |---|---|---|
-//! | self-attention | 3 Linear, Reshape/Transpose, MatMul, Softmax, MatMul | `Attention` (packed QKV weight [H, 3H]) |
+//! | self-attention | 3 Linear, Reshape/Transpose, MatMul, Softmax, MatMul | 3 MatMul, `MultiHeadAttention` (bias, mask) |
 //! | dense + residual + LayerNorm | MatMul, Add, Add, LayerNormalization | MatMul, `SkipLayerNormalization` (bias fused) |
 //! | intermediate | MatMul, Add, exact GELU (Div, Erf, Add, Mul, Mul) | MatMul, `BiasGelu` (exact erf GELU) |
 //!
 //! Embeddings and the head stay standard ops. Only ONNX Runtime runs this graph (tract and the training graph
 //! use the standard one); its logits equal the standard graph's to float rounding (tests/fused_graph.rs).
 //! Weights are stored pre-transposed ([in, out]), so the int8 pass ([`crate::quantize`]) quantizes every
-//! MatMul; the packed attention weight stays fp32.
+//! MatMul, the query/key/value projections included.
 use crate::bert::{self, Ctx, Inference};
 use crate::builder::{attr, pb, tensor, ElemType, GraphBuilder};
 use crate::config::BertConfig;
@@ -37,24 +37,23 @@ fn bias(c: &mut Ctx, param: &str, n: usize) -> Result<String, WeightsError> {
     c.param(&format!("{param}.bias"), &[n])
 }
 
-/// `Attention` for layer `l`: query/key/value packed into one [H, 3H] weight and [3H] bias.
+/// Self-attention of layer `l`: query/key/value projections as plain MatMuls (so the int8 pass quantizes them)
+/// feeding `MultiHeadAttention`, which adds the packed [3H] bias, splits heads, masks padded keys and applies
+/// softmax and the context product in one kernel.
 fn attention(c: &mut Ctx, l: usize, x: &str, mask_i32: &str) -> Result<String, WeightsError> {
     let h = c.cfg.hidden_size;
     let p = format!("bert.encoder.layer.{l}.attention.self");
-    let (mut w, mut b) = (vec![0.0f32; h * 3 * h], Vec::with_capacity(3 * h));
-    for (j, part) in ["query", "key", "value"].iter().enumerate() {
-        let wj = c.weights.require(&format!("{p}.{part}.weight"), &[h, h])?;
-        for o in 0..h {
-            for i in 0..h {
-                w[i * 3 * h + j * h + o] = wj.data[o * h + i];
-            }
-        }
+    let mut projected = Vec::with_capacity(3);
+    let mut b = Vec::with_capacity(3 * h);
+    for part in ["query", "key", "value"] {
+        let w = transposed_weight(c, &format!("{p}.{part}"), h, h)?;
+        projected.push(c.g.op("MatMul", &format!("{p}.{part}.matmul"), &[x, &w], vec![]));
         b.extend_from_slice(&c.weights.require(&format!("{p}.{part}.bias"), &[h])?.data);
     }
-    let w = c.g.initializer(tensor::f32(&format!("{p}.qkv.weight"), &[h as i64, 3 * h as i64], &w));
     let b = c.g.initializer(tensor::f32(&format!("{p}.qkv.bias"), &[3 * h as i64], &b));
     let heads = attr::int("num_heads", c.cfg.num_attention_heads as i64);
-    Ok(c.g.node_in_domain(MS, "Attention", &format!("{p}.context"), &[x, &w, &b, mask_i32], 1, vec![heads]).remove(0))
+    let inputs = [projected[0].as_str(), &projected[1], &projected[2], &b, mask_i32];
+    Ok(c.g.node_in_domain(MS, "MultiHeadAttention", &format!("{p}.context"), &inputs, 1, vec![heads]).remove(0))
 }
 
 /// `<prefix>.dense` (MatMul) → `SkipLayerNormalization(dense, residual, γ, β, dense bias)`.
