@@ -23,8 +23,8 @@ step "evaluate: the best checkpoint on the validation split"
 "$bin" evaluate --model "$run/train/best" --data "$run/train/validation.jsonl" --out "$run/evaluate-fp32" \
   --title "nerkit demo: MiniLM, $epochs epochs (fp32)"
 
-step "export: frozen ONNX inference graph + int8"
-"$bin" export --model "$run/train/best" --out "$run/export" --int8 --data "$run/train/validation.jsonl"
+step "export: frozen ONNX inference graph, int8, and the ONNX Runtime fused-op variant"
+"$bin" export --model "$run/train/best" --out "$run/export" --int8 --fused --data "$run/train/validation.jsonl"
 
 step "evaluate: the int8 graph, compared with fp32"
 "$bin" evaluate --model "$run/export" --backend ort-int8 --data "$run/train/validation.jsonl" \
@@ -32,5 +32,5 @@ step "evaluate: the int8 graph, compared with fp32"
 
 echo
 echo "demo: done. Outputs in $run/: analysis/, prepared/, train/ (metrics.csv, curves.png, best/),"
-echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx), evaluate-int8/report.html"
+echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html"
 echo "demo: not built yet: serve, bench (see README, Life cycle)."

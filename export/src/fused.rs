@@ -14,7 +14,7 @@
 use crate::bert::{self, Ctx, Inference};
 use crate::builder::{attr, pb, tensor, ElemType, GraphBuilder};
 use crate::config::BertConfig;
-use crate::inference::{finish_inference_model, InferenceOptions, MIN_OPSET};
+use crate::inference::{check_request, finish_inference_model, InferenceOptions};
 use crate::weights::{Weights, WeightsError};
 use crate::ExportError;
 
@@ -93,10 +93,7 @@ pub fn fused_inference_model(
     weights: &Weights,
     opts: &InferenceOptions,
 ) -> Result<pb::ModelProto, ExportError> {
-    cfg.validate()?;
-    if opts.opset < MIN_OPSET {
-        return Err(ExportError::Opset { requested: opts.opset, minimum: MIN_OPSET });
-    }
+    check_request(cfg, opts)?;
     let mut g = GraphBuilder::new("bert_token_classifier_fused");
     let num_labels = bert::num_labels(cfg, weights)?;
     let (ids, mask, types) = bert::declare_inputs(&mut g);

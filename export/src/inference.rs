@@ -31,13 +31,19 @@ pub fn inference_model(
     weights: &Weights,
     opts: &InferenceOptions,
 ) -> Result<pb::ModelProto, ExportError> {
+    check_request(cfg, opts)?;
+    let mut g = GraphBuilder::new("bert_token_classifier");
+    let out = build_token_classifier(&mut g, cfg, weights, &mut Inference)?;
+    Ok(finish_inference_model(g, cfg, &out, opts, "inference"))
+}
+
+/// Rejects configs nerkit cannot build and opsets below [`MIN_OPSET`].
+pub(crate) fn check_request(cfg: &BertConfig, opts: &InferenceOptions) -> Result<(), ExportError> {
     cfg.validate()?;
     if opts.opset < MIN_OPSET {
         return Err(ExportError::Opset { requested: opts.opset, minimum: MIN_OPSET });
     }
-    let mut g = GraphBuilder::new("bert_token_classifier");
-    let out = build_token_classifier(&mut g, cfg, weights, &mut Inference)?;
-    Ok(finish_inference_model(g, cfg, &out, opts, "inference"))
+    Ok(())
 }
 
 /// Declares the outputs (`logits`, optionally `last_hidden_state`) and wraps the graph in a model with the
