@@ -117,6 +117,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         100.0 * e.micro.recall,
         options.mode.as_str()
     );
+    if let Some(ci) = &report.micro_f1_interval {
+        println!(
+            "  micro F1 {:.0} % bootstrap interval over sentences: {:.2} – {:.2} (std {:.2})",
+            100.0 * ci.confidence,
+            100.0 * ci.low,
+            100.0 * ci.high,
+            100.0 * ci.std
+        );
+    }
     for (k, p) in &e.per_type {
         println!(
             "  {k:<4} P {:6.2}  R {:6.2}  F1 {:6.2}  support {}",

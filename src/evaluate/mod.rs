@@ -4,6 +4,7 @@
 //! `metrics.json`, `report.md`, `report.html` (self-contained) and charts as PNG + SVG in `charts/`).
 //! Predictions made elsewhere come in through [`records::read_predictions`]; a model-based path feeds the
 //! same [`PredictionRecord`]s (first sub-word of each word, windows merged).
+pub mod bootstrap;
 pub mod charts;
 pub mod compare;
 mod error;
@@ -80,6 +81,8 @@ pub struct EvalReport {
     pub missed: BTreeMap<String, Vec<pairs::MissedForm>>,
     pub length: Vec<stats::LengthBucket>,
     pub calibration: Option<stats::Calibration>,
+    /// 95 % bootstrap interval of the entity micro F1 (headline mode; 1,000 resamples of the sentences).
+    pub micro_f1_interval: Option<bootstrap::F1Interval>,
     pub samples: Vec<samples::Sample>,
     /// Set by [`compare`] when a second run is given.
     pub comparison: Option<Comparison>,
@@ -117,6 +120,7 @@ pub fn evaluate(
         missed: pairs::most_missed(&records, &entities, options.top_missed),
         length: stats::length_buckets(&records, &entities),
         calibration: stats::calibration(&records, options.calibration_bins.max(1)),
+        micro_f1_interval: bootstrap::micro_f1_interval(&entities, 1000, 0.95, options.seed),
         pairs: pair_list,
         samples,
         errors,

@@ -192,6 +192,10 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
     h.push_str("</nav><main>");
     h.push_str("<div class=kpis>");
     h.push_str(&kpi("micro F1 (entities)", pct(ent.micro.f1), true));
+    if let Some(ci) = &r.micro_f1_interval {
+        let label = format!("micro F1, {:.0} % bootstrap interval", 100.0 * ci.confidence);
+        h.push_str(&kpi(&label, format!("{} – {}", pct(ci.low), pct(ci.high)), false));
+    }
     h.push_str(&kpi("macro F1", pct(ent.macro_.f1), false));
     h.push_str(&kpi("micro precision", pct(ent.micro.precision), false));
     h.push_str(&kpi("micro recall", pct(ent.micro.recall), false));

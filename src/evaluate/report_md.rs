@@ -78,6 +78,18 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
         pct(r.metrics.entity_strict.micro.f1),
         pct(r.metrics.token.accuracy)
     );
+    if let Some(ci) = &r.micro_f1_interval {
+        let _ = writeln!(
+            s,
+            "Micro F1 {:.0} % bootstrap interval over sentences ({} resamples): **{} – {}** (std {}): differences \
+             smaller than that are not evidence on a set this size.\n",
+            100.0 * ci.confidence,
+            ci.resamples,
+            pct(ci.low),
+            pct(ci.high),
+            pct(ci.std)
+        );
+    }
     let _ = writeln!(s, "All scores are percentages.\n\n## Entity-level scores\n");
     let _ = writeln!(s, "| type | precision | recall | F1 | support | TP | FP | FN |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");

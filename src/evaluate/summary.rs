@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::bootstrap::F1Interval;
 use super::errors::Category;
 use super::pairs::PairCounts;
 use super::stats::{Calibration, LengthBucket};
@@ -40,6 +41,9 @@ pub struct MetricsJson {
     pub length_buckets: Vec<LengthBucket>,
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    /// How far the micro F1 could move on another draw of sentences like these (bootstrap, 95 %).
+    #[serde(default)]
+    pub micro_f1_interval: Option<F1Interval>,
 }
 
 impl MetricsJson {
@@ -65,6 +69,7 @@ impl MetricsJson {
             pairs: r.pair_counts.clone(),
             length_buckets: r.length.clone(),
             calibration: r.calibration.clone(),
+            micro_f1_interval: r.micro_f1_interval.clone(),
         }
     }
 
