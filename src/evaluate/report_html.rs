@@ -191,11 +191,16 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
     }
     h.push_str("</nav><main>");
     h.push_str("<div class=kpis>");
-    h.push_str(&kpi("micro F1 (entities)", pct(ent.micro.f1), true));
-    if let Some(ci) = &r.micro_f1_interval {
-        let label = format!("micro F1, {:.0} % bootstrap interval", 100.0 * ci.confidence);
-        h.push_str(&kpi(&label, format!("{} – {}", pct(ci.low), pct(ci.high)), false));
-    }
+    let main_label = match &r.micro_f1_interval {
+        Some(ci) => format!(
+            "micro F1 (entities); {:.0}\u{a0}% bootstrap interval {}–{}",
+            100.0 * ci.confidence,
+            pct(ci.low),
+            pct(ci.high)
+        ),
+        None => "micro F1 (entities)".to_string(),
+    };
+    h.push_str(&kpi(&main_label, pct(ent.micro.f1), true));
     h.push_str(&kpi("macro F1", pct(ent.macro_.f1), false));
     h.push_str(&kpi("micro precision", pct(ent.micro.precision), false));
     h.push_str(&kpi("micro recall", pct(ent.micro.recall), false));
