@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use nerkit::config::TrainConfig;
 use nerkit::data::{self, DataSource, LoadOptions};
 use nerkit::labels::LabelSet;
-use nerkit::prepare::batch::{batches, pad_batch, PaddedBatch};
+use nerkit::prepare::batch::{batches, pad_batch, LabelledBatch};
 use nerkit::prepare::encode::{EncodeOptions, Encoder};
 use nerkit::runtime::{self, Device};
 use nerkit::train::engine::{step_inputs, train_step, TrainState};
@@ -82,7 +82,7 @@ fn session(bytes: &[u8], device: Device, optimize: bool) -> Result<Session> {
 }
 
 /// Runs one step from `state`; returns the requested scalar outputs.
-fn run(s: &mut Session, state: &TrainState, batch: &PaddedBatch, cw: &[f32], outputs: &[String]) -> Result<Vec<f32>> {
+fn run(s: &mut Session, state: &TrainState, batch: &LabelledBatch, cw: &[f32], outputs: &[String]) -> Result<Vec<f32>> {
     let out = s.run(step_inputs(state, batch, cw, LR, 1, SEED)?)?;
     outputs
         .iter()
@@ -98,7 +98,7 @@ fn run(s: &mut Session, state: &TrainState, batch: &PaddedBatch, cw: &[f32], out
 fn consecutive_steps(
     engines: &mut [(String, Session)],
     params: &[nerkit_export::train_graph::TrainParam],
-    batches: &[PaddedBatch],
+    batches: &[LabelledBatch],
     cw: &[f32],
     steps: usize,
 ) -> Result<()> {
@@ -160,7 +160,7 @@ fn main() -> Result<()> {
     let (examples, _) = encoder.encode_sentences(&dataset.sentences, &labels)?;
     let pad = i64::from(encoder.pad_id());
     let order = batches(&examples, a.batch_size, 42);
-    let picked: Vec<PaddedBatch> = order.iter().take(a.batches).map(|ix| pad_batch(&examples, ix, pad)).collect();
+    let picked: Vec<LabelledBatch> = order.iter().take(a.batches).map(|ix| pad_batch(&examples, ix, pad)).collect();
     let cw = vec![1.0f32; labels.len()];
     let state = TrainState::new(&built.params)?;
 
@@ -177,7 +177,12 @@ fn main() -> Result<()> {
     for (i, batch) in picked.iter().enumerate() {
         for (name, s) in engines.iter_mut() {
             let v = run(s, &state, batch, &cw, &wanted)?;
-            println!("{i:<6} {:<10} {name:<18} {:>11.6}  {:>11.6}", format!("{:?}", batch.input_ids.dim()), v[0], v[1]);
+            println!(
+                "{i:<6} {:<10} {name:<18} {:>11.6}  {:>11.6}",
+                format!("{:?}", batch.inputs.input_ids.dim()),
+                v[0],
+                v[1]
+            );
         }
     }
     consecutive_steps(&mut engines[..2], &built.params, &picked, &cw, a.steps)?;

@@ -4,6 +4,7 @@
 //! cut chunks into batches, then shuffle the batch order. Similar lengths share a batch (little padding) while
 //! batches still vary from epoch to epoch; the same seed always gives the same batches.
 use super::encode::{Example, IGNORE_INDEX};
+use crate::infer::PaddedBatch;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -33,36 +34,35 @@ pub fn batches_by_length(lengths: &[usize], batch_size: usize, seed: u64) -> Vec
     out
 }
 
-/// A batch padded to its longest example: `[batch, max_len]` tensors.
+/// A training batch: the model inputs padded to the longest example ([`PaddedBatch`], what inference runs on)
+/// plus the labels, `[batch, max_len]`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PaddedBatch {
-    pub input_ids: Array2<i64>,
-    pub attention_mask: Array2<i64>,
-    pub token_type_ids: Array2<i64>,
+pub struct LabelledBatch {
+    pub inputs: PaddedBatch,
     /// Padding positions are [`IGNORE_INDEX`].
     pub labels: Array2<i64>,
 }
 
 /// Pads `examples[indices]` to the longest of them (`input_ids` with `pad_id`, mask 0, type 0, label -100).
-pub fn pad_batch(examples: &[Example], indices: &[usize], pad_id: i64) -> PaddedBatch {
+pub fn pad_batch(examples: &[Example], indices: &[usize], pad_id: i64) -> LabelledBatch {
     let width = indices.iter().map(|&i| examples[i].len()).max().unwrap_or(0);
     let shape = (indices.len(), width);
-    let mut b = PaddedBatch {
+    let mut inputs = PaddedBatch {
         input_ids: Array2::from_elem(shape, pad_id),
         attention_mask: Array2::zeros(shape),
         token_type_ids: Array2::zeros(shape),
-        labels: Array2::from_elem(shape, IGNORE_INDEX),
     };
+    let mut labels = Array2::from_elem(shape, IGNORE_INDEX);
     for (row, &i) in indices.iter().enumerate() {
         let ex = &examples[i];
         for col in 0..ex.len() {
-            b.input_ids[[row, col]] = ex.input_ids[col];
-            b.attention_mask[[row, col]] = ex.attention_mask[col];
-            b.token_type_ids[[row, col]] = ex.token_type_ids[col];
-            b.labels[[row, col]] = ex.labels[col];
+            inputs.input_ids[[row, col]] = ex.input_ids[col];
+            inputs.attention_mask[[row, col]] = ex.attention_mask[col];
+            inputs.token_type_ids[[row, col]] = ex.token_type_ids[col];
+            labels[[row, col]] = ex.labels[col];
         }
     }
-    b
+    LabelledBatch { inputs, labels }
 }
 
 #[cfg(test)]
@@ -114,10 +114,11 @@ mod tests {
     fn pads_to_longest() {
         let exs = vec![example(3, 5), example(5, 6), example(2, 7)];
         let b = pad_batch(&exs, &[2, 0], 0);
-        assert_eq!(b.input_ids.shape(), &[2, 3]);
-        assert_eq!(b.input_ids.row(0).to_vec(), vec![7, 7, 0]);
-        assert_eq!(b.attention_mask.row(0).to_vec(), vec![1, 1, 0]);
+        assert_eq!(b.inputs.input_ids.shape(), &[2, 3]);
+        assert_eq!(b.inputs.input_ids.row(0).to_vec(), vec![7, 7, 0]);
+        assert_eq!(b.inputs.attention_mask.row(0).to_vec(), vec![1, 1, 0]);
         assert_eq!(b.labels.row(0).to_vec(), vec![7, 7, IGNORE_INDEX]);
-        assert_eq!(b.input_ids.row(1).to_vec(), vec![5, 5, 5]);
+        assert_eq!(b.inputs.input_ids.row(1).to_vec(), vec![5, 5, 5]);
+        b.inputs.validate().unwrap();
     }
 }

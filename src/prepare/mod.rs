@@ -13,7 +13,7 @@ pub mod weights;
 pub mod windows;
 pub mod words;
 
-pub use batch::{batches, pad_batch, PaddedBatch};
+pub use batch::{batches, pad_batch, LabelledBatch};
 pub use cache::{load_prepared, prepare_to_dir, Manifest, PrepareOutcome, PrepareRequest};
 pub use encode::{EncodeOptions, EncodeStats, Encoder, Example, IGNORE_INDEX};
 pub use weights::{class_weights, label_counts, ClassWeighting};

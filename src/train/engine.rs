@@ -12,7 +12,7 @@ use ort::value::{DynValue, Tensor, TensorRef};
 
 use super::checkpoint::NamedTensor;
 use super::TrainError;
-use crate::prepare::batch::PaddedBatch;
+use crate::prepare::batch::LabelledBatch;
 use crate::runtime::{self, Device};
 
 /// What one optimizer step reports.
@@ -118,12 +118,12 @@ pub fn session(bytes: &[u8], device: Device, threads: usize) -> Result<Session, 
 /// Named session inputs.
 pub type Inputs<'a> = Vec<(Cow<'a, str>, SessionInputValue<'a>)>;
 
-fn batch_inputs<'a>(batch: &'a PaddedBatch, cw: &'a [f32]) -> Result<Inputs<'a>, TrainError> {
+fn batch_inputs<'a>(batch: &'a LabelledBatch, cw: &'a [f32]) -> Result<Inputs<'a>, TrainError> {
     let e = ort_err("binding batch inputs");
     Ok(vec![
-        ("input_ids".into(), TensorRef::from_array_view(batch.input_ids.view()).map_err(&e)?.into()),
-        ("attention_mask".into(), TensorRef::from_array_view(batch.attention_mask.view()).map_err(&e)?.into()),
-        ("token_type_ids".into(), TensorRef::from_array_view(batch.token_type_ids.view()).map_err(&e)?.into()),
+        ("input_ids".into(), TensorRef::from_array_view(batch.inputs.input_ids.view()).map_err(&e)?.into()),
+        ("attention_mask".into(), TensorRef::from_array_view(batch.inputs.attention_mask.view()).map_err(&e)?.into()),
+        ("token_type_ids".into(), TensorRef::from_array_view(batch.inputs.token_type_ids.view()).map_err(&e)?.into()),
         (names::LABELS.into(), TensorRef::from_array_view(batch.labels.view()).map_err(&e)?.into()),
         (names::CLASS_WEIGHTS.into(), TensorRef::from_array_view(ArrayView1::from(cw)).map_err(&e)?.into()),
     ])
@@ -138,7 +138,7 @@ fn scalar_f32(out: &ort::session::SessionOutputs, name: &str) -> Result<f32, Tra
 /// Every input of the training graph for one step: the batch, the step scalars, parameters and moments.
 pub fn step_inputs<'a>(
     state: &'a TrainState,
-    batch: &'a PaddedBatch,
+    batch: &'a LabelledBatch,
     class_weights: &'a [f32],
     lr: f32,
     step: u64,
@@ -162,7 +162,7 @@ pub fn step_inputs<'a>(
 pub fn train_step(
     session: &mut Session,
     state: &mut TrainState,
-    batch: &PaddedBatch,
+    batch: &LabelledBatch,
     class_weights: &[f32],
     lr: f32,
     step: u64,
@@ -196,7 +196,7 @@ pub fn train_step(
 pub fn eval_step(
     session: &mut Session,
     state: &TrainState,
-    batch: &PaddedBatch,
+    batch: &LabelledBatch,
     class_weights: &[f32],
 ) -> Result<(f32, ndarray::Array3<f32>), TrainError> {
     let mut inputs = batch_inputs(batch, class_weights)?;

@@ -246,7 +246,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
                 break 'epochs;
             }
             let batch = pad_batch(&examples, indices, pad_id);
-            let tokens = batch.attention_mask.iter().filter(|&&m| m != 0).count();
+            let tokens = batch.inputs.attention_mask.iter().filter(|&&m| m != 0).count();
             let lr = schedule.lr(step as usize);
             let t0 = Instant::now();
             let out = engine::train_step(
