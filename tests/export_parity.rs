@@ -91,21 +91,29 @@ fn tract_outputs(model: &pb::ModelProto, batch: &PaddedBatch) -> (Array3<f32>, A
     (get(0), get(1))
 }
 
-#[test]
-fn minilm_matches_transformers_on_ort_and_tract() {
+/// The embedded MiniLM with the fixture's formula head, built by `build` (standard or fused graph, with
+/// `last_hidden_state`), and the fixture's padded batch.
+fn minilm_model_and_batch(
+    build: impl Fn(&BertConfig, &Weights, &InferenceOptions) -> Result<pb::ModelProto, nerkit_export::ExportError>,
+) -> (pb::ModelProto, PaddedBatch) {
     let fx = fixture();
     let dir = embedded_dir();
     let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
     let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
     formula_classifier(&mut weights, 4, cfg.hidden_size);
-    let model =
-        inference_model(&cfg, &weights, &InferenceOptions { with_hidden_state: true, ..Default::default() }).unwrap();
-    drop(weights);
+    let model = build(&cfg, &weights, &InferenceOptions { with_hidden_state: true, ..Default::default() }).unwrap();
     let batch = PaddedBatch {
         input_ids: array2(&fx["input_ids"]),
         attention_mask: array2(&fx["attention_mask"]),
         token_type_ids: array2(&fx["token_type_ids"]),
     };
+    (model, batch)
+}
+
+#[test]
+fn minilm_matches_transformers_on_ort_and_tract() {
+    let fx = fixture();
+    let (model, batch) = minilm_model_and_batch(inference_model);
     assert!(batch.attention_mask.iter().any(|&m| m == 0), "the fixture batch must contain padding");
     let want_logits = array3(&fx["logits"]);
     let want_hidden = array3(&fx["last_hidden_state_slice"]);
@@ -124,23 +132,12 @@ fn minilm_matches_transformers_on_ort_and_tract() {
 #[test]
 fn fused_minilm_matches_transformers_on_ort() {
     let fx = fixture();
-    let dir = embedded_dir();
-    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
-    let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
-    formula_classifier(&mut weights, 4, cfg.hidden_size);
-    let opts = InferenceOptions { with_hidden_state: true, ..Default::default() };
-    let model = nerkit_export::fused::fused_inference_model(&cfg, &weights, &opts).unwrap();
-    drop(weights);
+    let (model, batch) = minilm_model_and_batch(nerkit_export::fused::fused_inference_model);
     let ops: std::collections::BTreeSet<&str> =
         model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect();
     for op in ["MultiHeadAttention", "SkipLayerNormalization", "BiasGelu"] {
         assert!(ops.contains(op), "{op} missing from the fused graph: {ops:?}");
     }
-    let batch = PaddedBatch {
-        input_ids: array2(&fx["input_ids"]),
-        attention_mask: array2(&fx["attention_mask"]),
-        token_type_ids: array2(&fx["token_type_ids"]),
-    };
     let (logits, hidden) = ort_outputs(&model, &batch);
     let k = fx["hidden_slice"].as_u64().unwrap() as usize;
     let hidden = hidden.slice(ndarray::s![.., .., 0..k]).to_owned();
