@@ -1,7 +1,7 @@
 //! Statistics and reproducibility of the in-graph dropout PRNG (`train_graph::dropout`), on ORT CPU and tract.
 mod autodiff_support;
 
-use autodiff_support::{ort_run, ort_session, tract_run, value_info, Val, F32, I64};
+use autodiff_support::{ort_run, ort_session, tract_run_with, value_info, Val, F32, I64};
 use ndarray::{ArrayD, IxDyn};
 use nerkit_export::builder::GraphBuilder;
 use nerkit_export::train_graph::dropout;
@@ -74,8 +74,9 @@ fn dropout_masks_have_the_right_statistics_and_are_reproducible() {
     let big = run(&mut sess, 1 << 40);
     assert!((frac_differ(&m1, &kept(&big[0])) - expected).abs() < 0.01);
 
-    // tract computes bit-identical masks.
-    let t = tract_run(&model, &feed(7));
+    // tract computes bit-identical masks. Unoptimised, like the BERT training step in train_bert.rs: tract
+    // 0.23's PropagateRoi pass overflows (debug builds) estimating the cost of the hash's integer arithmetic.
+    let t = tract_run_with(&model, &feed(7), false);
     assert_eq!(kept(&t[0]), m1);
     assert_eq!(kept(&t[1]), m2);
     let _ = I64;
