@@ -106,22 +106,6 @@ fn serve(stream: TcpStream, files: &Files, log: &Mutex<Vec<String>>) {
     let _ = out.flush();
 }
 
-/// A real (tiny) WordPiece tokenizer.json with BERT special tokens.
-fn tiny_tokenizer_json() -> String {
-    serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
-                       "strip_accents": null, "lowercase": true},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
-        "decoder": null,
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "max_input_chars_per_word": 100,
-                  "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "epi": 4, "##thelial": 5, "cells": 6}}
-    })
-    .to_string()
-}
-
 /// A valid safetensors file with one 2×3 f32 tensor.
 fn tiny_safetensors() -> Vec<u8> {
     let data: Vec<u8> = [0.5f32, -1.0, 2.0, 0.0, 1.5, -0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -143,7 +127,8 @@ fn fetches_through_a_loopback_mirror_then_from_cache_offline() {
     let model_repo = "test-org/tiny-bert";
     let dataset_repo = "surrey-nlp/PLOD-CW-25";
     let config = br#"{"model_type": "bert", "hidden_size": 3}"#.to_vec();
-    let tokenizer = tiny_tokenizer_json().into_bytes();
+    // A real (tiny) WordPiece tokenizer.json with BERT special tokens.
+    let tokenizer = include_bytes!("fixtures/tiny_tokenizer.json").to_vec();
     let weights = tiny_safetensors();
     let parquet: Vec<u8> = b"PAR1".iter().copied().chain((0u8..=255).cycle().take(5000)).collect();
     let mut files = Files::new();

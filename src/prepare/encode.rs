@@ -294,21 +294,9 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    /// A real WordPiece tokenizer with BERT specials and a handful of words.
+    /// A real WordPiece tokenizer with BERT specials and a handful of words (shared with tests/hub_mirror.rs).
     fn tiny_tokenizer() -> tokenizers::Tokenizer {
-        let json = serde_json::json!({
-            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-            "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
-                           "strip_accents": null, "lowercase": true},
-            "pre_tokenizer": {"type": "BertPreTokenizer"},
-            "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
-            "decoder": null,
-            "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                      "max_input_chars_per_word": 100,
-                      "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "epi": 4, "##thelial": 5,
-                                "cells": 6, "(": 7, ")": 8, "a": 9, "##b": 10}}
-        });
-        tokenizers::Tokenizer::from_str(&json.to_string()).unwrap()
+        tokenizers::Tokenizer::from_str(include_str!("../../tests/fixtures/tiny_tokenizer.json")).unwrap()
     }
 
     fn words(ws: &[&str]) -> Vec<String> {
