@@ -135,6 +135,11 @@ impl BackendKind {
         }
     }
 
+    /// Whether the graph of this kind is the fused-op one (ONNX Runtime only).
+    pub fn is_fused(self) -> bool {
+        matches!(self, BackendKind::OrtFused | BackendKind::OrtFusedInt8)
+    }
+
     /// Whether the graph of this kind is the int8 one.
     pub fn is_int8(self) -> bool {
         matches!(self, BackendKind::OrtInt8 | BackendKind::OrtFusedInt8)

@@ -132,8 +132,7 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
             "no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into(),
         ));
     }
-    let fused = matches!(kind, BackendKind::OrtFused | BackendKind::OrtFusedInt8);
-    let model = if fused {
+    let model = if kind.is_fused() {
         fused_inference_model(&cfg, &weights, &InferenceOptions::default())
     } else {
         inference_model(&cfg, &weights, &InferenceOptions::default())
