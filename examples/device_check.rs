@@ -117,8 +117,8 @@ fn consecutive_steps(
         let g = |o: &nerkit::train::engine::StepOutput| o.grad_norm.unwrap_or(f32::NAN);
         println!("{step:<6} {:>10.6} {:>10.6}   {:>12.6} {:>12.6}", out[0].loss, out[1].loss, g(&out[0]), g(&out[1]));
     }
-    let (a, b) = (states[0].to_tensors(false)?, states[1].to_tensors(false)?);
-    let start = TrainState::new(params)?.to_tensors(false)?;
+    let (a, b) = (states[0].model_tensors()?, states[1].model_tensors()?);
+    let start = TrainState::new(params)?.model_tensors()?;
     let mut rows: Vec<(f64, String)> = Vec::new();
     for ((x, y), s) in a.iter().zip(&b).zip(&start) {
         // How different the two updates are, relative to how far the parameter moved.

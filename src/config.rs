@@ -47,6 +47,9 @@ pub struct TrainConfig {
     /// Layer-wise learning-rate decay: encoder layer i trains at `lr · d^(layers − i)`, the embeddings at
     /// `lr · d^(layers + 1)`, the head at `lr`. 1 = off.
     pub layer_lr_decay: f64,
+    /// Exponential moving average of the weights, updated every step with this decay (0 = off, e.g. 0.995).
+    /// When on, validation, best-model selection and the exported model use the averaged weights.
+    pub ema_decay: f64,
     /// How validation turns per-word scores into tags: `viterbi` (BIO-constrained) or `argmax`.
     pub decode: crate::infer::decode::Decoding,
     pub device: Device,
@@ -79,6 +82,7 @@ impl Default for TrainConfig {
             label_all_subwords: false,
             freeze_word_embeddings: false,
             layer_lr_decay: 1.0,
+            ema_decay: 0.0,
             decode: crate::infer::decode::Decoding::Viterbi,
             device: Device::Auto,
             threads: 0,
@@ -125,6 +129,12 @@ impl TrainConfig {
             "layer_lr_decay",
             self.layer_lr_decay.to_string(),
             "must be in (0, 1] (1 = off)",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.ema_decay),
+            "ema_decay",
+            self.ema_decay.to_string(),
+            "must be in [0, 1) (0 = off)",
         )?;
         check(self.epochs >= 1, "epochs", self.epochs.to_string(), "must be at least 1")?;
         check(self.batch_size >= 1, "batch_size", self.batch_size.to_string(), "must be at least 1")?;

@@ -108,6 +108,39 @@ fn resume_after_a_stop_gives_the_same_run() {
     assert_eq!(read(&dir.path().join("split/metrics.csv")), read(&dir.path().join("whole/metrics.csv")));
 }
 
+/// With a weight average on, validation and the shipped model use the average, the checkpoint keeps it
+/// beside the raw parameters, and a resumed run continues it exactly.
+#[test]
+fn moving_average_is_shipped_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let whole = TrainConfig { ema_decay: 0.9, ..config(&model, &dir.path().join("whole")) };
+    run(&whole, &TrainOptions::default()).unwrap();
+    let split = TrainConfig { out: dir.path().join("split").display().to_string(), ..whole.clone() };
+    run(&split, &TrainOptions { max_steps: Some(3), ..Default::default() }).unwrap();
+    run(&split, &TrainOptions { resume: true, ..Default::default() }).unwrap();
+    assert_eq!(read(&dir.path().join("split/metrics.csv")), read(&dir.path().join("whole/metrics.csv")));
+    let plain = config(&model, &dir.path().join("plain"));
+    run(&plain, &TrainOptions::default()).unwrap();
+    let eval_rows = |run: &str| -> Vec<String> {
+        read(&dir.path().join(run).join("metrics.csv"))
+            .lines()
+            .filter(|l| l.starts_with("eval,"))
+            .map(String::from)
+            .collect()
+    };
+    assert_ne!(eval_rows("whole"), eval_rows("plain"), "validation did not use the average");
+
+    // One epoch: the best model is the state at the end, so it must equal the checkpoint's average.
+    let one = TrainConfig { epochs: 1, out: dir.path().join("one").display().to_string(), ..whole };
+    run(&one, &TrainOptions::default()).unwrap();
+    let best = Weights::load(&dir.path().join("one/best/model.safetensors")).unwrap();
+    let ckpt = Weights::load(&dir.path().join("one/checkpoint.safetensors")).unwrap();
+    let shipped = &best.get("classifier.weight").unwrap().data;
+    assert_eq!(shipped, &ckpt.get("classifier.weight.ema").unwrap().data);
+    assert_ne!(shipped, &ckpt.get("classifier.weight").unwrap().data);
+}
+
 #[test]
 fn divergence_stops_with_a_clear_error_and_keeps_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

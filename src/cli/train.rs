@@ -46,6 +46,9 @@ pub struct Args {
     /// Layer-wise learning-rate decay factor in (0, 1] (1 = off), e.g. 0.9.
     #[arg(long = "layer-lr-decay")]
     layer_lr_decay: Option<f64>,
+    /// Validate and ship an exponential moving average of the weights with this decay (0 = off), e.g. 0.995.
+    #[arg(long = "ema-decay")]
+    ema_decay: Option<f64>,
     #[arg(long, value_enum)]
     device: Option<Device>,
     /// Validation decoding: viterbi (BIO-constrained) or argmax.
@@ -91,6 +94,7 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
         seed,
         patience,
         layer_lr_decay,
+        ema_decay,
         device,
         decode,
         threads,

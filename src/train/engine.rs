@@ -30,6 +30,19 @@ pub struct TrainState {
     params: Vec<DynValue>,
     adam_m: Vec<DynValue>,
     adam_v: Vec<DynValue>,
+    /// Exponential moving average of the parameters (host memory), when enabled.
+    ema: Option<Vec<DynValue>>,
+}
+
+/// Checkpoint name of a parameter's moving average.
+pub fn ema_name(param: &str) -> String {
+    format!("{param}.ema")
+}
+
+/// Effective EMA decay at optimizer step `step` (1-based): `min(decay, (1 + step) / (10 + step))`, so the
+/// average follows the parameters closely at the start instead of clinging to the pretrained values.
+pub fn ema_decay_at(decay: f64, step: u64) -> f64 {
+    decay.min((1.0 + step as f64) / (10.0 + step as f64))
 }
 
 fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
@@ -48,7 +61,8 @@ fn host(v: &DynValue) -> Result<Vec<f32>, TrainError> {
 impl TrainState {
     /// Initial state: parameters from the graph's initial values, zero moments.
     pub fn new(params: &[TrainParam]) -> Result<Self, TrainError> {
-        let mut state = TrainState { names: vec![], shapes: vec![], params: vec![], adam_m: vec![], adam_v: vec![] };
+        let mut state =
+            TrainState { names: vec![], shapes: vec![], params: vec![], adam_m: vec![], adam_v: vec![], ema: None };
         for p in params {
             let shape: Vec<usize> = p.dims.iter().map(|&d| d as usize).collect();
             let data: Vec<f32> =
@@ -63,21 +77,61 @@ impl TrainState {
         Ok(state)
     }
 
-    /// Parameters, then moments as `<p>.adam_m` / `<p>.adam_v`, copied to the host.
-    pub fn to_tensors(&self, with_moments: bool) -> Result<Vec<NamedTensor>, TrainError> {
+    /// Starts an exponential moving average of the parameters at their current values.
+    pub fn enable_ema(&mut self) -> Result<(), TrainError> {
+        let ema: Result<Vec<DynValue>, TrainError> =
+            (0..self.names.len()).map(|i| value(&self.shapes[i], host(&self.params[i])?)).collect();
+        self.ema = Some(ema?);
+        Ok(())
+    }
+
+    /// `ema ← d·ema + (1 − d)·params` with `d = ema_decay_at(decay, step)`; no-op when the EMA is off.
+    pub fn update_ema(&mut self, decay: f64, step: u64) -> Result<(), TrainError> {
+        let Some(ema) = self.ema.as_mut() else { return Ok(()) };
+        let d = ema_decay_at(decay, step) as f32;
+        for (avg, param) in ema.iter_mut().zip(&self.params) {
+            let (_, p) = param.try_extract_tensor::<f32>().map_err(ort_err("reading a parameter tensor"))?;
+            let (_, a) = avg.try_extract_tensor_mut::<f32>().map_err(ort_err("updating the moving average"))?;
+            for (a, &p) in a.iter_mut().zip(p) {
+                *a = d * *a + (1.0 - d) * p;
+            }
+        }
+        Ok(())
+    }
+
+    /// The weights to validate and ship: the moving average when enabled, else the parameters.
+    pub fn model_params(&self) -> &[DynValue] {
+        self.ema.as_deref().unwrap_or(&self.params)
+    }
+
+    /// The model weights ([`Self::model_params`]) copied to the host, under the parameter names.
+    pub fn model_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
+        let params = self.model_params();
+        (0..self.names.len())
+            .map(|i| {
+                Ok(NamedTensor { name: self.names[i].clone(), shape: self.shapes[i].clone(), data: host(&params[i])? })
+            })
+            .collect()
+    }
+
+    /// Everything needed to resume, copied to the host: parameters, moments as `<p>.adam_m` / `<p>.adam_v`,
+    /// and the moving average as `<p>.ema` when enabled.
+    pub fn checkpoint_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
         let mut out = Vec::new();
         for (i, name) in self.names.iter().enumerate() {
             let shape = self.shapes[i].clone();
             out.push(NamedTensor { name: name.clone(), shape: shape.clone(), data: host(&self.params[i])? });
-            if with_moments {
-                out.push(NamedTensor { name: names::adam_m(name), shape: shape.clone(), data: host(&self.adam_m[i])? });
-                out.push(NamedTensor { name: names::adam_v(name), shape, data: host(&self.adam_v[i])? });
+            out.push(NamedTensor { name: names::adam_m(name), shape: shape.clone(), data: host(&self.adam_m[i])? });
+            out.push(NamedTensor { name: names::adam_v(name), shape: shape.clone(), data: host(&self.adam_v[i])? });
+            if let Some(ema) = &self.ema {
+                out.push(NamedTensor { name: ema_name(name), shape, data: host(&ema[i])? });
             }
         }
         Ok(out)
     }
 
-    /// Restores parameters and moments from checkpoint tensors; every one must be present with its shape.
+    /// Restores parameters, moments (and the moving average when enabled) from checkpoint tensors; every one
+    /// must be present with its shape.
     pub fn load_tensors(&mut self, tensors: &[NamedTensor]) -> Result<(), TrainError> {
         let find = |name: &str, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
             let t = tensors
@@ -96,6 +150,9 @@ impl TrainState {
             self.params[i] = value(&shape, find(&name, &shape)?)?;
             self.adam_m[i] = value(&shape, find(&names::adam_m(&name), &shape)?)?;
             self.adam_v[i] = value(&shape, find(&names::adam_v(&name), &shape)?)?;
+            if let Some(ema) = self.ema.as_mut() {
+                ema[i] = value(&shape, find(&ema_name(&name), &shape)?)?;
+            }
         }
         Ok(())
     }
@@ -192,7 +249,8 @@ pub fn train_step(
     Ok(StepOutput { loss, grad_norm })
 }
 
-/// Forward + loss without dropout: returns the loss and the logits [batch, seq, labels].
+/// Forward + loss without dropout on the model weights ([`TrainState::model_params`]): returns the loss and
+/// the logits [batch, seq, labels].
 pub fn eval_step(
     session: &mut Session,
     state: &TrainState,
@@ -200,8 +258,9 @@ pub fn eval_step(
     class_weights: &[f32],
 ) -> Result<(f32, ndarray::Array3<f32>), TrainError> {
     let mut inputs = batch_inputs(batch, class_weights)?;
+    let params = state.model_params();
     for (i, name) in state.names.iter().enumerate() {
-        inputs.push((name.as_str().into(), (&state.params[i]).into()));
+        inputs.push((name.as_str().into(), (&params[i]).into()));
     }
     let out = session.run(inputs).map_err(ort_err("running evaluation"))?;
     let loss = scalar_f32(&out, names::LOSS)?;
@@ -214,4 +273,59 @@ pub fn eval_step(
         .into_dimensionality::<ndarray::Ix3>()
         .map_err(|e| TrainError::Engine { what: "reading logits", message: e.to_string() })?;
     Ok((loss, logits))
+}
+
+#[cfg(test)]
+mod tests {
+    use nerkit_export::builder::tensor;
+
+    use super::*;
+
+    fn param(name: &str, values: &[f32]) -> TrainParam {
+        TrainParam {
+            name: name.into(),
+            dims: vec![values.len() as i64],
+            weight_decay: true,
+            initial: tensor::f32(name, &[values.len() as i64], values),
+        }
+    }
+
+    fn data(tensors: &[NamedTensor], name: &str) -> Vec<f32> {
+        tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}")).data.clone()
+    }
+
+    #[test]
+    fn decay_warms_up_then_holds() {
+        assert_eq!(ema_decay_at(0.999, 0), 0.1);
+        assert_eq!(ema_decay_at(0.999, 10), 0.55);
+        assert_eq!(ema_decay_at(0.9, 1_000), 0.9);
+    }
+
+    #[test]
+    fn moving_average_is_what_validation_ships_and_checkpoints_keep() {
+        runtime::environment().expect("ONNX Runtime library (make setup)");
+        let mut state = TrainState::new(&[param("w", &[1.0, 2.0])]).unwrap();
+        state.update_ema(0.5, 100).unwrap(); // off: nothing to update
+        assert!(state.checkpoint_tensors().unwrap().iter().all(|t| !t.name.ends_with(".ema")));
+
+        state.enable_ema().unwrap();
+        state.params[0] = value(&[2], vec![3.0, 6.0]).unwrap();
+        state.update_ema(0.5, 100).unwrap(); // d = 0.5
+        assert_eq!(data(&state.model_tensors().unwrap(), "w"), vec![2.0, 4.0]);
+        state.update_ema(0.99, 1).unwrap(); // d = 2/11
+        let expected: Vec<f32> = [(2.0f32, 3.0f32), (4.0, 6.0)]
+            .iter()
+            .map(|&(a, p)| (2.0f32 / 11.0) * a + (1.0 - 2.0f32 / 11.0) * p)
+            .collect();
+        assert_eq!(data(&state.model_tensors().unwrap(), "w"), expected);
+
+        // The checkpoint carries parameters and average apart; a restored state ships the same average.
+        let ckpt = state.checkpoint_tensors().unwrap();
+        assert_eq!((data(&ckpt, "w"), data(&ckpt, "w.ema")), (vec![3.0, 6.0], expected.clone()));
+        let mut restored = TrainState::new(&[param("w", &[0.0, 0.0])]).unwrap();
+        restored.enable_ema().unwrap();
+        restored.load_tensors(&ckpt).unwrap();
+        assert_eq!(data(&restored.model_tensors().unwrap(), "w"), expected);
+        assert_eq!(data(&restored.checkpoint_tensors().unwrap(), "w"), vec![3.0, 6.0]);
+    }
 }

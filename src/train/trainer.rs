@@ -114,7 +114,7 @@ fn save_checkpoint(
         ("nerkit.batch_in_epoch".to_string(), batch_in_epoch.to_string()),
         ("nerkit.early_stopping".to_string(), serde_json::to_string(early).expect("serialises")),
     ]);
-    Ok(checkpoint::write(&run.checkpoint_path(), &state.to_tensors(true)?, meta)?)
+    Ok(checkpoint::write(&run.checkpoint_path(), &state.checkpoint_tensors()?, meta)?)
 }
 
 fn load_checkpoint(run: &RunDir, state: &mut TrainState) -> Result<Option<Resumed>, TrainError> {
@@ -193,6 +193,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let mut train_session = engine::session(&built.train, cfg.device, cfg.threads)?;
     let mut eval_session = engine::session(&built.eval, cfg.device, cfg.threads)?;
     let mut state = TrainState::new(&built.params)?;
+    if cfg.ema_decay > 0.0 {
+        state.enable_ema()?;
+    }
     let clips = built.clips;
     drop(built);
 
@@ -259,8 +262,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
                 dropout_seed(cfg.seed, step),
                 clips,
             )?;
-            let dt = t0.elapsed().as_secs_f64();
             step += 1;
+            state.update_ema(cfg.ema_decay, step)?;
+            let dt = t0.elapsed().as_secs_f64();
             tokens_total += tokens;
             train_seconds += dt;
             run.log_step(epoch, step, lr, out.loss, out.grad_norm)?;
@@ -303,14 +307,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
                 },
             };
             let toml = toml::to_string_pretty(&card).expect("model card serialises");
-            write_model_dir(
-                &run.best_dir(),
-                &bert,
-                &weights,
-                &state.to_tensors(false)?,
-                &model.tokenizer_path(),
-                &toml,
-            )?;
+            write_model_dir(&run.best_dir(), &bert, &weights, &state.model_tensors()?, &model.tokenizer_path(), &toml)?;
             summary.best_macro_f1 = Some(e.macro_.f1);
             summary.best_f1_per_type = per_type;
         }
