@@ -1,16 +1,17 @@
 //! Runs the training and evaluation graphs on ONNX Runtime (CPU or CUDA execution provider).
 //!
-//! Parameters and AdamW moments live in ONNX Runtime values that are fed back as the next step's inputs:
-//! each step's `<p>.new` outputs become the `<p>` inputs of the following step, so on CPU nothing is copied
-//! between steps except the batch going in and the loss coming out.
+//! A training step binds the batch and the current state set as inputs and the other state set as the
+//! outputs (see [`super::state`]), so parameters and moments are updated in place of the previous ones
+//! without allocating or copying, and only the loss (and gradient norm) come back to the host.
 use std::borrow::Cow;
 
 use ndarray::{arr0, ArrayView1};
-use nerkit_export::train_graph::{names, TrainParam};
+use nerkit_export::train_graph::names;
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorRef};
 
-use super::checkpoint::NamedTensor;
+use super::state::{ort_err, TrainState};
 use super::TrainError;
 use crate::prepare::batch::LabelledBatch;
 use crate::runtime::{self, Device};
@@ -21,141 +22,6 @@ pub struct StepOutput {
     pub loss: f32,
     /// Global gradient norm before clipping (when clipping is on).
     pub grad_norm: Option<f32>,
-}
-
-/// Parameter and optimizer state as engine values, in the training graph's parameter order.
-pub struct TrainState {
-    pub names: Vec<String>,
-    pub shapes: Vec<Vec<usize>>,
-    params: Vec<DynValue>,
-    adam_m: Vec<DynValue>,
-    adam_v: Vec<DynValue>,
-    /// Exponential moving average of the parameters (host memory), when enabled.
-    ema: Option<Vec<DynValue>>,
-}
-
-/// Checkpoint name of a parameter's moving average.
-pub fn ema_name(param: &str) -> String {
-    format!("{param}.ema")
-}
-
-/// Effective EMA decay at optimizer step `step` (1-based): `min(decay, (1 + step) / (10 + step))`, so the
-/// average follows the parameters closely at the start instead of clinging to the pretrained values.
-pub fn ema_decay_at(decay: f64, step: u64) -> f64 {
-    decay.min((1.0 + step as f64) / (10.0 + step as f64))
-}
-
-fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
-    move |e| TrainError::Engine { what, message: e.to_string() }
-}
-
-fn value(shape: &[usize], data: Vec<f32>) -> Result<DynValue, TrainError> {
-    let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    Ok(Tensor::from_array((shape, data)).map_err(ort_err("creating a parameter tensor"))?.into_dyn())
-}
-
-fn host(v: &DynValue) -> Result<Vec<f32>, TrainError> {
-    Ok(v.try_extract_tensor::<f32>().map_err(ort_err("reading a parameter tensor"))?.1.to_vec())
-}
-
-impl TrainState {
-    /// Initial state: parameters from the graph's initial values, zero moments.
-    pub fn new(params: &[TrainParam]) -> Result<Self, TrainError> {
-        let mut state =
-            TrainState { names: vec![], shapes: vec![], params: vec![], adam_m: vec![], adam_v: vec![], ema: None };
-        for p in params {
-            let shape: Vec<usize> = p.dims.iter().map(|&d| d as usize).collect();
-            let data: Vec<f32> =
-                p.initial.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            let n = data.len();
-            state.params.push(value(&shape, data)?);
-            state.adam_m.push(value(&shape, vec![0.0; n])?);
-            state.adam_v.push(value(&shape, vec![0.0; n])?);
-            state.names.push(p.name.clone());
-            state.shapes.push(shape);
-        }
-        Ok(state)
-    }
-
-    /// Starts an exponential moving average of the parameters at their current values.
-    pub fn enable_ema(&mut self) -> Result<(), TrainError> {
-        let ema: Result<Vec<DynValue>, TrainError> =
-            (0..self.names.len()).map(|i| value(&self.shapes[i], host(&self.params[i])?)).collect();
-        self.ema = Some(ema?);
-        Ok(())
-    }
-
-    /// `ema ← d·ema + (1 − d)·params` with `d = ema_decay_at(decay, step)`; no-op when the EMA is off.
-    pub fn update_ema(&mut self, decay: f64, step: u64) -> Result<(), TrainError> {
-        let Some(ema) = self.ema.as_mut() else { return Ok(()) };
-        let d = ema_decay_at(decay, step) as f32;
-        for (avg, param) in ema.iter_mut().zip(&self.params) {
-            let (_, p) = param.try_extract_tensor::<f32>().map_err(ort_err("reading a parameter tensor"))?;
-            let (_, a) = avg.try_extract_tensor_mut::<f32>().map_err(ort_err("updating the moving average"))?;
-            for (a, &p) in a.iter_mut().zip(p) {
-                *a = d * *a + (1.0 - d) * p;
-            }
-        }
-        Ok(())
-    }
-
-    /// The weights to validate and ship: the moving average when enabled, else the parameters.
-    pub fn model_params(&self) -> &[DynValue] {
-        self.ema.as_deref().unwrap_or(&self.params)
-    }
-
-    /// The model weights ([`Self::model_params`]) copied to the host, under the parameter names.
-    pub fn model_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
-        let params = self.model_params();
-        (0..self.names.len())
-            .map(|i| {
-                Ok(NamedTensor { name: self.names[i].clone(), shape: self.shapes[i].clone(), data: host(&params[i])? })
-            })
-            .collect()
-    }
-
-    /// Everything needed to resume, copied to the host: parameters, moments as `<p>.adam_m` / `<p>.adam_v`,
-    /// and the moving average as `<p>.ema` when enabled.
-    pub fn checkpoint_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
-        let mut out = Vec::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let shape = self.shapes[i].clone();
-            out.push(NamedTensor { name: name.clone(), shape: shape.clone(), data: host(&self.params[i])? });
-            out.push(NamedTensor { name: names::adam_m(name), shape: shape.clone(), data: host(&self.adam_m[i])? });
-            out.push(NamedTensor { name: names::adam_v(name), shape: shape.clone(), data: host(&self.adam_v[i])? });
-            if let Some(ema) = &self.ema {
-                out.push(NamedTensor { name: ema_name(name), shape, data: host(&ema[i])? });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Restores parameters, moments (and the moving average when enabled) from checkpoint tensors; every one
-    /// must be present with its shape.
-    pub fn load_tensors(&mut self, tensors: &[NamedTensor]) -> Result<(), TrainError> {
-        let find = |name: &str, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
-            let t = tensors
-                .iter()
-                .find(|t| t.name == name)
-                .ok_or_else(|| TrainError::Checkpoint { message: format!("tensor `{name}` is missing") })?;
-            if t.shape != shape {
-                return Err(TrainError::Checkpoint {
-                    message: format!("tensor `{name}` has shape {:?}, the model needs {shape:?}", t.shape),
-                });
-            }
-            Ok(t.data.clone())
-        };
-        for i in 0..self.names.len() {
-            let (name, shape) = (self.names[i].clone(), self.shapes[i].clone());
-            self.params[i] = value(&shape, find(&name, &shape)?)?;
-            self.adam_m[i] = value(&shape, find(&names::adam_m(&name), &shape)?)?;
-            self.adam_v[i] = value(&shape, find(&names::adam_v(&name), &shape)?)?;
-            if let Some(ema) = self.ema.as_mut() {
-                ema[i] = value(&shape, find(&ema_name(&name), &shape)?)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Builds an ONNX Runtime session for a serialised graph.
@@ -170,6 +36,11 @@ pub fn session(bytes: &[u8], device: Device, threads: usize) -> Result<Session, 
         builder = builder.with_execution_providers(eps).map_err(|e| ort_err("registering CUDA")(e.into()))?;
     }
     builder.commit_from_memory(bytes).map_err(ort_err("loading the graph"))
+}
+
+/// Whether sessions for `device` get the CUDA execution provider.
+pub fn uses_cuda(device: Device) -> Result<bool, TrainError> {
+    Ok(!runtime::execution_providers(device)?.is_empty())
 }
 
 /// Named session inputs.
@@ -192,7 +63,8 @@ fn scalar_f32(out: &ort::session::SessionOutputs, name: &str) -> Result<f32, Tra
     Ok(v.try_extract_tensor::<f32>().map_err(ort_err("reading a scalar output"))?.1[0])
 }
 
-/// Every input of the training graph for one step: the batch, the step scalars, parameters and moments.
+/// Every input of the training graph for one step: the batch, the step scalars, parameters and moments (the
+/// current state set), for a plain `Session::run`.
 pub fn step_inputs<'a>(
     state: &'a TrainState,
     batch: &'a LabelledBatch,
@@ -201,20 +73,30 @@ pub fn step_inputs<'a>(
     step: u64,
     seed: i64,
 ) -> Result<Inputs<'a>, TrainError> {
-    let e = ort_err("binding step inputs");
     let mut inputs = batch_inputs(batch, class_weights)?;
-    inputs.push((names::LR.into(), Tensor::from_array(arr0(lr)).map_err(&e)?.into()));
-    inputs.push((names::STEP.into(), Tensor::from_array(arr0(step as f32)).map_err(&e)?.into()));
-    inputs.push((names::SEED.into(), Tensor::from_array(arr0(seed)).map_err(&e)?.into()));
+    for (name, value) in step_scalars(lr, step, seed)? {
+        inputs.push((name.into(), value.into()));
+    }
+    let set = state.current();
     for (i, name) in state.names.iter().enumerate() {
-        inputs.push((name.as_str().into(), (&state.params[i]).into()));
-        inputs.push((names::adam_m(name).into(), (&state.adam_m[i]).into()));
-        inputs.push((names::adam_v(name).into(), (&state.adam_v[i]).into()));
+        inputs.push((name.as_str().into(), (&set.params[i]).into()));
+        inputs.push((names::adam_m(name).into(), (&set.adam_m[i]).into()));
+        inputs.push((names::adam_v(name).into(), (&set.adam_v[i]).into()));
     }
     Ok(inputs)
 }
 
-/// One optimizer step. Non-finite loss leaves the state unchanged and is reported as an error.
+fn step_scalars(lr: f32, step: u64, seed: i64) -> Result<[(&'static str, DynValue); 3], TrainError> {
+    let e = ort_err("creating step scalars");
+    Ok([
+        (names::LR, Tensor::from_array(arr0(lr)).map_err(&e)?.into_dyn()),
+        (names::STEP, Tensor::from_array(arr0(step as f32)).map_err(&e)?.into_dyn()),
+        (names::SEED, Tensor::from_array(arr0(seed)).map_err(&e)?.into_dyn()),
+    ])
+}
+
+/// One optimizer step: reads the current state set, writes the updated parameters and moments into the other
+/// set, and makes it current. A non-finite loss leaves the current set as it was and is reported as an error.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     session: &mut Session,
@@ -226,26 +108,52 @@ pub fn train_step(
     seed: i64,
     clips: bool,
 ) -> Result<StepOutput, TrainError> {
-    let inputs = step_inputs(state, batch, class_weights, lr, step, seed)?;
-    let mut out = session.run(inputs).map_err(ort_err("running a training step"))?;
-    let loss = scalar_f32(&out, names::LOSS)?;
-    let grad_norm = if clips { Some(scalar_f32(&out, names::GRAD_NORM)?) } else { None };
+    let e = ort_err("binding a training step");
+    let mut binding = session.create_binding().map_err(&e)?;
+    // Owned copies of the (small) batch: ort's `bind_input` would clone borrowed views through its own
+    // device-copy session, which deadlocks in ort 2.0.0-rc.15.
+    let e2 = ort_err("creating batch tensors");
+    let owned: [(&str, DynValue); 5] = [
+        ("input_ids", Tensor::from_array(batch.inputs.input_ids.clone()).map_err(&e2)?.into_dyn()),
+        ("attention_mask", Tensor::from_array(batch.inputs.attention_mask.clone()).map_err(&e2)?.into_dyn()),
+        ("token_type_ids", Tensor::from_array(batch.inputs.token_type_ids.clone()).map_err(&e2)?.into_dyn()),
+        (names::LABELS, Tensor::from_array(batch.labels.clone()).map_err(&e2)?.into_dyn()),
+        (
+            names::CLASS_WEIGHTS,
+            Tensor::from_array(ndarray::Array1::from(class_weights.to_vec())).map_err(&e2)?.into_dyn(),
+        ),
+    ];
+    for (name, value) in &owned {
+        binding.bind_input(*name, value).map_err(&e)?;
+    }
+    for (name, value) in step_scalars(lr, step, seed)? {
+        binding.bind_input(name, &value).map_err(&e)?;
+    }
+    let host = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput).map_err(&e)?;
+    binding.bind_output_to_device(names::LOSS, &host).map_err(&e)?;
+    if clips {
+        binding.bind_output_to_device(names::GRAD_NORM, &host).map_err(&e)?;
+    }
+    let names_ = state.names.clone();
+    let (current, next) = state.current_and_next();
+    for (i, name) in names_.iter().enumerate() {
+        binding.bind_input(name.as_str(), &current.params[i]).map_err(&e)?;
+        binding.bind_input(names::adam_m(name), &current.adam_m[i]).map_err(&e)?;
+        binding.bind_input(names::adam_v(name), &current.adam_v[i]).map_err(&e)?;
+        binding.bind_output(names::new_param(name), &mut next.params[i]).map_err(&e)?;
+        binding.bind_output(names::new_adam_m(name), &mut next.adam_m[i]).map_err(&e)?;
+        binding.bind_output(names::new_adam_v(name), &mut next.adam_v[i]).map_err(&e)?;
+    }
+    let (loss, grad_norm) = {
+        let out = session.run_binding(&binding).map_err(ort_err("running a training step"))?;
+        let loss = scalar_f32(&out, names::LOSS)?;
+        (loss, if clips { Some(scalar_f32(&out, names::GRAD_NORM)?) } else { None })
+    };
+    drop(binding);
     if !loss.is_finite() || grad_norm.is_some_and(|g| !g.is_finite()) {
         return Err(TrainError::NonFinite { step, loss, grad_norm });
     }
-    let mut take = |name: String| {
-        out.remove(&name).ok_or_else(|| TrainError::Engine { what: "reading outputs", message: format!("no `{name}`") })
-    };
-    let mut fresh = Vec::with_capacity(state.names.len());
-    for name in &state.names {
-        fresh.push((take(names::new_param(name))?, take(names::new_adam_m(name))?, take(names::new_adam_v(name))?));
-    }
-    drop(out);
-    for (i, (p, m, v)) in fresh.into_iter().enumerate() {
-        state.params[i] = p;
-        state.adam_m[i] = m;
-        state.adam_v[i] = v;
-    }
+    state.swap();
     Ok(StepOutput { loss, grad_norm })
 }
 
@@ -273,59 +181,4 @@ pub fn eval_step(
         .into_dimensionality::<ndarray::Ix3>()
         .map_err(|e| TrainError::Engine { what: "reading logits", message: e.to_string() })?;
     Ok((loss, logits))
-}
-
-#[cfg(test)]
-mod tests {
-    use nerkit_export::builder::tensor;
-
-    use super::*;
-
-    fn param(name: &str, values: &[f32]) -> TrainParam {
-        TrainParam {
-            name: name.into(),
-            dims: vec![values.len() as i64],
-            weight_decay: true,
-            initial: tensor::f32(name, &[values.len() as i64], values),
-        }
-    }
-
-    fn data(tensors: &[NamedTensor], name: &str) -> Vec<f32> {
-        tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}")).data.clone()
-    }
-
-    #[test]
-    fn decay_warms_up_then_holds() {
-        assert_eq!(ema_decay_at(0.999, 0), 0.1);
-        assert_eq!(ema_decay_at(0.999, 10), 0.55);
-        assert_eq!(ema_decay_at(0.9, 1_000), 0.9);
-    }
-
-    #[test]
-    fn moving_average_is_what_validation_ships_and_checkpoints_keep() {
-        runtime::environment().expect("ONNX Runtime library (make setup)");
-        let mut state = TrainState::new(&[param("w", &[1.0, 2.0])]).unwrap();
-        state.update_ema(0.5, 100).unwrap(); // off: nothing to update
-        assert!(state.checkpoint_tensors().unwrap().iter().all(|t| !t.name.ends_with(".ema")));
-
-        state.enable_ema().unwrap();
-        state.params[0] = value(&[2], vec![3.0, 6.0]).unwrap();
-        state.update_ema(0.5, 100).unwrap(); // d = 0.5
-        assert_eq!(data(&state.model_tensors().unwrap(), "w"), vec![2.0, 4.0]);
-        state.update_ema(0.99, 1).unwrap(); // d = 2/11
-        let expected: Vec<f32> = [(2.0f32, 3.0f32), (4.0, 6.0)]
-            .iter()
-            .map(|&(a, p)| (2.0f32 / 11.0) * a + (1.0 - 2.0f32 / 11.0) * p)
-            .collect();
-        assert_eq!(data(&state.model_tensors().unwrap(), "w"), expected);
-
-        // The checkpoint carries parameters and average apart; a restored state ships the same average.
-        let ckpt = state.checkpoint_tensors().unwrap();
-        assert_eq!((data(&ckpt, "w"), data(&ckpt, "w.ema")), (vec![3.0, 6.0], expected.clone()));
-        let mut restored = TrainState::new(&[param("w", &[0.0, 0.0])]).unwrap();
-        restored.enable_ema().unwrap();
-        restored.load_tensors(&ckpt).unwrap();
-        assert_eq!(data(&restored.model_tensors().unwrap(), "w"), expected);
-        assert_eq!(data(&restored.checkpoint_tensors().unwrap(), "w"), vec![3.0, 6.0]);
-    }
 }

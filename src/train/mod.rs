@@ -1,5 +1,6 @@
 //! Fine-tuning on ONNX Runtime with nerkit's own training graph (see `nerkit_export::train_graph`):
-//! [`trainer::train`] runs the loop; [`schedule`], [`early_stop`], [`checkpoint`] and [`run_dir`] are its parts.
+//! [`trainer::train`] runs the loop; [`engine`] runs the graphs on the [`state`]; [`schedule`], [`early_stop`],
+//! [`checkpoint`] and [`run_dir`] are its other parts.
 pub mod checkpoint;
 mod curves;
 pub mod early_stop;
@@ -7,6 +8,7 @@ pub mod engine;
 pub mod graphs;
 pub mod run_dir;
 pub mod schedule;
+pub mod state;
 pub mod trainer;
 pub mod validation;
 

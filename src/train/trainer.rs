@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use super::checkpoint;
 use super::early_stop::{EarlyStopping, Verdict};
-use super::engine::{self, TrainState};
+use super::engine;
 use super::graphs;
 use super::run_dir::{write_model_dir, RunDir};
 use super::schedule::LinearSchedule;
+use super::state::{Placement, TrainState};
 use super::validation::{validate, ValidationSet};
 use super::TrainError;
 use crate::config::TrainConfig;
@@ -192,7 +193,8 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let built = graphs::build(&bert, &weights, cfg, labels.len())?;
     let mut train_session = engine::session(&built.train, cfg.device, cfg.threads)?;
     let mut eval_session = engine::session(&built.eval, cfg.device, cfg.threads)?;
-    let mut state = TrainState::new(&built.params)?;
+    let placement = Placement::for_session(&train_session, engine::uses_cuda(cfg.device)?);
+    let mut state = TrainState::new_in(&built.params, placement)?;
     if cfg.ema_decay > 0.0 {
         state.enable_ema()?;
     }

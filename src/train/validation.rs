@@ -3,7 +3,8 @@
 //! seqeval-equivalent metrics.
 use ort::session::Session;
 
-use super::engine::{eval_step, TrainState};
+use super::engine::eval_step;
+use super::state::TrainState;
 use super::TrainError;
 use crate::data::Sentence;
 use crate::infer::decode::Decoding;

@@ -1,0 +1,299 @@
+//! Parameter and optimizer state of a run: two buffer sets in engine memory (host for the CPU provider, GPU
+//! memory for CUDA), ping-ponged by the training step, plus an optional moving average of the weights.
+//!
+//! A step reads parameters and AdamW moments from the active set and writes the updated ones straight into the
+//! other set (ONNX Runtime `IoBinding` with pre-allocated outputs); the sets then swap. Nothing is allocated or
+//! copied between steps, and on CUDA the state never leaves the device: only the batch goes in and the loss
+//! comes out. Host copies happen for checkpoints, the best model and the moving average.
+use std::borrow::Cow;
+
+use nerkit_export::train_graph::{names, TrainParam};
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::Session;
+use ort::value::{DynTensor, Tensor};
+
+use super::checkpoint::NamedTensor;
+use super::TrainError;
+
+pub(super) fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
+    move |e| TrainError::Engine { what, message: e.to_string() }
+}
+
+/// Where the state lives: the memory of the device the training session runs on.
+pub struct Placement {
+    allocator: Allocator,
+}
+
+impl Placement {
+    /// Host memory.
+    pub fn cpu() -> Self {
+        Placement { allocator: Allocator::default() }
+    }
+
+    /// The device memory of `session` when it runs on CUDA (`cuda` = CUDA was requested and registered), host
+    /// memory otherwise. A CUDA allocator that cannot be created (the provider fell back to CPU) means host memory.
+    pub fn for_session(session: &Session, cuda: bool) -> Self {
+        if !cuda {
+            return Self::cpu();
+        }
+        let info = MemoryInfo::new(AllocationDevice::CUDA, 0, AllocatorType::Device, MemoryType::Default);
+        match info.and_then(|info| Allocator::new(session, info)) {
+            Ok(allocator) => Placement { allocator },
+            Err(e) => {
+                tracing::info!("training state stays in host memory (no CUDA allocator: {e})");
+                Self::cpu()
+            }
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.allocator.memory_info().is_cpu_accessible()
+    }
+
+    /// A tensor of `shape` in this memory holding `data`.
+    fn tensor(&self, shape: &[usize], data: &[f32]) -> Result<DynTensor, TrainError> {
+        let mut t = Tensor::<f32>::new(&self.allocator, shape.to_vec()).map_err(ort_err("allocating state"))?;
+        if self.is_host() {
+            t.extract_tensor_mut().1.copy_from_slice(data);
+        } else {
+            let src = Tensor::from_array((shape.to_vec(), data.to_vec())).map_err(ort_err("creating a tensor"))?;
+            src.copy_into(&mut t).map_err(ort_err("copying state to the device"))?;
+        }
+        Ok(t.upcast())
+    }
+}
+
+/// The values of a tensor in host memory: borrowed when it lives there, copied from the device otherwise.
+fn host_slice(v: &DynTensor) -> Result<Cow<'_, [f32]>, TrainError> {
+    let read = ort_err("reading a state tensor");
+    if v.memory_info().is_cpu_accessible() {
+        return Ok(Cow::Borrowed(v.try_extract_tensor::<f32>().map_err(&read)?.1));
+    }
+    let copy = v.to(AllocationDevice::CPU, 0).map_err(ort_err("copying state to the host"))?;
+    Ok(Cow::Owned(copy.try_extract_tensor::<f32>().map_err(&read)?.1.to_vec()))
+}
+
+/// Parameters and AdamW moments of one buffer set, in the training graph's parameter order.
+pub(super) struct StateSet {
+    pub params: Vec<DynTensor>,
+    pub adam_m: Vec<DynTensor>,
+    pub adam_v: Vec<DynTensor>,
+}
+
+/// Parameter and optimizer state as engine values, in the training graph's parameter order.
+pub struct TrainState {
+    pub names: Vec<String>,
+    pub shapes: Vec<Vec<usize>>,
+    placement: Placement,
+    sets: [StateSet; 2],
+    /// Which set holds the current state; the other one receives the next step's outputs.
+    active: usize,
+    /// Exponential moving average of the parameters (host memory), when enabled.
+    ema: Option<Vec<DynTensor>>,
+}
+
+/// Checkpoint name of a parameter's moving average.
+pub fn ema_name(param: &str) -> String {
+    format!("{param}.ema")
+}
+
+/// Effective EMA decay at optimizer step `step` (1-based): `min(decay, (1 + step) / (10 + step))`, so the
+/// average follows the parameters closely at the start instead of clinging to the pretrained values.
+pub fn ema_decay_at(decay: f64, step: u64) -> f64 {
+    decay.min((1.0 + step as f64) / (10.0 + step as f64))
+}
+
+impl TrainState {
+    /// Initial state in host memory: parameters from the graph's initial values, zero moments.
+    pub fn new(params: &[TrainParam]) -> Result<Self, TrainError> {
+        Self::new_in(params, Placement::cpu())
+    }
+
+    /// Initial state in `placement`'s memory.
+    pub fn new_in(params: &[TrainParam], placement: Placement) -> Result<Self, TrainError> {
+        let empty = || StateSet { params: vec![], adam_m: vec![], adam_v: vec![] };
+        let mut state =
+            TrainState { names: vec![], shapes: vec![], placement, sets: [empty(), empty()], active: 0, ema: None };
+        for p in params {
+            let shape: Vec<usize> = p.dims.iter().map(|&d| d as usize).collect();
+            let data: Vec<f32> =
+                p.initial.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let zeros = vec![0.0; data.len()];
+            for (k, set) in state.sets.iter_mut().enumerate() {
+                set.params.push(state.placement.tensor(&shape, if k == 0 { &data } else { &zeros })?);
+                set.adam_m.push(state.placement.tensor(&shape, &zeros)?);
+                set.adam_v.push(state.placement.tensor(&shape, &zeros)?);
+            }
+            state.names.push(p.name.clone());
+            state.shapes.push(shape);
+        }
+        Ok(state)
+    }
+
+    /// The set holding the current state, and the set the next step writes.
+    pub(super) fn current_and_next(&mut self) -> (&StateSet, &mut StateSet) {
+        let [a, b] = &mut self.sets;
+        if self.active == 0 {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
+    pub(super) fn current(&self) -> &StateSet {
+        &self.sets[self.active]
+    }
+
+    /// Makes the set the last step wrote the current one.
+    pub(super) fn swap(&mut self) {
+        self.active ^= 1;
+    }
+
+    /// Starts an exponential moving average of the parameters at their current values.
+    pub fn enable_ema(&mut self) -> Result<(), TrainError> {
+        let mut ema = Vec::with_capacity(self.names.len());
+        for (shape, p) in self.shapes.iter().zip(&self.current().params) {
+            ema.push(Placement::cpu().tensor(shape, &host_slice(p)?)?);
+        }
+        self.ema = Some(ema);
+        Ok(())
+    }
+
+    /// `ema ← d·ema + (1 − d)·params` with `d = ema_decay_at(decay, step)`; no-op when the EMA is off.
+    pub fn update_ema(&mut self, decay: f64, step: u64) -> Result<(), TrainError> {
+        let Some(ema) = self.ema.as_mut() else { return Ok(()) };
+        let d = ema_decay_at(decay, step) as f32;
+        for (avg, param) in ema.iter_mut().zip(&self.sets[self.active].params) {
+            let p = host_slice(param)?;
+            let (_, a) = avg.try_extract_tensor_mut::<f32>().map_err(ort_err("updating the moving average"))?;
+            for (a, &p) in a.iter_mut().zip(p.iter()) {
+                *a = d * *a + (1.0 - d) * p;
+            }
+        }
+        Ok(())
+    }
+
+    /// The weights to validate and ship: the moving average when enabled, else the parameters.
+    pub fn model_params(&self) -> &[DynTensor] {
+        self.ema.as_deref().unwrap_or(&self.current().params)
+    }
+
+    /// The model weights ([`Self::model_params`]) copied to the host, under the parameter names.
+    pub fn model_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
+        let params = self.model_params();
+        let tensor = |i: usize| -> Result<NamedTensor, TrainError> {
+            Ok(NamedTensor {
+                name: self.names[i].clone(),
+                shape: self.shapes[i].clone(),
+                data: host_slice(&params[i])?.into_owned(),
+            })
+        };
+        (0..self.names.len()).map(tensor).collect()
+    }
+
+    /// Everything needed to resume, copied to the host: parameters, moments as `<p>.adam_m` / `<p>.adam_v`,
+    /// and the moving average as `<p>.ema` when enabled.
+    pub fn checkpoint_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
+        let set = self.current();
+        let mut out = Vec::new();
+        for (i, name) in self.names.iter().enumerate() {
+            let shape = &self.shapes[i];
+            let mut push = |name: String, v: &DynTensor| -> Result<(), TrainError> {
+                out.push(NamedTensor { name, shape: shape.clone(), data: host_slice(v)?.into_owned() });
+                Ok(())
+            };
+            push(name.clone(), &set.params[i])?;
+            push(names::adam_m(name), &set.adam_m[i])?;
+            push(names::adam_v(name), &set.adam_v[i])?;
+            if let Some(ema) = &self.ema {
+                push(ema_name(name), &ema[i])?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Restores parameters, moments (and the moving average when enabled) from checkpoint tensors; every one
+    /// must be present with its shape.
+    pub fn load_tensors(&mut self, tensors: &[NamedTensor]) -> Result<(), TrainError> {
+        let find = |name: &str, shape: &[usize]| -> Result<&[f32], TrainError> {
+            let t = tensors
+                .iter()
+                .find(|t| t.name == name)
+                .ok_or_else(|| TrainError::Checkpoint { message: format!("tensor `{name}` is missing") })?;
+            if t.shape != shape {
+                return Err(TrainError::Checkpoint {
+                    message: format!("tensor `{name}` has shape {:?}, the model needs {shape:?}", t.shape),
+                });
+            }
+            Ok(&t.data)
+        };
+        let active = self.active;
+        for i in 0..self.names.len() {
+            let (name, shape) = (self.names[i].clone(), self.shapes[i].clone());
+            let set = &mut self.sets[active];
+            set.params[i] = self.placement.tensor(&shape, find(&name, &shape)?)?;
+            set.adam_m[i] = self.placement.tensor(&shape, find(&names::adam_m(&name), &shape)?)?;
+            set.adam_v[i] = self.placement.tensor(&shape, find(&names::adam_v(&name), &shape)?)?;
+            if let Some(ema) = self.ema.as_mut() {
+                ema[i] = Placement::cpu().tensor(&shape, find(&ema_name(&name), &shape)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nerkit_export::builder::tensor;
+
+    use super::*;
+
+    fn param(name: &str, values: &[f32]) -> TrainParam {
+        TrainParam {
+            name: name.into(),
+            dims: vec![values.len() as i64],
+            weight_decay: true,
+            initial: tensor::f32(name, &[values.len() as i64], values),
+        }
+    }
+
+    fn data(tensors: &[NamedTensor], name: &str) -> Vec<f32> {
+        tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}")).data.clone()
+    }
+
+    #[test]
+    fn decay_warms_up_then_holds() {
+        assert_eq!(ema_decay_at(0.999, 0), 0.1);
+        assert_eq!(ema_decay_at(0.999, 10), 0.55);
+        assert_eq!(ema_decay_at(0.9, 1_000), 0.9);
+    }
+
+    #[test]
+    fn moving_average_is_what_validation_ships_and_checkpoints_keep() {
+        crate::runtime::environment().expect("ONNX Runtime library (make setup)");
+        let mut state = TrainState::new(&[param("w", &[1.0, 2.0])]).unwrap();
+        state.update_ema(0.5, 100).unwrap(); // off: nothing to update
+        assert!(state.checkpoint_tensors().unwrap().iter().all(|t| !t.name.ends_with(".ema")));
+
+        state.enable_ema().unwrap();
+        state.current_and_next().1.params[0] = Placement::cpu().tensor(&[2], &[3.0, 6.0]).unwrap();
+        state.swap();
+        state.update_ema(0.5, 100).unwrap(); // d = 0.5
+        assert_eq!(data(&state.model_tensors().unwrap(), "w"), vec![2.0, 4.0]);
+        state.update_ema(0.99, 1).unwrap(); // d = 2/11
+        let expected: Vec<f32> = [(2.0f32, 3.0f32), (4.0, 6.0)]
+            .iter()
+            .map(|&(a, p)| (2.0f32 / 11.0) * a + (1.0 - 2.0f32 / 11.0) * p)
+            .collect();
+        assert_eq!(data(&state.model_tensors().unwrap(), "w"), expected);
+
+        // The checkpoint carries parameters and average apart; a restored state ships the same average.
+        let ckpt = state.checkpoint_tensors().unwrap();
+        assert_eq!((data(&ckpt, "w"), data(&ckpt, "w.ema")), (vec![3.0, 6.0], expected.clone()));
+        let mut restored = TrainState::new(&[param("w", &[0.0, 0.0])]).unwrap();
+        restored.enable_ema().unwrap();
+        restored.load_tensors(&ckpt).unwrap();
+        assert_eq!(data(&restored.model_tensors().unwrap(), "w"), expected);
+        assert_eq!(data(&restored.checkpoint_tensors().unwrap(), "w"), vec![3.0, 6.0]);
+    }
+}

@@ -1,0 +1,105 @@
+//! The training step binds parameters and moments in two pre-allocated buffer sets and ping-pongs between
+//! them (ONNX Runtime IoBinding). It must compute exactly what a plain `Session::run` of the same graph computes
+//! when the updated outputs are fed back as the next step's inputs. Needs the ONNX Runtime library
+//! (`make setup`).
+use ndarray::Array2;
+use nerkit::config::{Device, TrainConfig};
+use nerkit::infer::PaddedBatch;
+use nerkit::prepare::batch::LabelledBatch;
+use nerkit::train::engine::{session, step_inputs, train_step};
+use nerkit::train::graphs;
+use nerkit::train::state::TrainState;
+use nerkit_export::config::BertConfig;
+use nerkit_export::train_graph::names;
+use nerkit_export::weights::Weights;
+
+fn batch(step: i64) -> LabelledBatch {
+    let ids = Array2::from_shape_fn((2, 6), |(b, t)| 5 + (b as i64 * 7 + t as i64 * 3 + step) % 20);
+    let mut mask = Array2::<i64>::ones((2, 6));
+    mask[[1, 5]] = 0;
+    let labels = Array2::from_shape_fn((2, 6), |(b, t)| if mask[[b, t]] == 0 { -100 } else { ((b + t) % 4) as i64 });
+    LabelledBatch {
+        inputs: PaddedBatch { input_ids: ids, attention_mask: mask, token_type_ids: Array2::zeros((2, 6)) },
+        labels,
+    }
+}
+
+#[test]
+fn ping_pong_step_equals_feeding_outputs_back() {
+    nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
+    let cfg = BertConfig {
+        vocab_size: 40,
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 16,
+        ..BertConfig::default()
+    };
+    let weights = Weights::random(&cfg, 4, 3);
+    let tc = TrainConfig { lr: 1e-2, ..TrainConfig::default() };
+    let built = graphs::build(&cfg, &weights, &tc, 4).unwrap();
+    assert!(built.clips);
+    let cw = [1.0f32, 2.0, 2.0, 1.5];
+    let mut bound = session(&built.train, Device::Cpu, 1).unwrap();
+    let mut plain = session(&built.train, Device::Cpu, 1).unwrap();
+    let mut state = TrainState::new(&built.params).unwrap();
+    let mut fed = TrainState::new(&built.params).unwrap();
+
+    // Three steps: the state goes set 0 → 1 → 0 → 1, so both buffer sets are read and written.
+    for step in 1..=3u64 {
+        let b = batch(step as i64);
+        let seed = 11 + step as i64;
+        let out = train_step(&mut bound, &mut state, &b, &cw, 1e-2, step, seed, true).unwrap();
+
+        let run = plain.run(step_inputs(&fed, &b, &cw, 1e-2, step, seed).unwrap()).unwrap();
+        let loss = run[names::LOSS].try_extract_tensor::<f32>().unwrap().1[0];
+        let grad_norm = run[names::GRAD_NORM].try_extract_tensor::<f32>().unwrap().1[0];
+        assert_eq!((out.loss, out.grad_norm), (loss, Some(grad_norm)), "step {step}");
+        let mut next = Vec::new();
+        for name in &fed.names {
+            for (old, new) in [
+                (name.clone(), names::new_param(name)),
+                (names::adam_m(name), names::new_adam_m(name)),
+                (names::adam_v(name), names::new_adam_v(name)),
+            ] {
+                let data = run[new.as_str()].try_extract_tensor::<f32>().unwrap().1.to_vec();
+                let shape = fed.shapes[fed.names.iter().position(|n| n == name).unwrap()].clone();
+                next.push(nerkit::train::checkpoint::NamedTensor { name: old, shape, data });
+            }
+        }
+        drop(run);
+        fed.load_tensors(&next).unwrap();
+        let (a, b) = (state.checkpoint_tensors().unwrap(), fed.checkpoint_tensors().unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.name, y.name);
+            assert_eq!(x.data, y.data, "{} after step {step}", x.name);
+        }
+    }
+}
+
+#[test]
+fn diverged_step_leaves_the_state_untouched() {
+    nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
+    let cfg = BertConfig {
+        vocab_size: 40,
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 16,
+        ..BertConfig::default()
+    };
+    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &TrainConfig::default(), 4).unwrap();
+    let mut s = session(&built.train, Device::Cpu, 1).unwrap();
+    let mut state = TrainState::new(&built.params).unwrap();
+    train_step(&mut s, &mut state, &batch(1), &[1.0; 4], 1e-3, 1, 1, true).unwrap();
+    let before = state.checkpoint_tensors().unwrap();
+    // A NaN class weight makes the loss NaN.
+    let err = train_step(&mut s, &mut state, &batch(2), &[f32::NAN; 4], 1e-3, 2, 2, true).unwrap_err();
+    assert!(err.to_string().contains("diverged"), "{err}");
+    let after = state.checkpoint_tensors().unwrap();
+    assert!(before.iter().zip(&after).all(|(x, y)| x.data == y.data), "state changed by a diverged step");
+    // And the next good step still runs from it.
+    train_step(&mut s, &mut state, &batch(2), &[1.0; 4], 1e-3, 2, 2, true).unwrap();
+}
