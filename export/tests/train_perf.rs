@@ -3,7 +3,8 @@
 //! `cargo test -p nerkit-export --test train_perf -- --ignored --nocapture` with `NERKIT_HOME` and
 //! `ORT_DYLIB_PATH` set (`NERKIT_FREEZE_WORD_EMBEDDINGS=1` measures the frozen-embedding variant). Prints graph size, build and session times, step time (batch 16 × 128, 2 threads),
 //! peak RSS, and the ORT profile aggregated by op type. Host-side feeding copies all parameters and moments
-//! every step (the trainer binds two device-side buffer sets instead, see `src/train/state.rs`), so the step time here is an upper bound.
+//! every step (the trainer binds two device-side buffer sets instead, see `src/train/state.rs`), so the step
+//! time here is an upper bound.
 mod autodiff_support;
 
 use std::collections::HashMap;
