@@ -69,9 +69,7 @@ pub fn step_scalars(g: &mut GraphBuilder, lr: &str, step: &str, clip: Option<&st
     let step_size = g.op("Div", "adamw.step_size", &[&lr_sqrt_bc2, &bc1], vec![]);
     let eps = g.const_f32("adamw.eps", &[], &[cfg.eps]);
     let eps = g.op("Mul", "adamw.eps_scaled", &[&eps, &sqrt_bc2], vec![]);
-    let wd = g.const_f32("adamw.weight_decay", &[], &[cfg.weight_decay]);
-    let lr_wd = g.op("Mul", "adamw.lr_wd", &[lr, &wd], vec![]);
-    let decay_factor = g.op("Sub", "adamw.decay_factor", &[&one, &lr_wd], vec![]);
+    let decay_factor = decay_factor(g, "adamw", lr, cfg);
     let mut grad_scale_m = g.const_f32("adamw.one_minus_beta1", &[], &[1.0 - cfg.beta1]);
     let mut grad_scale_v = g.const_f32("adamw.one_minus_beta2", &[], &[1.0 - cfg.beta2]);
     if let Some(c) = clip {
@@ -80,6 +78,14 @@ pub fn step_scalars(g: &mut GraphBuilder, lr: &str, step: &str, clip: Option<&st
         grad_scale_v = g.op("Mul", "adamw.grad_scale_v", &[&grad_scale_v, &c2], vec![]);
     }
     StepScalars { beta1: b1, beta2: b2, grad_scale_m, grad_scale_v, eps, step_size, decay_factor }
+}
+
+/// Decoupled weight decay as a factor on the parameter: `1 − lr · weight_decay`.
+fn decay_factor(g: &mut GraphBuilder, tag: &str, lr: &str, cfg: &AdamWConfig) -> String {
+    let one = g.const_f32(&format!("{tag}.one_for_decay"), &[], &[1.0]);
+    let wd = g.const_f32(&format!("{tag}.weight_decay"), &[], &[cfg.weight_decay]);
+    let lr_wd = g.op("Mul", &format!("{tag}.lr_wd"), &[lr, &wd], vec![]);
+    g.op("Sub", &format!("{tag}.decay_factor"), &[&one, &lr_wd], vec![])
 }
 
 /// The step scalars for parameters trained at `multiplier` × the learning rate (layer-wise learning-rate
@@ -95,10 +101,7 @@ pub fn scaled_step_scalars(
     let k = g.const_f32(&format!("{tag}.multiplier"), &[], &[multiplier]);
     let step_size = g.op("Mul", &format!("{tag}.step_size"), &[&base.step_size, &k], vec![]);
     let lr_k = g.op("Mul", &format!("{tag}.lr"), &[lr, &k], vec![]);
-    let wd = g.const_f32(&format!("{tag}.weight_decay"), &[], &[cfg.weight_decay]);
-    let lr_wd = g.op("Mul", &format!("{tag}.lr_wd"), &[&lr_k, &wd], vec![]);
-    let one = g.const_f32(&format!("{tag}.one"), &[], &[1.0]);
-    let decay_factor = g.op("Sub", &format!("{tag}.decay_factor"), &[&one, &lr_wd], vec![]);
+    let decay_factor = decay_factor(g, &tag, &lr_k, cfg);
     StepScalars { step_size, decay_factor, ..base.clone() }
 }
 
