@@ -272,11 +272,22 @@ impl GraphBuilder {
         self.node(op_type, name, inputs, 1, attrs).pop().expect("one output")
     }
 
+    /// The finished graph. Initializers that no node reads and no graph output names are left out (shared
+    /// constants a particular graph variant does not need).
     pub fn into_graph(self) -> pb::GraphProto {
+        let read: HashSet<String> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.input.iter())
+            .chain(self.outputs.iter().map(|o| &o.name))
+            .cloned()
+            .collect();
+        let mut initializer = self.initializers;
+        initializer.retain(|t| read.contains(&t.name));
         pb::GraphProto {
             name: self.name,
             node: self.nodes,
-            initializer: self.initializers,
+            initializer,
             input: self.inputs,
             output: self.outputs,
             ..Default::default()
@@ -319,4 +330,23 @@ pub fn save_model(model: &pb::ModelProto, path: &Path) -> std::io::Result<()> {
 /// Reads a model from bytes.
 pub fn parse_model(bytes: &[u8]) -> Result<pb::ModelProto, prost::DecodeError> {
     pb::ModelProto::decode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_initializers_are_left_out() {
+        let mut g = GraphBuilder::new("g");
+        let x = g.input("x", ElemType::F32, &[Dim::Fixed(1)]);
+        let used = g.const_f32("used", &[], &[2.0]);
+        g.const_f32("unused", &[], &[3.0]);
+        let kept_as_output = g.const_f32("as_output", &[], &[4.0]);
+        let y = g.op("Mul", "y", &[&x, &used], vec![]);
+        g.output(&y, ElemType::F32, &[Dim::Fixed(1)]);
+        g.output(&kept_as_output, ElemType::F32, &[]);
+        let names: Vec<String> = g.into_graph().initializer.into_iter().map(|t| t.name).collect();
+        assert_eq!(names, vec!["used".to_string(), "as_output".to_string()]);
+    }
 }
