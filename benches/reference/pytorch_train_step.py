@@ -3,7 +3,9 @@ BertForTokenClassification(4 labels), batch 16 x seq 128, AdamW (wd 0.01) + clip
 Prints the median step time and tokens/s. Compare with
 `cargo test -p nerkit-export --test train_perf -- --ignored --nocapture` run right after it on the same machine.
 
-Usage: /path/to/venv/bin/python benches/reference/pytorch_train_step.py [MODEL_DIR] [THREADS]
+Usage: /path/to/venv/bin/python benches/reference/pytorch_train_step.py [MODEL_DIR] [THREADS] [--profile]
+With --profile, two more steps run under torch.profiler and the time per op is printed (where PyTorch's step
+goes: matrix products vs dropout vs elementwise work), to set beside nerkit's ORT profile from train_perf.
 """
 import statistics
 import sys
@@ -12,8 +14,10 @@ import time
 import torch
 from transformers import BertForTokenClassification
 
-model_dir = sys.argv[1] if len(sys.argv) > 1 else ".nerkit/models/all-minilm-l6-v2"
-threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+args = [a for a in sys.argv[1:] if a != "--profile"]
+profile = "--profile" in sys.argv[1:]
+model_dir = args[0] if len(args) > 0 else ".nerkit/models/all-minilm-l6-v2"
+threads = int(args[1]) if len(args) > 1 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 batch, seq, steps, warmup = 16, 128, 10, 2
@@ -37,3 +41,24 @@ for i in range(warmup + steps):
         times.append(time.perf_counter() - t0)
 med = statistics.median(times)
 print(f"pytorch {torch.__version__} cpu threads={threads}: median step {med:.3f} s, {batch * seq / med:.0f} tokens/s")
+if profile:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    def step():
+        out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+        step()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    mm = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm"))
+    drop = sum(e.self_cpu_time_total for e in events if e.key == "aten::bernoulli_")
+    print(f"profiled 2 steps: {total / 2e6:.3f} s/step; matrix products (mm, addmm, bmm) {mm / 2e6:.3f} s "
+          f"({100 * mm / total:.0f} %), dropout masks (bernoulli_) {drop / 2e6:.3f} s ({100 * drop / total:.0f} %)")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))

@@ -163,6 +163,10 @@ fn minilm_training_step_on_ort_cpu() {
     for (op, (us, n)) in ops.iter().take(15) {
         eprintln!("  {op:<22} {:>7.3} s  {:>5.1}%  ({n} nodes)", us / 1e6, 100.0 * us / total);
     }
+    // The same split as benches/reference/pytorch_train_step.py --profile prints for PyTorch.
+    let matmul: f64 =
+        ops.iter().filter(|(op, _)| matches!(op.as_str(), "MatMul" | "FusedMatMul" | "Gemm")).map(|(_, v)| v.0).sum();
+    eprintln!("matrix products (MatMul, FusedMatMul, Gemm): {:.1}% of kernel time", 100.0 * matmul / total);
     // Where the time goes, by the part of the graph a node belongs to (node names say it).
     let part = |n: &str| {
         if n.contains(".dropout") {
