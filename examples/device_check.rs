@@ -5,11 +5,12 @@
 //! optimizations), and prints loss and gradient norm side by side. Then fingerprints every intermediate value
 //! of the graph (`nerkit_export::fingerprint`) on the first batch and names the ops whose outputs disagree
 //! although their inputs agree. Needs a binary built with `--features cuda` and the GPU build of ONNX Runtime
-//! (docs/gpu.md); with `--cpu-only` it compares optimized vs unoptimized CPU sessions instead.
+//! (docs/gpu.md); with `--cpu-only` it compares optimized vs unoptimized CPU sessions instead, and with
+//! `--cpu-twice` two identical CPU sessions (run-to-run determinism).
 //!
 //! ```text
 //! cargo run --release --features cuda --example device_check -- MODEL_DIR train.jsonl [--batches 3]
-//!     [--batch-size 16] [--steps 5] [--csv fingerprints.csv] [--cpu-only]
+//!     [--batch-size 16] [--steps 5] [--fingerprint-batch 0] [--csv fingerprints.csv] [--cpu-only | --cpu-twice]
 //! ```
 use std::io::Write;
 
@@ -41,6 +42,8 @@ struct Args {
     batch_size: usize,
     csv: Option<String>,
     cpu_only: bool,
+    cpu_twice: bool,
+    fingerprint_batch: usize,
     steps: usize,
 }
 
@@ -53,6 +56,8 @@ fn args() -> Result<Args> {
         batch_size: 16,
         csv: None,
         cpu_only: false,
+        cpu_twice: false,
+        fingerprint_batch: 0,
         steps: 5,
     };
     let mut positional = Vec::new();
@@ -62,6 +67,8 @@ fn args() -> Result<Args> {
             "--batch-size" => a.batch_size = it.next().context("--batch-size N")?.parse()?,
             "--csv" => a.csv = Some(it.next().context("--csv FILE")?),
             "--cpu-only" => a.cpu_only = true,
+            "--cpu-twice" => (a.cpu_only, a.cpu_twice) = (true, true),
+            "--fingerprint-batch" => a.fingerprint_batch = it.next().context("--fingerprint-batch N")?.parse()?,
             "--steps" => a.steps = it.next().context("--steps N")?.parse()?,
             _ => positional.push(x),
         }
@@ -165,10 +172,14 @@ fn main() -> Result<()> {
     let cw = vec![1.0f32; labels.len()];
     let state = TrainState::new(&built.params)?;
 
-    let (other, other_name) = if a.cpu_only { (Device::Cpu, "cpu-unoptimized") } else { (Device::Cuda, "cuda") };
+    let (other, other_name, other_optimized) = match (a.cpu_only, a.cpu_twice) {
+        (_, true) => (Device::Cpu, "cpu-again", true),
+        (true, false) => (Device::Cpu, "cpu-unoptimized", false),
+        _ => (Device::Cuda, "cuda", true),
+    };
     let mut engines = vec![
         ("cpu".to_string(), session(&built.train, Device::Cpu, true)?),
-        (other_name.to_string(), session(&built.train, other, !a.cpu_only)?),
+        (other_name.to_string(), session(&built.train, other, other_optimized)?),
     ];
     if !a.cpu_only {
         engines.push(("cuda-unoptimized".into(), session(&built.train, Device::Cuda, false)?));
@@ -193,10 +204,15 @@ fn main() -> Result<()> {
     let probes = add_fingerprints(&mut fp_model);
     let bytes = model_bytes(&fp_model);
     let outputs: Vec<String> = probes.iter().map(|p| p.output.clone()).collect();
-    let fa = run(&mut session(&bytes, Device::Cpu, true)?, &state, &picked[0], &cw, &outputs)?;
-    let fb = run(&mut session(&bytes, other, !a.cpu_only)?, &state, &picked[0], &cw, &outputs)?;
+    let fp_batch = picked.get(a.fingerprint_batch).context("--fingerprint-batch beyond --batches")?;
+    let fa = run(&mut session(&bytes, Device::Cpu, true)?, &state, fp_batch, &cw, &outputs)?;
+    let fb = run(&mut session(&bytes, other, other_optimized)?, &state, fp_batch, &cw, &outputs)?;
     let differing = fa.iter().zip(&fb).filter(|(x, y)| relative_difference(**x, **y) > 1e-3).count();
-    println!("\nfingerprints of {} values on batch 0: {differing} differ by more than 1e-3 (relative)", probes.len());
+    println!(
+        "\nfingerprints of {} values on batch {}: {differing} differ by more than 1e-3 (relative)",
+        probes.len(),
+        a.fingerprint_batch
+    );
     let found = origins(&fp_model, &probes, &fa, &fb, 1e-3);
     println!(
         "ops whose outputs differ while their inputs agree ({}); Σx² of the output on both engines, and",

@@ -2,7 +2,7 @@
 //! backward graph: accumulation of fanned-out values, pruning, non-differentiable inputs, naming, errors.
 mod autodiff_support;
 
-use autodiff_support::{ort_run, ort_session, value_info, Val, F64, I64};
+use autodiff_support::{env, ort_run, ort_session, value_info, Val, F32, F64, I64};
 use ndarray::{ArrayD, IxDyn};
 use nerkit_export::autodiff::{backward, constant, AutodiffError};
 use nerkit_export::builder::{attr, GraphBuilder};
@@ -85,7 +85,7 @@ fn embedding_gradient_is_a_scatter_add_not_a_one_hot_matmul() {
     let l = sum_all(&mut g, &e, "loss");
     let gr = backward(&mut g, &l, &["w".to_string()]).unwrap();
     let scatter = g.nodes.iter().find(|n| n.name == "emb.grad.w").expect("emb.grad.w");
-    assert_eq!(scatter.op_type, "ScatterND");
+    assert_eq!(scatter.op_type, "ScatterElements");
     assert!(!g.nodes.iter().any(|n| n.op_type == "OneHot" || (n.name.contains(".grad") && n.op_type == "MatMul")));
     g.outputs.push(value_info(&gr["w"], F64, None));
     let feed = vec![
@@ -94,6 +94,47 @@ fn embedding_gradient_is_a_scatter_add_not_a_one_hot_matmul() {
     ];
     let out = ort_run(&mut ort_session(&g.into_model(17, &[])), &feed, &[&gr["w"]]);
     assert_eq!(out[0].to_f64().iter().copied().collect::<Vec<_>>(), vec![1., 1., 0., 0., 2., 2., 0., 0.]);
+}
+
+/// Every id the same (a token-type embedding): on a multi-threaded ONNX Runtime session the gradient must
+/// still be the exact sum of all rows. ORT's parallel `ScatterND` (reduction add) lost updates here.
+#[test]
+fn embedding_gradient_with_repeated_ids_is_exact_on_several_threads() {
+    let (batch, seq, width) = (16usize, 92usize, 384usize);
+    let mut g = GraphBuilder::new("t");
+    g.inputs.push(value_info("w", F32, Some(&[2, width])));
+    g.inputs.push(value_info("ids", I64, Some(&[batch, seq])));
+    g.inputs.push(value_info("dy", F32, Some(&[batch, seq, width])));
+    let e = g.op("Gather", "emb", &["w", "ids"], vec![]);
+    // L = Σ e·dy, so dL/dw[0] = Σ over positions of dy (every id is 0) and dL/dw[1] = 0.
+    let prod = g.op("Mul", "weighted", &[&e, "dy"], vec![]);
+    let l = sum_all(&mut g, &prod, "loss");
+    let gr = backward(&mut g, &l, &["w".to_string()]).unwrap();
+    g.outputs.push(value_info(&gr["w"], F32, None));
+    let dy: Vec<f32> = (0..batch * seq * width).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let mut expected = vec![0.0f64; width];
+    for (i, v) in dy.iter().enumerate() {
+        expected[i % width] += *v as f64;
+    }
+    let feed = vec![
+        ("w".to_string(), Val::F32(ArrayD::zeros(IxDyn(&[2, width])))),
+        ("ids".to_string(), Val::I64(ArrayD::zeros(IxDyn(&[batch, seq])))),
+        ("dy".to_string(), Val::F32(ArrayD::from_shape_vec(IxDyn(&[batch, seq, width]), dy).unwrap())),
+    ];
+    let bytes = nerkit_export::builder::model_bytes(&g.into_model(17, &[]));
+    let mut session = ort::session::Session::builder(env())
+        .unwrap()
+        .with_intra_threads(2)
+        .unwrap()
+        .commit_from_memory(&bytes)
+        .unwrap();
+    for _ in 0..5 {
+        let got = ort_run(&mut session, &feed, &[&gr["w"]])[0].to_f64();
+        let got: Vec<f64> = got.iter().copied().collect();
+        let worst = (0..width).map(|c| (got[c] - expected[c]).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-2, "row 0 off by up to {worst} (sums are ~±30)");
+        assert!(got[width..].iter().all(|&v| v == 0.0), "row 1 must stay zero");
+    }
 }
 
 #[test]

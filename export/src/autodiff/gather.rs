@@ -3,6 +3,11 @@
 //! The gradient scatters `dy` back into zeros shaped like the data with `reduction = "add"`, so repeated
 //! indices (the same token twice in a batch) accumulate. Never a one-hot MatMul: the cost is the size of `dy`,
 //! not vocabulary × positions. The indices are integers and carry no gradient.
+//!
+//! The scatter is `ScatterElements`, not `ScatterND`: ONNX Runtime's multi-threaded CPU `ScatterND` with
+//! `reduction = "add"` loses updates when indices repeat (measured on 1.31.1 with 2 threads: a token-type
+//! embedding gradient, where every index is 0, came out up to 60 off; `tests/autodiff_graph.rs` keeps the
+//! case), while its `ScatterElements` accumulates exactly.
 use super::{GradCtx, Result, Rule};
 use crate::builder::{attr, pb};
 use pb::tensor_proto::DataType;
@@ -38,22 +43,44 @@ fn indices_i64(ctx: &mut GradCtx, idx: &str) -> String {
     }
 }
 
-// y[i...] = data[idx[i...], ...]: d data = scatter_add(zeros, idx, dy)
+// y[i...] = data[idx[i...], ...]: d data = scatter_add(zeros, idx, dy), rows of dy flattened to [N, width]
+// and each element given its row's index.
 fn gather(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let data = ctx.input(0).to_string();
+    let rank = ctx.rank(&data)?;
     let axis = ctx.attr_i("axis").unwrap_or(0);
-    let axis = if axis < 0 { axis + ctx.rank(&data)? as i64 } else { axis };
+    let axis = if axis < 0 { axis + rank as i64 } else { axis };
     if axis != 0 {
         return Err(ctx.unsupported(format!("Gather on axis {axis} (only axis 0 is differentiated)")));
+    }
+    if rank > 2 {
+        return Err(ctx.unsupported(format!("Gather from rank-{rank} data (vectors and tables are differentiated)")));
     }
     let d = dy[0].clone().expect("output gradient");
     let zeros = zeros_like(ctx, &data);
     let idx = indices_i64(ctx, ctx.input(1).to_string().as_str());
-    let last = ctx.ints("last_axis", &[-1]);
-    let idx_nd = ctx.tmp("Unsqueeze", "indices_nd", &[&idx, &last], vec![]);
+    let (idx, d) = if rank == 1 {
+        let flat = ctx.ints("flat", &[-1]);
+        (
+            ctx.tmp("Reshape", "indices_flat", &[&idx, &flat], vec![]),
+            ctx.tmp("Reshape", "dy_flat", &[&d, &flat], vec![]),
+        )
+    } else {
+        let idx_rank = ctx.rank(ctx.input(1))? as i64;
+        let rows = ctx.tmp("Flatten", "dy_rows", &[&d], vec![attr::int("axis", idx_rank)]);
+        let column = ctx.ints("column", &[-1, 1]);
+        let idx_col = ctx.tmp("Reshape", "indices_column", &[&idx, &column], vec![]);
+        let rows_shape = ctx.tmp("Shape", "dy_rows.shape", &[&rows], vec![]);
+        (ctx.tmp("Expand", "indices_rows", &[&idx_col, &rows_shape], vec![]), rows)
+    };
     let name = ctx.grad_name(0);
     let mut out = vec![None; needs.len()];
-    out[0] = Some(ctx.op("ScatterND", &name, &[&zeros, &idx_nd, &d], vec![attr::string("reduction", "add")]));
+    out[0] = Some(ctx.op(
+        "ScatterElements",
+        &name,
+        &[&zeros, &idx, &d],
+        vec![attr::int("axis", 0), attr::string("reduction", "add")],
+    ));
     Ok(out)
 }
 
