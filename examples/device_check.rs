@@ -21,7 +21,7 @@ use nerkit::labels::LabelSet;
 use nerkit::prepare::batch::{batches, pad_batch, LabelledBatch};
 use nerkit::prepare::encode::{EncodeOptions, Encoder};
 use nerkit::runtime::{self, Device};
-use nerkit::train::engine::{step_inputs, train_step};
+use nerkit::train::engine::{step_inputs, train_step, Step};
 use nerkit::train::graphs;
 use nerkit::train::state::TrainState;
 use nerkit_export::builder::{model_bytes, parse_model};
@@ -91,7 +91,8 @@ fn session(bytes: &[u8], device: Device, optimize: bool) -> Result<Session> {
 
 /// Runs one step from `state`; returns the requested scalar outputs.
 fn run(s: &mut Session, state: &TrainState, batch: &LabelledBatch, cw: &[f32], outputs: &[String]) -> Result<Vec<f32>> {
-    let out = s.run(step_inputs(state, batch, cw, LR, 1, SEED)?)?;
+    let first = Step { number: 1, lr: LR, seed: SEED, ema_decay: 0.0 };
+    let out = s.run(step_inputs(state, batch, cw, &first)?)?;
     outputs
         .iter()
         .map(|name| {
@@ -120,7 +121,8 @@ fn consecutive_steps(
         let batch = &batches[(step as usize - 1) % batches.len()];
         let mut out = Vec::new();
         for ((_, s), state) in engines.iter_mut().zip(states.iter_mut()) {
-            out.push(train_step(s, state, batch, cw, LR, step, SEED + step as i64, true)?);
+            let settings = Step { number: step, lr: LR, seed: SEED + step as i64, ema_decay: 0.0 };
+            out.push(train_step(s, state, batch, cw, &settings, true)?);
         }
         let g = |o: &nerkit::train::engine::StepOutput| o.grad_norm.unwrap_or(f32::NAN);
         println!("{step:<6} {:>10.6} {:>10.6}   {:>12.6} {:>12.6}", out[0].loss, out[1].loss, g(&out[0]), g(&out[1]));

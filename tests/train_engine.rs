@@ -6,7 +6,7 @@ use ndarray::Array2;
 use nerkit::config::{Device, TrainConfig};
 use nerkit::infer::PaddedBatch;
 use nerkit::prepare::batch::LabelledBatch;
-use nerkit::train::engine::{session, step_inputs, train_step};
+use nerkit::train::engine::{session, step_inputs, train_step, Step};
 use nerkit::train::graphs;
 use nerkit::train::state::TrainState;
 use nerkit_export::config::BertConfig;
@@ -50,9 +50,10 @@ fn ping_pong_step_equals_feeding_outputs_back() {
     for step in 1..=3u64 {
         let b = batch(step as i64);
         let seed = 11 + step as i64;
-        let out = train_step(&mut bound, &mut state, &b, &cw, 1e-2, step, seed, true).unwrap();
+        let settings = Step { number: step, lr: 1e-2, seed, ema_decay: 0.0 };
+        let out = train_step(&mut bound, &mut state, &b, &cw, &settings, true).unwrap();
 
-        let run = plain.run(step_inputs(&fed, &b, &cw, 1e-2, step, seed).unwrap()).unwrap();
+        let run = plain.run(step_inputs(&fed, &b, &cw, &settings).unwrap()).unwrap();
         let loss = run[names::LOSS].try_extract_tensor::<f32>().unwrap().1[0];
         let grad_norm = run[names::GRAD_NORM].try_extract_tensor::<f32>().unwrap().1[0];
         assert_eq!((out.loss, out.grad_norm), (loss, Some(grad_norm)), "step {step}");
@@ -93,13 +94,61 @@ fn diverged_step_leaves_the_state_untouched() {
     let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &TrainConfig::default(), 4).unwrap();
     let mut s = session(&built.train, Device::Cpu, 1).unwrap();
     let mut state = TrainState::new(&built.params).unwrap();
-    train_step(&mut s, &mut state, &batch(1), &[1.0; 4], 1e-3, 1, 1, true).unwrap();
+    let step = |n: u64| Step { number: n, lr: 1e-3, seed: n as i64, ema_decay: 0.0 };
+    train_step(&mut s, &mut state, &batch(1), &[1.0; 4], &step(1), true).unwrap();
     let before = state.checkpoint_tensors().unwrap();
     // A NaN class weight makes the loss NaN.
-    let err = train_step(&mut s, &mut state, &batch(2), &[f32::NAN; 4], 1e-3, 2, 2, true).unwrap_err();
+    let err = train_step(&mut s, &mut state, &batch(2), &[f32::NAN; 4], &step(2), true).unwrap_err();
     assert!(err.to_string().contains("diverged"), "{err}");
     let after = state.checkpoint_tensors().unwrap();
     assert!(before.iter().zip(&after).all(|(x, y)| x.data == y.data), "state changed by a diverged step");
     // And the next good step still runs from it.
-    train_step(&mut s, &mut state, &batch(2), &[1.0; 4], 1e-3, 2, 2, true).unwrap();
+    train_step(&mut s, &mut state, &batch(2), &[1.0; 4], &step(2), true).unwrap();
+}
+
+/// With a moving average on, the graph updates it every step: `ema ← d·ema + (1 − d)·params` with the step's
+/// decay, starting from the initial parameters.
+#[test]
+fn moving_average_follows_the_parameters_in_graph() {
+    nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
+    let cfg = BertConfig {
+        vocab_size: 40,
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 16,
+        ..BertConfig::default()
+    };
+    let tc = TrainConfig { lr: 1e-2, ema_decay: 0.9, ..TrainConfig::default() };
+    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &tc, 4).unwrap();
+    let mut s = session(&built.train, Device::Cpu, 1).unwrap();
+    let mut state = TrainState::new(&built.params).unwrap();
+    state.enable_ema().unwrap();
+    let tensors = |state: &TrainState, suffix: &str| -> Vec<Vec<f32>> {
+        let all = state.checkpoint_tensors().unwrap();
+        state
+            .names
+            .iter()
+            .map(|n| all.iter().find(|t| t.name == format!("{n}{suffix}")).unwrap().data.clone())
+            .collect()
+    };
+    let mut expected = tensors(&state, "");
+    for (n, d) in [(1u64, 0.2f32), (2, 0.5), (3, 0.9)] {
+        let step = Step { number: n, lr: 1e-2, seed: n as i64, ema_decay: d };
+        train_step(&mut s, &mut state, &batch(n as i64), &[1.0; 4], &step, true).unwrap();
+        let params = tensors(&state, "");
+        for (e, p) in expected.iter_mut().zip(&params) {
+            for (e, p) in e.iter_mut().zip(p) {
+                *e = d * *e + (1.0 - d) * p;
+            }
+        }
+        let got = tensors(&state, ".ema");
+        let worst = got.iter().flatten().zip(expected.iter().flatten()).map(|(g, e)| (g - e).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-6, "step {n}: average off by {worst}");
+        assert_ne!(got, params, "the average must lag the parameters");
+    }
+    // Validation and the shipped model read the average.
+    let shipped: Vec<Vec<f32>> = state.model_tensors().unwrap().into_iter().map(|t| t.data).collect();
+    assert_eq!(shipped, tensors(&state, ".ema"));
 }

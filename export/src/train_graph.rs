@@ -12,6 +12,8 @@
 //! - outputs: `loss` f32 scalar, optionally `logits`, `grad_norm` (pre-clip global norm, when clipping), and
 //!   `<p>.new`, `<p>.adam_m.new`, `<p>.adam_v.new` for each parameter. Outputs are separate values from the
 //!   inputs, so a trainer can keep two buffer sets on the device and swap them every step (IoBinding).
+//! - with a moving average of the weights ([`TrainGraphConfig::ema`]): input `ema_decay` f32 scalar (this
+//!   step's decay d) and `<p>.ema` per parameter; output `<p>.ema.new = d·<p>.ema + (1 − d)·<p>.new`.
 //!
 //! The evaluation graph is the forward graph (built without dropout) plus the same loss: inputs are the
 //! forward inputs, the trainable parameters under the same names, `labels`, `class_weights`; outputs `loss`
@@ -42,6 +44,7 @@ pub mod names {
     pub const SEED: &str = super::dropout::SEED_INPUT;
     pub const LOSS: &str = "loss";
     pub const GRAD_NORM: &str = "grad_norm";
+    pub const EMA_DECAY: &str = "ema_decay";
     pub fn grad(p: &str) -> String {
         format!("{p}.grad")
     }
@@ -59,6 +62,12 @@ pub mod names {
     }
     pub fn new_adam_v(p: &str) -> String {
         format!("{p}.adam_v.new")
+    }
+    pub fn ema(p: &str) -> String {
+        format!("{p}.ema")
+    }
+    pub fn new_ema(p: &str) -> String {
+        format!("{p}.ema.new")
     }
 }
 
@@ -87,6 +96,9 @@ pub struct TrainGraphConfig {
     pub output_gradients: bool,
     /// Learning-rate multipliers by parameter name (absent = 1), e.g. from [`layer_lr_multipliers`].
     pub lr_multipliers: std::collections::BTreeMap<String, f32>,
+    /// Also update an exponential moving average of every parameter (inputs `ema_decay`, `<p>.ema`;
+    /// outputs `<p>.ema.new`).
+    pub ema: bool,
 }
 
 impl TrainGraphConfig {
@@ -100,6 +112,7 @@ impl TrainGraphConfig {
             output_logits: false,
             output_gradients: false,
             lr_multipliers: Default::default(),
+            ema: false,
         }
     }
 }
@@ -295,6 +308,7 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
     let scalars = adamw::step_scalars(&mut g, &lr, &step, clip.as_deref(), &cfg.adamw);
     // One set of scaled scalars per distinct learning-rate multiplier (keyed by the f32 bits).
     let mut scaled: std::collections::HashMap<u32, adamw::StepScalars> = std::collections::HashMap::new();
+    let ema_decay = cfg.ema.then(|| g.input(names::EMA_DECAY, ElemType::F32, &[]));
     for (p, grad) in params.iter().zip(&grad_values) {
         let dims = fixed(&p.dims);
         let m = g.input(&names::adam_m(&p.name), ElemType::F32, &dims);
@@ -307,6 +321,14 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
             _ => scalars.clone(),
         };
         let (p_new, m_new, v_new) = adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay);
+        if let Some(d) = &ema_decay {
+            // d·ema + (1 − d)·p_new = p_new + d·(ema − p_new)
+            let ema = g.input(&names::ema(&p.name), ElemType::F32, &dims);
+            let gap = g.op("Sub", &format!("{}.ema_gap", p.name), &[&ema, &p_new], vec![]);
+            let decayed = g.op("Mul", &format!("{}.ema_decayed_gap", p.name), &[&gap, d], vec![]);
+            let new = g.op("Add", &names::new_ema(&p.name), &[&p_new, &decayed], vec![]);
+            g.output(&new, ElemType::F32, &dims);
+        }
         for out in [p_new, m_new, v_new] {
             g.output(&out, ElemType::F32, &dims);
         }

@@ -9,7 +9,7 @@ use ndarray::{arr0, ArrayView1};
 use nerkit_export::train_graph::names;
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorRef};
+use ort::value::{DynTensor, Tensor, TensorRef};
 
 use super::state::{ort_err, TrainState};
 use super::TrainError;
@@ -63,18 +63,41 @@ fn scalar_f32(out: &ort::session::SessionOutputs, name: &str) -> Result<f32, Tra
     Ok(v.try_extract_tensor::<f32>().map_err(ort_err("reading a scalar output"))?.1[0])
 }
 
-/// Every input of the training graph for one step: the batch, the step scalars, parameters and moments (the
-/// current state set), for a plain `Session::run`.
+/// The per-step scalars of the training graph.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// 1-based optimizer step (AdamW bias correction).
+    pub number: u64,
+    pub lr: f32,
+    /// Dropout seed; a new value every step.
+    pub seed: i64,
+    /// This step's moving-average decay (used when the state keeps an average).
+    pub ema_decay: f32,
+}
+
+fn step_scalars(state: &TrainState, step: &Step) -> Result<Vec<(&'static str, DynTensor)>, TrainError> {
+    let e = ort_err("creating step scalars");
+    let mut out = vec![
+        (names::LR, Tensor::from_array(arr0(step.lr)).map_err(&e)?.upcast()),
+        (names::STEP, Tensor::from_array(arr0(step.number as f32)).map_err(&e)?.upcast()),
+        (names::SEED, Tensor::from_array(arr0(step.seed)).map_err(&e)?.upcast()),
+    ];
+    if state.has_ema() {
+        out.push((names::EMA_DECAY, Tensor::from_array(arr0(step.ema_decay)).map_err(&e)?.upcast()));
+    }
+    Ok(out)
+}
+
+/// Every input of the training graph for one step: the batch, the step scalars and the current state set,
+/// for a plain `Session::run`.
 pub fn step_inputs<'a>(
     state: &'a TrainState,
     batch: &'a LabelledBatch,
     class_weights: &'a [f32],
-    lr: f32,
-    step: u64,
-    seed: i64,
+    step: &Step,
 ) -> Result<Inputs<'a>, TrainError> {
     let mut inputs = batch_inputs(batch, class_weights)?;
-    for (name, value) in step_scalars(lr, step, seed)? {
+    for (name, value) in step_scalars(state, step)? {
         inputs.push((name.into(), value.into()));
     }
     let set = state.current();
@@ -82,30 +105,22 @@ pub fn step_inputs<'a>(
         inputs.push((name.as_str().into(), (&set.params[i]).into()));
         inputs.push((names::adam_m(name).into(), (&set.adam_m[i]).into()));
         inputs.push((names::adam_v(name).into(), (&set.adam_v[i]).into()));
+        if let Some(ema) = &set.ema {
+            inputs.push((names::ema(name).into(), (&ema[i]).into()));
+        }
     }
     Ok(inputs)
 }
 
-fn step_scalars(lr: f32, step: u64, seed: i64) -> Result<[(&'static str, DynValue); 3], TrainError> {
-    let e = ort_err("creating step scalars");
-    Ok([
-        (names::LR, Tensor::from_array(arr0(lr)).map_err(&e)?.into_dyn()),
-        (names::STEP, Tensor::from_array(arr0(step as f32)).map_err(&e)?.into_dyn()),
-        (names::SEED, Tensor::from_array(arr0(seed)).map_err(&e)?.into_dyn()),
-    ])
-}
-
-/// One optimizer step: reads the current state set, writes the updated parameters and moments into the other
-/// set, and makes it current. A non-finite loss leaves the current set as it was and is reported as an error.
-#[allow(clippy::too_many_arguments)]
+/// One optimizer step: reads the current state set, writes the updated parameters, moments and average into
+/// the other set, and makes it current. A non-finite loss leaves the current set as it was and is reported as
+/// an error.
 pub fn train_step(
     session: &mut Session,
     state: &mut TrainState,
     batch: &LabelledBatch,
     class_weights: &[f32],
-    lr: f32,
-    step: u64,
-    seed: i64,
+    step: &Step,
     clips: bool,
 ) -> Result<StepOutput, TrainError> {
     let e = ort_err("binding a training step");
@@ -113,36 +128,37 @@ pub fn train_step(
     // Owned copies of the (small) batch: ort's `bind_input` would clone borrowed views through its own
     // device-copy session, which deadlocks in ort 2.0.0-rc.15.
     let e2 = ort_err("creating batch tensors");
-    let owned: [(&str, DynValue); 5] = [
-        ("input_ids", Tensor::from_array(batch.inputs.input_ids.clone()).map_err(&e2)?.into_dyn()),
-        ("attention_mask", Tensor::from_array(batch.inputs.attention_mask.clone()).map_err(&e2)?.into_dyn()),
-        ("token_type_ids", Tensor::from_array(batch.inputs.token_type_ids.clone()).map_err(&e2)?.into_dyn()),
-        (names::LABELS, Tensor::from_array(batch.labels.clone()).map_err(&e2)?.into_dyn()),
+    let owned: [(&str, DynTensor); 5] = [
+        ("input_ids", Tensor::from_array(batch.inputs.input_ids.clone()).map_err(&e2)?.upcast()),
+        ("attention_mask", Tensor::from_array(batch.inputs.attention_mask.clone()).map_err(&e2)?.upcast()),
+        ("token_type_ids", Tensor::from_array(batch.inputs.token_type_ids.clone()).map_err(&e2)?.upcast()),
+        (names::LABELS, Tensor::from_array(batch.labels.clone()).map_err(&e2)?.upcast()),
         (
             names::CLASS_WEIGHTS,
-            Tensor::from_array(ndarray::Array1::from(class_weights.to_vec())).map_err(&e2)?.into_dyn(),
+            Tensor::from_array(ndarray::Array1::from(class_weights.to_vec())).map_err(&e2)?.upcast(),
         ),
     ];
-    for (name, value) in &owned {
+    for (name, value) in owned.iter().chain(&step_scalars(state, step)?) {
         binding.bind_input(*name, value).map_err(&e)?;
-    }
-    for (name, value) in step_scalars(lr, step, seed)? {
-        binding.bind_input(name, &value).map_err(&e)?;
     }
     let host = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput).map_err(&e)?;
     binding.bind_output_to_device(names::LOSS, &host).map_err(&e)?;
     if clips {
         binding.bind_output_to_device(names::GRAD_NORM, &host).map_err(&e)?;
     }
-    let names_ = state.names.clone();
+    let param_names = state.names.clone();
     let (current, next) = state.current_and_next();
-    for (i, name) in names_.iter().enumerate() {
+    for (i, name) in param_names.iter().enumerate() {
         binding.bind_input(name.as_str(), &current.params[i]).map_err(&e)?;
         binding.bind_input(names::adam_m(name), &current.adam_m[i]).map_err(&e)?;
         binding.bind_input(names::adam_v(name), &current.adam_v[i]).map_err(&e)?;
         binding.bind_output(names::new_param(name), &mut next.params[i]).map_err(&e)?;
         binding.bind_output(names::new_adam_m(name), &mut next.adam_m[i]).map_err(&e)?;
         binding.bind_output(names::new_adam_v(name), &mut next.adam_v[i]).map_err(&e)?;
+        if let (Some(avg), Some(new_avg)) = (&current.ema, next.ema.as_mut()) {
+            binding.bind_input(names::ema(name), &avg[i]).map_err(&e)?;
+            binding.bind_output(names::new_ema(name), &mut new_avg[i]).map_err(&e)?;
+        }
     }
     let (loss, grad_norm) = {
         let out = session.run_binding(&binding).map_err(ort_err("running a training step"))?;
@@ -151,7 +167,7 @@ pub fn train_step(
     };
     drop(binding);
     if !loss.is_finite() || grad_norm.is_some_and(|g| !g.is_finite()) {
-        return Err(TrainError::NonFinite { step, loss, grad_norm });
+        return Err(TrainError::NonFinite { step: step.number, loss, grad_norm });
     }
     state.swap();
     Ok(StepOutput { loss, grad_norm })

@@ -37,6 +37,7 @@ pub fn build(cfg: &BertConfig, weights: &Weights, tc: &TrainConfig, num_labels: 
         } else {
             Default::default()
         },
+        ema: tc.ema_decay > 0.0,
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

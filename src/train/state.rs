@@ -1,10 +1,11 @@
 //! Parameter and optimizer state of a run: two buffer sets in engine memory (host for the CPU provider, GPU
-//! memory for CUDA), ping-ponged by the training step, plus an optional moving average of the weights.
+//! memory for CUDA), ping-ponged by the training step.
 //!
-//! A step reads parameters and AdamW moments from the active set and writes the updated ones straight into the
-//! other set (ONNX Runtime `IoBinding` with pre-allocated outputs); the sets then swap. Nothing is allocated or
-//! copied between steps, and on CUDA the state never leaves the device: only the batch goes in and the loss
-//! comes out. Host copies happen for checkpoints, the best model and the moving average.
+//! A step reads parameters, AdamW moments (and the moving average of the weights, when on) from the active
+//! set and writes the updated ones straight into the other set (ONNX Runtime `IoBinding` with pre-allocated
+//! outputs); the sets then swap. Nothing is allocated or copied between steps, and on CUDA the state never
+//! leaves the device: only the batch goes in and the loss comes out. Host copies happen for checkpoints and
+//! the best model.
 use std::borrow::Cow;
 
 use nerkit_export::train_graph::{names, TrainParam};
@@ -73,11 +74,13 @@ fn host_slice(v: &DynTensor) -> Result<Cow<'_, [f32]>, TrainError> {
     Ok(Cow::Owned(copy.try_extract_tensor::<f32>().map_err(&read)?.1.to_vec()))
 }
 
-/// Parameters and AdamW moments of one buffer set, in the training graph's parameter order.
+/// Parameters, AdamW moments and (when on) the parameters' moving average of one buffer set, in the training
+/// graph's parameter order.
 pub(super) struct StateSet {
     pub params: Vec<DynTensor>,
     pub adam_m: Vec<DynTensor>,
     pub adam_v: Vec<DynTensor>,
+    pub ema: Option<Vec<DynTensor>>,
 }
 
 /// Parameter and optimizer state as engine values, in the training graph's parameter order.
@@ -88,17 +91,10 @@ pub struct TrainState {
     sets: [StateSet; 2],
     /// Which set holds the current state; the other one receives the next step's outputs.
     active: usize,
-    /// Exponential moving average of the parameters (host memory), when enabled.
-    ema: Option<Vec<DynTensor>>,
 }
 
-/// Checkpoint name of a parameter's moving average.
-pub fn ema_name(param: &str) -> String {
-    format!("{param}.ema")
-}
-
-/// Effective EMA decay at optimizer step `step` (1-based): `min(decay, (1 + step) / (10 + step))`, so the
-/// average follows the parameters closely at the start instead of clinging to the pretrained values.
+/// Effective moving-average decay at optimizer step `step` (1-based): `min(decay, (1 + step) / (10 + step))`,
+/// so the average follows the parameters closely at the start instead of clinging to the pretrained values.
 pub fn ema_decay_at(decay: f64, step: u64) -> f64 {
     decay.min((1.0 + step as f64) / (10.0 + step as f64))
 }
@@ -111,9 +107,8 @@ impl TrainState {
 
     /// Initial state in `placement`'s memory.
     pub fn new_in(params: &[TrainParam], placement: Placement) -> Result<Self, TrainError> {
-        let empty = || StateSet { params: vec![], adam_m: vec![], adam_v: vec![] };
-        let mut state =
-            TrainState { names: vec![], shapes: vec![], placement, sets: [empty(), empty()], active: 0, ema: None };
+        let empty = || StateSet { params: vec![], adam_m: vec![], adam_v: vec![], ema: None };
+        let mut state = TrainState { names: vec![], shapes: vec![], placement, sets: [empty(), empty()], active: 0 };
         for p in params {
             let shape: Vec<usize> = p.dims.iter().map(|&d| d as usize).collect();
             let data: Vec<f32> =
@@ -149,33 +144,29 @@ impl TrainState {
         self.active ^= 1;
     }
 
-    /// Starts an exponential moving average of the parameters at their current values.
+    /// Starts a moving average of the parameters at their current values (the training graph must be built
+    /// with `ema`: it then updates the average every step).
     pub fn enable_ema(&mut self) -> Result<(), TrainError> {
-        let mut ema = Vec::with_capacity(self.names.len());
-        for (shape, p) in self.shapes.iter().zip(&self.current().params) {
-            ema.push(Placement::cpu().tensor(shape, &host_slice(p)?)?);
+        let mut copies = [Vec::new(), Vec::new()];
+        for (i, shape) in self.shapes.iter().enumerate() {
+            let values = host_slice(&self.current().params[i])?.into_owned();
+            for copy in &mut copies {
+                copy.push(self.placement.tensor(shape, &values)?);
+            }
         }
-        self.ema = Some(ema);
+        let [a, b] = copies;
+        (self.sets[0].ema, self.sets[1].ema) = (Some(a), Some(b));
         Ok(())
     }
 
-    /// `ema ← d·ema + (1 − d)·params` with `d = ema_decay_at(decay, step)`; no-op when the EMA is off.
-    pub fn update_ema(&mut self, decay: f64, step: u64) -> Result<(), TrainError> {
-        let Some(ema) = self.ema.as_mut() else { return Ok(()) };
-        let d = ema_decay_at(decay, step) as f32;
-        for (avg, param) in ema.iter_mut().zip(&self.sets[self.active].params) {
-            let p = host_slice(param)?;
-            let (_, a) = avg.try_extract_tensor_mut::<f32>().map_err(ort_err("updating the moving average"))?;
-            for (a, &p) in a.iter_mut().zip(p.iter()) {
-                *a = d * *a + (1.0 - d) * p;
-            }
-        }
-        Ok(())
+    pub fn has_ema(&self) -> bool {
+        self.current().ema.is_some()
     }
 
     /// The weights to validate and ship: the moving average when enabled, else the parameters.
     pub fn model_params(&self) -> &[DynTensor] {
-        self.ema.as_deref().unwrap_or(&self.current().params)
+        let set = self.current();
+        set.ema.as_deref().unwrap_or(&set.params)
     }
 
     /// The model weights ([`Self::model_params`]) copied to the host, under the parameter names.
@@ -205,8 +196,8 @@ impl TrainState {
             push(name.clone(), &set.params[i])?;
             push(names::adam_m(name), &set.adam_m[i])?;
             push(names::adam_v(name), &set.adam_v[i])?;
-            if let Some(ema) = &self.ema {
-                push(ema_name(name), &ema[i])?;
+            if let Some(ema) = &set.ema {
+                push(names::ema(name), &ema[i])?;
             }
         }
         Ok(out)
@@ -234,8 +225,8 @@ impl TrainState {
             set.params[i] = self.placement.tensor(&shape, find(&name, &shape)?)?;
             set.adam_m[i] = self.placement.tensor(&shape, find(&names::adam_m(&name), &shape)?)?;
             set.adam_v[i] = self.placement.tensor(&shape, find(&names::adam_v(&name), &shape)?)?;
-            if let Some(ema) = self.ema.as_mut() {
-                ema[i] = Placement::cpu().tensor(&shape, find(&ema_name(&name), &shape)?)?;
+            if let Some(ema) = set.ema.as_mut() {
+                ema[i] = self.placement.tensor(&shape, find(&names::ema(&name), &shape)?)?;
             }
         }
         Ok(())
@@ -272,28 +263,25 @@ mod tests {
     fn moving_average_is_what_validation_ships_and_checkpoints_keep() {
         crate::runtime::environment().expect("ONNX Runtime library (make setup)");
         let mut state = TrainState::new(&[param("w", &[1.0, 2.0])]).unwrap();
-        state.update_ema(0.5, 100).unwrap(); // off: nothing to update
+        assert!(!state.has_ema());
         assert!(state.checkpoint_tensors().unwrap().iter().all(|t| !t.name.ends_with(".ema")));
-
         state.enable_ema().unwrap();
-        state.current_and_next().1.params[0] = Placement::cpu().tensor(&[2], &[3.0, 6.0]).unwrap();
+        assert_eq!(data(&state.model_tensors().unwrap(), "w"), vec![1.0, 2.0]);
+
+        // As a step would leave it: new parameters and average in the other set, then the swap.
+        let next = state.current_and_next().1;
+        next.params[0] = Placement::cpu().tensor(&[2], &[3.0, 6.0]).unwrap();
+        next.ema.as_mut().unwrap()[0] = Placement::cpu().tensor(&[2], &[2.0, 4.0]).unwrap();
         state.swap();
-        state.update_ema(0.5, 100).unwrap(); // d = 0.5
         assert_eq!(data(&state.model_tensors().unwrap(), "w"), vec![2.0, 4.0]);
-        state.update_ema(0.99, 1).unwrap(); // d = 2/11
-        let expected: Vec<f32> = [(2.0f32, 3.0f32), (4.0, 6.0)]
-            .iter()
-            .map(|&(a, p)| (2.0f32 / 11.0) * a + (1.0 - 2.0f32 / 11.0) * p)
-            .collect();
-        assert_eq!(data(&state.model_tensors().unwrap(), "w"), expected);
 
         // The checkpoint carries parameters and average apart; a restored state ships the same average.
         let ckpt = state.checkpoint_tensors().unwrap();
-        assert_eq!((data(&ckpt, "w"), data(&ckpt, "w.ema")), (vec![3.0, 6.0], expected.clone()));
+        assert_eq!((data(&ckpt, "w"), data(&ckpt, "w.ema")), (vec![3.0, 6.0], vec![2.0, 4.0]));
         let mut restored = TrainState::new(&[param("w", &[0.0, 0.0])]).unwrap();
         restored.enable_ema().unwrap();
         restored.load_tensors(&ckpt).unwrap();
-        assert_eq!(data(&restored.model_tensors().unwrap(), "w"), expected);
+        assert_eq!(data(&restored.model_tensors().unwrap(), "w"), vec![2.0, 4.0]);
         assert_eq!(data(&restored.checkpoint_tensors().unwrap(), "w"), vec![3.0, 6.0]);
     }
 }

@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use super::checkpoint;
 use super::early_stop::{EarlyStopping, Verdict};
-use super::engine;
+use super::engine::{self, Step};
 use super::graphs;
 use super::run_dir::{write_model_dir, RunDir};
 use super::schedule::LinearSchedule;
-use super::state::{Placement, TrainState};
+use super::state::{ema_decay_at, Placement, TrainState};
 use super::validation::{validate, ValidationSet};
 use super::TrainError;
 use crate::config::TrainConfig;
@@ -254,18 +254,14 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
             let tokens = batch.inputs.attention_mask.iter().filter(|&&m| m != 0).count();
             let lr = schedule.lr(step as usize);
             let t0 = Instant::now();
-            let out = engine::train_step(
-                &mut train_session,
-                &mut state,
-                &batch,
-                &weights_cw,
-                lr as f32,
-                step + 1,
-                dropout_seed(cfg.seed, step),
-                clips,
-            )?;
+            let settings = Step {
+                number: step + 1,
+                lr: lr as f32,
+                seed: dropout_seed(cfg.seed, step),
+                ema_decay: ema_decay_at(cfg.ema_decay, step + 1) as f32,
+            };
+            let out = engine::train_step(&mut train_session, &mut state, &batch, &weights_cw, &settings, clips)?;
             step += 1;
-            state.update_ema(cfg.ema_decay, step)?;
             let dt = t0.elapsed().as_secs_f64();
             tokens_total += tokens;
             train_seconds += dt;
