@@ -13,6 +13,19 @@ use nerkit_export::config::BertConfig;
 use nerkit_export::train_graph::names;
 use nerkit_export::weights::Weights;
 
+/// A random-weight BERT small enough for a step in milliseconds.
+fn tiny_bert(layers: usize) -> BertConfig {
+    BertConfig {
+        vocab_size: 40,
+        hidden_size: 16,
+        num_hidden_layers: layers,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        max_position_embeddings: 16,
+        ..BertConfig::default()
+    }
+}
+
 fn batch(step: i64) -> LabelledBatch {
     let ids = Array2::from_shape_fn((2, 6), |(b, t)| 5 + (b as i64 * 7 + t as i64 * 3 + step) % 20);
     let mut mask = Array2::<i64>::ones((2, 6));
@@ -27,15 +40,7 @@ fn batch(step: i64) -> LabelledBatch {
 #[test]
 fn ping_pong_step_equals_feeding_outputs_back() {
     nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
-    let cfg = BertConfig {
-        vocab_size: 40,
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        max_position_embeddings: 16,
-        ..BertConfig::default()
-    };
+    let cfg = tiny_bert(2);
     let weights = Weights::random(&cfg, 4, 3);
     let tc = TrainConfig { lr: 1e-2, ..TrainConfig::default() };
     let built = graphs::build(&cfg, &weights, &tc, 4).unwrap();
@@ -82,15 +87,7 @@ fn ping_pong_step_equals_feeding_outputs_back() {
 #[test]
 fn diverged_step_leaves_the_state_untouched() {
     nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
-    let cfg = BertConfig {
-        vocab_size: 40,
-        hidden_size: 16,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        max_position_embeddings: 16,
-        ..BertConfig::default()
-    };
+    let cfg = tiny_bert(1);
     let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &TrainConfig::default(), 4).unwrap();
     let mut s = session(&built.train, Device::Cpu, 1).unwrap();
     let mut state = TrainState::new(&built.params).unwrap();
@@ -111,15 +108,7 @@ fn diverged_step_leaves_the_state_untouched() {
 #[test]
 fn moving_average_follows_the_parameters_in_graph() {
     nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
-    let cfg = BertConfig {
-        vocab_size: 40,
-        hidden_size: 16,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        max_position_embeddings: 16,
-        ..BertConfig::default()
-    };
+    let cfg = tiny_bert(1);
     let tc = TrainConfig { lr: 1e-2, ema_decay: 0.9, ..TrainConfig::default() };
     let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &tc, 4).unwrap();
     let mut s = session(&built.train, Device::Cpu, 1).unwrap();
