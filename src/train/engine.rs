@@ -11,8 +11,8 @@ use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynTensor, Tensor, TensorRef};
 
-use super::state::{ort_err, TrainState};
-use super::TrainError;
+use super::state::TrainState;
+use super::{ort_err, TrainError};
 use crate::prepare::batch::LabelledBatch;
 use crate::runtime::{self, Device};
 

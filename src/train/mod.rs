@@ -16,6 +16,11 @@ use std::path::PathBuf;
 
 pub use trainer::{train, StopReason, TrainOptions, TrainSummary};
 
+/// Maps an ONNX Runtime error to [`TrainError::Engine`], saying what was being done.
+pub(crate) fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
+    move |e| TrainError::Engine { what, message: e.to_string() }
+}
+
 /// Everything that can stop a training run, each naming what failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

@@ -14,11 +14,7 @@ use ort::session::Session;
 use ort::value::{DynTensor, Tensor};
 
 use super::checkpoint::NamedTensor;
-use super::TrainError;
-
-pub(super) fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
-    move |e| TrainError::Engine { what, message: e.to_string() }
-}
+use super::{ort_err, TrainError};
 
 /// Where the state lives: the memory of the device the training session runs on.
 pub struct Placement {
