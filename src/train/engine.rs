@@ -5,11 +5,11 @@
 //! without allocating or copying, and only the loss (and gradient norm) come back to the host.
 use std::borrow::Cow;
 
-use ndarray::{arr0, ArrayView1};
+use ndarray::arr0;
 use nerkit_export::train_graph::names;
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynTensor, Tensor, TensorRef};
+use ort::value::{DynTensor, Tensor};
 
 use super::state::TrainState;
 use super::{ort_err, TrainError};
@@ -46,15 +46,21 @@ pub fn uses_cuda(device: Device) -> Result<bool, TrainError> {
 /// Named session inputs.
 pub type Inputs<'a> = Vec<(Cow<'a, str>, SessionInputValue<'a>)>;
 
-fn batch_inputs<'a>(batch: &'a LabelledBatch, cw: &'a [f32]) -> Result<Inputs<'a>, TrainError> {
-    let e = ort_err("binding batch inputs");
+/// The batch and class weights as owned tensors (a copy of a small batch). Owned, because ort 2.0.0-rc.15's
+/// `IoBinding::bind_input` clones a borrowed view through its own device-copy session and deadlocks.
+fn batch_tensors(batch: &LabelledBatch, cw: &[f32]) -> Result<Vec<(&'static str, DynTensor)>, TrainError> {
+    let e = ort_err("creating batch tensors");
     Ok(vec![
-        ("input_ids".into(), TensorRef::from_array_view(batch.inputs.input_ids.view()).map_err(&e)?.into()),
-        ("attention_mask".into(), TensorRef::from_array_view(batch.inputs.attention_mask.view()).map_err(&e)?.into()),
-        ("token_type_ids".into(), TensorRef::from_array_view(batch.inputs.token_type_ids.view()).map_err(&e)?.into()),
-        (names::LABELS.into(), TensorRef::from_array_view(batch.labels.view()).map_err(&e)?.into()),
-        (names::CLASS_WEIGHTS.into(), TensorRef::from_array_view(ArrayView1::from(cw)).map_err(&e)?.into()),
+        ("input_ids", Tensor::from_array(batch.inputs.input_ids.clone()).map_err(&e)?.upcast()),
+        ("attention_mask", Tensor::from_array(batch.inputs.attention_mask.clone()).map_err(&e)?.upcast()),
+        ("token_type_ids", Tensor::from_array(batch.inputs.token_type_ids.clone()).map_err(&e)?.upcast()),
+        (names::LABELS, Tensor::from_array(batch.labels.clone()).map_err(&e)?.upcast()),
+        (names::CLASS_WEIGHTS, Tensor::from_array(ndarray::Array1::from(cw.to_vec())).map_err(&e)?.upcast()),
     ])
+}
+
+fn batch_inputs<'a>(batch: &LabelledBatch, cw: &[f32]) -> Result<Inputs<'a>, TrainError> {
+    Ok(batch_tensors(batch, cw)?.into_iter().map(|(name, t)| (name.into(), t.into())).collect())
 }
 
 fn scalar_f32(out: &ort::session::SessionOutputs, name: &str) -> Result<f32, TrainError> {
@@ -125,19 +131,7 @@ pub fn train_step(
 ) -> Result<StepOutput, TrainError> {
     let e = ort_err("binding a training step");
     let mut binding = session.create_binding().map_err(&e)?;
-    // Owned copies of the (small) batch: ort's `bind_input` would clone borrowed views through its own
-    // device-copy session, which deadlocks in ort 2.0.0-rc.15.
-    let e2 = ort_err("creating batch tensors");
-    let owned: [(&str, DynTensor); 5] = [
-        ("input_ids", Tensor::from_array(batch.inputs.input_ids.clone()).map_err(&e2)?.upcast()),
-        ("attention_mask", Tensor::from_array(batch.inputs.attention_mask.clone()).map_err(&e2)?.upcast()),
-        ("token_type_ids", Tensor::from_array(batch.inputs.token_type_ids.clone()).map_err(&e2)?.upcast()),
-        (names::LABELS, Tensor::from_array(batch.labels.clone()).map_err(&e2)?.upcast()),
-        (
-            names::CLASS_WEIGHTS,
-            Tensor::from_array(ndarray::Array1::from(class_weights.to_vec())).map_err(&e2)?.upcast(),
-        ),
-    ];
+    let owned = batch_tensors(batch, class_weights)?;
     for (name, value) in owned.iter().chain(&step_scalars(state, step)?) {
         binding.bind_input(*name, value).map_err(&e)?;
     }
