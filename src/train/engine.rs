@@ -106,14 +106,8 @@ pub fn step_inputs<'a>(
     for (name, value) in step_scalars(state, step)? {
         inputs.push((name.into(), value.into()));
     }
-    let set = state.current();
-    for (i, name) in state.names.iter().enumerate() {
-        inputs.push((name.as_str().into(), (&set.params[i]).into()));
-        inputs.push((names::adam_m(name).into(), (&set.adam_m[i]).into()));
-        inputs.push((names::adam_v(name).into(), (&set.adam_v[i]).into()));
-        if let Some(ema) = &set.ema {
-            inputs.push((names::ema(name).into(), (&ema[i]).into()));
-        }
+    for (name, value) in state.inputs() {
+        inputs.push((name.into(), value.into()));
     }
     Ok(inputs)
 }
@@ -140,19 +134,12 @@ pub fn train_step(
     if clips {
         binding.bind_output_to_device(names::GRAD_NORM, &host).map_err(&e)?;
     }
-    let param_names = state.names.clone();
-    let (current, next) = state.current_and_next();
-    for (i, name) in param_names.iter().enumerate() {
-        binding.bind_input(name.as_str(), &current.params[i]).map_err(&e)?;
-        binding.bind_input(names::adam_m(name), &current.adam_m[i]).map_err(&e)?;
-        binding.bind_input(names::adam_v(name), &current.adam_v[i]).map_err(&e)?;
-        binding.bind_output(names::new_param(name), &mut next.params[i]).map_err(&e)?;
-        binding.bind_output(names::new_adam_m(name), &mut next.adam_m[i]).map_err(&e)?;
-        binding.bind_output(names::new_adam_v(name), &mut next.adam_v[i]).map_err(&e)?;
-        if let (Some(avg), Some(new_avg)) = (&current.ema, next.ema.as_mut()) {
-            binding.bind_input(names::ema(name), &avg[i]).map_err(&e)?;
-            binding.bind_output(names::new_ema(name), &mut new_avg[i]).map_err(&e)?;
-        }
+    let (current, next) = state.step_values();
+    for (name, value) in current {
+        binding.bind_input(name, value).map_err(&e)?;
+    }
+    for (name, value) in next {
+        binding.bind_output(name, value).map_err(&e)?;
     }
     let (loss, grad_norm) = {
         let out = session.run_binding(&binding).map_err(ort_err("running a training step"))?;

@@ -79,6 +79,22 @@ pub(super) struct StateSet {
     pub ema: Option<Vec<DynTensor>>,
 }
 
+impl StateSet {
+    /// Every value of the set, kind by kind: parameters, `adam_m`, `adam_v`, then the average when on (the
+    /// order of [`TrainState::value_names`]).
+    fn values(&self) -> impl Iterator<Item = &DynTensor> {
+        self.params.iter().chain(&self.adam_m).chain(&self.adam_v).chain(self.ema.iter().flatten())
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut DynTensor> {
+        let ema = self.ema.iter_mut().flatten();
+        self.params.iter_mut().chain(&mut self.adam_m).chain(&mut self.adam_v).chain(ema)
+    }
+}
+
+/// Values paired with their graph value names.
+pub(super) type Named<T> = Vec<(String, T)>;
+
 /// Parameter and optimizer state as engine values, in the training graph's parameter order.
 pub struct TrainState {
     pub names: Vec<String>,
@@ -178,25 +194,51 @@ impl TrainState {
         (0..self.names.len()).map(tensor).collect()
     }
 
+    /// The training graph's input name and the shape of every state value, in [`StateSet::values`] order:
+    /// `<p>`, `<p>.adam_m`, `<p>.adam_v` and `<p>.ema` (also the checkpoint names). With `updated`, the names of
+    /// the outputs that update them (`<p>.new`, ...).
+    fn value_names(&self, updated: bool) -> Vec<(String, &[usize])> {
+        type Name = fn(&str) -> String;
+        let mut kinds: Vec<(Name, Name)> = vec![
+            (|p| p.to_string(), names::new_param),
+            (names::adam_m, names::new_adam_m),
+            (names::adam_v, names::new_adam_v),
+        ];
+        if self.has_ema() {
+            kinds.push((names::ema, names::new_ema));
+        }
+        kinds
+            .into_iter()
+            .flat_map(|(input, output)| {
+                let name = if updated { output } else { input };
+                self.names.iter().zip(&self.shapes).map(move |(p, shape)| (name(p), shape.as_slice()))
+            })
+            .collect()
+    }
+
+    /// The current set's values under their graph input names.
+    pub(super) fn inputs(&self) -> Named<&DynTensor> {
+        self.value_names(false).into_iter().map(|(name, _)| name).zip(self.current().values()).collect()
+    }
+
+    /// For a step: the current set's values under their input names, and the other set's values under the
+    /// names of the outputs that will overwrite them.
+    pub(super) fn step_values(&mut self) -> (Named<&DynTensor>, Named<&mut DynTensor>) {
+        let inputs: Vec<String> = self.value_names(false).into_iter().map(|(name, _)| name).collect();
+        let outputs: Vec<String> = self.value_names(true).into_iter().map(|(name, _)| name).collect();
+        let (current, next) = self.current_and_next();
+        (inputs.into_iter().zip(current.values()).collect(), outputs.into_iter().zip(next.values_mut()).collect())
+    }
+
     /// Everything needed to resume, copied to the host: parameters, moments as `<p>.adam_m` / `<p>.adam_v`,
     /// and the moving average as `<p>.ema` when enabled.
     pub fn checkpoint_tensors(&self) -> Result<Vec<NamedTensor>, TrainError> {
-        let set = self.current();
-        let mut out = Vec::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let shape = &self.shapes[i];
-            let mut push = |name: String, v: &DynTensor| -> Result<(), TrainError> {
-                out.push(NamedTensor { name, shape: shape.clone(), data: host_slice(v)?.into_owned() });
-                Ok(())
-            };
-            push(name.clone(), &set.params[i])?;
-            push(names::adam_m(name), &set.adam_m[i])?;
-            push(names::adam_v(name), &set.adam_v[i])?;
-            if let Some(ema) = &set.ema {
-                push(names::ema(name), &ema[i])?;
-            }
-        }
-        Ok(out)
+        let named = self.value_names(false).into_iter().zip(self.current().values());
+        named
+            .map(|((name, shape), v)| {
+                Ok(NamedTensor { name, shape: shape.to_vec(), data: host_slice(v)?.into_owned() })
+            })
+            .collect()
     }
 
     /// Restores parameters, moments (and the moving average when enabled) from checkpoint tensors; every one
@@ -214,16 +256,14 @@ impl TrainState {
             }
             Ok(&t.data)
         };
+        let restored: Vec<DynTensor> = self
+            .value_names(false)
+            .iter()
+            .map(|(name, shape)| self.placement.tensor(shape, find(name, shape)?))
+            .collect::<Result<_, _>>()?;
         let active = self.active;
-        for i in 0..self.names.len() {
-            let (name, shape) = (self.names[i].clone(), self.shapes[i].clone());
-            let set = &mut self.sets[active];
-            set.params[i] = self.placement.tensor(&shape, find(&name, &shape)?)?;
-            set.adam_m[i] = self.placement.tensor(&shape, find(&names::adam_m(&name), &shape)?)?;
-            set.adam_v[i] = self.placement.tensor(&shape, find(&names::adam_v(&name), &shape)?)?;
-            if let Some(ema) = set.ema.as_mut() {
-                ema[i] = self.placement.tensor(&shape, find(&names::ema(&name), &shape)?)?;
-            }
+        for (slot, value) in self.sets[active].values_mut().zip(restored) {
+            *slot = value;
         }
         Ok(())
     }
