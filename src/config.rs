@@ -22,12 +22,15 @@ pub struct TrainConfig {
     pub model: String,
     /// Training data source (path or `hub:<repo>`).
     pub data: String,
-    /// Validation data; when absent, `val_fraction` of the training data is carved off with `seed`.
+    /// Validation data; when absent, `val_fraction` of the training data is carved off with `split_seed`.
     pub validation: Option<String>,
     pub val_fraction: f64,
     /// Auxiliary training sources appended to the training split (e.g. the SDU data).
     pub extra_data: Vec<String>,
+    /// Seed of everything random in training: classifier initialisation, batch order, dropout masks.
     pub seed: u64,
+    /// Seed of the validation carve; absent = `seed`. Set it to vary `seed` over one validation split.
+    pub split_seed: Option<u64>,
     pub epochs: usize,
     pub lr: f64,
     pub batch_size: usize,
@@ -67,6 +70,7 @@ impl Default for TrainConfig {
             val_fraction: 0.1,
             extra_data: Vec::new(),
             seed: 42,
+            split_seed: None,
             epochs: 4,
             lr: 5e-5,
             batch_size: 16,

@@ -20,7 +20,7 @@ pub struct Args {
     /// Training data (JSONL, CoNLL, CSV, parquet, or `hub:<repo>`).
     #[arg(long)]
     data: Option<String>,
-    /// Validation data; default: `--val-fraction` of the training data, carved with `--seed`.
+    /// Validation data; default: `--val-fraction` of the training data, carved with `--split-seed`.
     #[arg(long)]
     validation: Option<String>,
     /// Extra training data appended to the training split (repeatable).
@@ -38,8 +38,12 @@ pub struct Args {
     class_weights: Option<ClassWeighting>,
     #[arg(long, value_enum)]
     loss: Option<LossKind>,
+    /// Seed of initialisation, batch order and dropout.
     #[arg(long)]
     seed: Option<u64>,
+    /// Seed of the validation carve (default: `--seed`); fix it to compare training seeds on one split.
+    #[arg(long = "split-seed")]
+    split_seed: Option<u64>,
     /// Epochs without validation improvement before stopping (0 = never).
     #[arg(long)]
     patience: Option<usize>,
@@ -100,6 +104,9 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
         threads,
         out
     );
+    if a.split_seed.is_some() {
+        c.split_seed = a.split_seed;
+    }
     if a.validation.is_some() {
         c.validation = a.validation.clone();
     }

@@ -86,7 +86,7 @@ fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), 
     let train = load_source(&cfg.data, labels)?;
     let (mut train, val) = match &cfg.validation {
         Some(v) => (train, load_source(v, labels)?),
-        None => carve_validation(train, cfg.val_fraction, cfg.seed)?,
+        None => carve_validation(train, cfg.val_fraction, cfg.split_seed.unwrap_or(cfg.seed))?,
     };
     for extra in &cfg.extra_data {
         train.sentences.extend(load_source(extra, labels)?.sentences);
