@@ -158,7 +158,8 @@ fn main() -> Result<()> {
     let mut weights = Weights::load(&model.weights_path())?;
     weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range, 42);
     let tc = TrainConfig { batch_size: a.batch_size, ..TrainConfig::default() };
-    let built = graphs::build(&bert, &weights, &tc, labels.len())?;
+    // The graph the trainer runs on CUDA (dense embedding gradient), or on the CPU with --cpu-only/--cpu-twice.
+    let built = graphs::build(&bert, &weights, &tc, labels.len(), !a.cpu_only)?;
     if !built.clips {
         bail!("the check reads `grad_norm`: gradient clipping must be on");
     }

@@ -43,7 +43,7 @@ fn ping_pong_step_equals_feeding_outputs_back() {
     let cfg = tiny_bert(2);
     let weights = Weights::random(&cfg, 4, 3);
     let tc = TrainConfig { lr: 1e-2, ..TrainConfig::default() };
-    let built = graphs::build(&cfg, &weights, &tc, 4).unwrap();
+    let built = graphs::build(&cfg, &weights, &tc, 4, false).unwrap();
     assert!(built.clips);
     let cw = [1.0f32, 2.0, 2.0, 1.5];
     let mut bound = session(&built.train, Device::Cpu, 1).unwrap();
@@ -88,7 +88,7 @@ fn ping_pong_step_equals_feeding_outputs_back() {
 fn diverged_step_leaves_the_state_untouched() {
     nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
     let cfg = tiny_bert(1);
-    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &TrainConfig::default(), 4).unwrap();
+    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &TrainConfig::default(), 4, false).unwrap();
     let mut s = session(&built.train, Device::Cpu, 1).unwrap();
     let mut state = TrainState::new(&built.params).unwrap();
     let step = |n: u64| Step { number: n, lr: 1e-3, seed: n as i64, ema_decay: 0.0 };
@@ -110,7 +110,7 @@ fn moving_average_follows_the_parameters_in_graph() {
     nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
     let cfg = tiny_bert(1);
     let tc = TrainConfig { lr: 1e-2, ema_decay: 0.9, ..TrainConfig::default() };
-    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &tc, 4).unwrap();
+    let built = graphs::build(&cfg, &Weights::random(&cfg, 4, 3), &tc, 4, false).unwrap();
     let mut s = session(&built.train, Device::Cpu, 1).unwrap();
     let mut state = TrainState::new(&built.params).unwrap();
     state.enable_ema().unwrap();

@@ -25,8 +25,6 @@ pub mod dropout;
 #[path = "train/loss.rs"]
 pub mod loss;
 
-use std::collections::BTreeMap;
-
 use crate::autodiff::{self, shapes::Facts, shapes::SymDim, AutodiffError};
 use crate::bert::{build_token_classifier, ForwardHooks, Inference};
 use crate::builder::{pb, Dim, ElemType, GraphBuilder};
@@ -90,6 +88,10 @@ pub struct TrainGraphConfig {
     pub params: ParamSelection,
     /// Keep `*word_embeddings.weight` fixed (an initializer, no gradient, no moments).
     pub freeze_word_embeddings: bool,
+    /// Update `*word_embeddings.weight` from a row-sparse gradient (the batch's distinct ids only;
+    /// [`adamw::update_rows`]) instead of a dense one: the same values, without the table-sized gradient.
+    /// Needs ONNX's `Unique`, which ONNX Runtime runs on the CPU only; off for CUDA.
+    pub sparse_word_embedding_grad: bool,
     /// Also output `logits` from the training graph.
     pub output_logits: bool,
     /// Also output each parameter's raw (unclipped) gradient as `<p>.grad` (tests, debugging).
@@ -109,6 +111,7 @@ impl TrainGraphConfig {
             adamw: AdamWConfig::default(),
             params: ParamSelection::WeightsAndBiases,
             freeze_word_embeddings: false,
+            sparse_word_embedding_grad: false,
             output_logits: false,
             output_gradients: false,
             lr_multipliers: Default::default(),
@@ -254,9 +257,10 @@ fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
 fn restore_unused(
     g: &mut GraphBuilder,
     params: Vec<TrainParam>,
-    grads: &BTreeMap<String, String>,
+    grads: &autodiff::Gradients,
 ) -> (Vec<TrainParam>, Vec<String>) {
-    let (used, unused): (Vec<_>, Vec<_>) = params.into_iter().partition(|p| grads.contains_key(&p.name));
+    let (used, unused): (Vec<_>, Vec<_>) =
+        params.into_iter().partition(|p| grads.dense.contains_key(&p.name) || grads.rows.contains_key(&p.name));
     let names: Vec<String> = unused.iter().map(|p| p.name.clone()).collect();
     g.inputs.retain(|i| !names.contains(&i.name));
     for p in unused {
@@ -283,7 +287,13 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
     dropout::seed_input(&mut g);
 
     let wrt: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
-    let grads = autodiff::backward(&mut g, &loss, &wrt)?;
+    // Raw gradients are outputs only in their dense form.
+    let row_sparse: std::collections::HashSet<String> = if cfg.sparse_word_embedding_grad && !cfg.output_gradients {
+        wrt.iter().filter(|n| n.ends_with("word_embeddings.weight")).cloned().collect()
+    } else {
+        Default::default()
+    };
+    let grads = autodiff::backward_with_rows(&mut g, &loss, &wrt, &row_sparse)?;
     let (params, unused) = restore_unused(&mut g, params, &grads);
     if params.is_empty() {
         return Err(TrainGraphError::NoParams);
@@ -293,7 +303,17 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
         g.output(&cfg.logits, ElemType::F32, &[batch, seq, Dim::Fixed(cfg.loss.num_labels as i64)]);
     }
 
-    let pairs: Vec<(String, String)> = params.iter().map(|p| (p.name.clone(), grads[&p.name].clone())).collect();
+    // (parameter, gradient values): the dense gradient, or a row-sparse gradient's rows (same sum of squares).
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|p| {
+            let values = match grads.rows.get(&p.name) {
+                Some(rows) => rows.values.clone(),
+                None => grads.dense[&p.name].clone(),
+            };
+            (p.name.clone(), values)
+        })
+        .collect();
     if cfg.output_gradients {
         for (p, (_, gr)) in params.iter().zip(&pairs) {
             g.output(gr, ElemType::F32, &fixed(&p.dims));
@@ -320,7 +340,10 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
                 .clone(),
             _ => scalars.clone(),
         };
-        let (p_new, m_new, v_new) = adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay);
+        let (p_new, m_new, v_new) = match grads.rows.get(&p.name) {
+            Some(rows) => adamw::update_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
+            None => adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay),
+        };
         if let Some(d) = &ema_decay {
             // d·ema + (1 − d)·p_new = p_new + d·(ema − p_new)
             let ema = g.input(&names::ema(&p.name), ElemType::F32, &dims);

@@ -4,7 +4,7 @@ mod autodiff_support;
 
 use autodiff_support::{env, ort_run, ort_session, value_info, Val, F32, F64, I64};
 use ndarray::{ArrayD, IxDyn};
-use nerkit_export::autodiff::{backward, constant, AutodiffError};
+use nerkit_export::autodiff::{backward, backward_with_rows, constant, AutodiffError};
 use nerkit_export::builder::{attr, GraphBuilder};
 
 fn vec64(v: &[f64]) -> Val {
@@ -135,6 +135,73 @@ fn embedding_gradient_with_repeated_ids_is_exact_on_several_threads() {
         assert!(worst < 1e-2, "row 0 off by up to {worst} (sums are ~±30)");
         assert!(got[width..].iter().all(|&v| v == 0.0), "row 1 must stay zero");
     }
+}
+
+/// Row-sparse table gradients: one lookup gives the distinct ids and their summed rows (the dense gradient's
+/// nonzero rows); a table looked up twice falls back to one dense gradient equal to `backward`'s.
+#[test]
+fn row_sparse_gradient_holds_the_dense_gradients_rows() {
+    let (vocab, width) = (7usize, 3usize);
+    let ids: Vec<i64> = vec![4, 1, 4, 6, 1, 4];
+    let table: Vec<f32> = (0..vocab * width).map(|i| i as f32 / 10.0 - 1.0).collect();
+    let build = |twice: bool| {
+        let mut g = GraphBuilder::new("t");
+        g.inputs.push(value_info("w", F32, Some(&[vocab, width])));
+        g.inputs.push(value_info("ids", I64, Some(&[2, 3])));
+        let e = g.op("Gather", "emb", &["w", "ids"], vec![]);
+        let sq = g.op("Mul", "sq", &[&e, &e], vec![]);
+        let mut l = sum_all(&mut g, &sq, "loss");
+        if twice {
+            let e2 = g.op("Gather", "emb2", &["w", "ids"], vec![]);
+            let l2 = sum_all(&mut g, &e2, "loss2");
+            l = g.op("Add", "total", &[&l, &l2], vec![]);
+        }
+        (g, l)
+    };
+    let feed = vec![
+        ("w".to_string(), Val::F32(ArrayD::from_shape_vec(IxDyn(&[vocab, width]), table.clone()).unwrap())),
+        ("ids".to_string(), Val::I64(ArrayD::from_shape_vec(IxDyn(&[2, 3]), ids.clone()).unwrap())),
+    ];
+    let sparse_set = std::collections::HashSet::from(["w".to_string()]);
+    let wrt = ["w".to_string()];
+
+    // Once: rows = distinct ids (sorted), values = 2·w[id]·(occurrences of id).
+    let (mut g, l) = build(false);
+    let gr = backward_with_rows(&mut g, &l, &wrt, &sparse_set).unwrap();
+    assert!(gr.dense.is_empty(), "{:?}", gr.dense);
+    let rg = gr.rows["w"].clone();
+    g.outputs.push(value_info(&rg.rows, I64, None));
+    g.outputs.push(value_info(&rg.values, F32, None));
+    let out = ort_run(&mut ort_session(&g.into_model(17, &[])), &feed, &[&rg.rows, &rg.values]);
+    let rows: Vec<f64> = out[0].to_f64().iter().copied().collect();
+    assert_eq!(rows, vec![1.0, 4.0, 6.0]);
+    let values: Vec<f64> = out[1].to_f64().iter().copied().collect();
+    for (k, &r) in rows.iter().enumerate() {
+        let count = ids.iter().filter(|&&i| i as f64 == r).count() as f64;
+        for c in 0..width {
+            let want = 2.0 * table[r as usize * width + c] as f64 * count;
+            assert!(
+                (values[k * width + c] - want).abs() < 1e-5,
+                "row {r} col {c}: {} vs {want}",
+                values[k * width + c]
+            );
+        }
+    }
+
+    // Twice: a dense gradient, the same as without the row-sparse request.
+    let dense_of = |sparse: bool| {
+        let (mut g, l) = build(true);
+        let gr = if sparse {
+            let gr = backward_with_rows(&mut g, &l, &wrt, &sparse_set).unwrap();
+            assert!(gr.rows.is_empty(), "two lookups: no row-sparse gradient");
+            gr.dense
+        } else {
+            backward(&mut g, &l, &wrt).unwrap()
+        };
+        g.outputs.push(value_info(&gr["w"], F32, None));
+        ort_run(&mut ort_session(&g.into_model(17, &[])), &feed, &[&gr["w"]])[0].to_f64()
+    };
+    assert_eq!(dense_of(true), dense_of(false));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Manual measurement (ignored by default; not a timing assertion): MiniLM-L6 training step on ORT CPU.
 //!
 //! `cargo test -p nerkit-export --test train_perf -- --ignored --nocapture` with `NERKIT_HOME` and
-//! `ORT_DYLIB_PATH` set (`NERKIT_FREEZE_WORD_EMBEDDINGS=1` measures the frozen-embedding variant). Prints graph size, build and session times, step time (batch 16 × 128, 2 threads),
+//! `ORT_DYLIB_PATH` set (`NERKIT_FREEZE_WORD_EMBEDDINGS=1` measures the frozen-embedding variant,
+//! `NERKIT_DENSE_EMBEDDING_GRAD=1` the dense word-embedding gradient). Prints graph size, build and session times, step time (batch 16 × 128, 2 threads),
 //! peak RSS, and the ORT profile aggregated by op type. Host-side feeding copies all parameters and moments
 //! every step (the trainer binds two device-side buffer sets instead, see `src/train/state.rs`), so the step
 //! time here is an upper bound.
@@ -43,13 +44,20 @@ fn minilm_training_step_on_ort_cpu() {
     let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
     weights.ensure_classifier(4, cfg.hidden_size, 0.02, 1);
     let freeze = std::env::var("NERKIT_FREEZE_WORD_EMBEDDINGS").is_ok_and(|v| v == "1");
-    let train_cfg = TrainGraphConfig { freeze_word_embeddings: freeze, ..TrainGraphConfig::new("logits", 4) };
+    // The trainer's CPU graph updates the word embeddings from a row-sparse gradient; NERKIT_DENSE_EMBEDDING_GRAD=1
+    // measures the dense one (what the CUDA graph uses).
+    let sparse = !std::env::var("NERKIT_DENSE_EMBEDDING_GRAD").is_ok_and(|v| v == "1");
+    let train_cfg = TrainGraphConfig {
+        freeze_word_embeddings: freeze,
+        sparse_word_embedding_grad: sparse,
+        ..TrainGraphConfig::new("logits", 4)
+    };
     let tg = bert_train_graph(&cfg, &weights, &train_cfg).unwrap();
     let bytes = model_bytes(&tg.model);
     let n_params: usize = tg.params.iter().map(|p| p.dims.iter().product::<i64>() as usize).sum();
     let graph = tg.model.graph.as_ref().unwrap();
     eprintln!(
-        "graph: {} nodes, {} trainable tensors ({:.1} M values; word embeddings frozen: {freeze}), {:.1} MB proto, \
+        "graph: {} nodes, {} trainable tensors ({:.1} M values; word embeddings frozen: {freeze}, row-sparse gradient: {sparse}), {:.1} MB proto, \
          built in {:.2} s",
         graph.node.len(),
         tg.params.len(),

@@ -21,7 +21,15 @@ pub struct Graphs {
     pub clips: bool,
 }
 
-pub fn build(cfg: &BertConfig, weights: &Weights, tc: &TrainConfig, num_labels: usize) -> Result<Graphs, TrainError> {
+/// `on_cuda`: the graphs will run on the CUDA provider, which has no `Unique` kernel, so the word-embedding
+/// gradient stays dense there; on the CPU it is row-sparse (the same values, less memory traffic).
+pub fn build(
+    cfg: &BertConfig,
+    weights: &Weights,
+    tc: &TrainConfig,
+    num_labels: usize,
+    on_cuda: bool,
+) -> Result<Graphs, TrainError> {
     let graph_cfg = TrainGraphConfig {
         loss: LossConfig { num_labels, focal_gamma: (tc.loss == LossKind::Focal).then_some(tc.focal_gamma as f32) },
         adamw: AdamWConfig {
@@ -38,6 +46,7 @@ pub fn build(cfg: &BertConfig, weights: &Weights, tc: &TrainConfig, num_labels: 
             Default::default()
         },
         ema: tc.ema_decay > 0.0,
+        sparse_word_embedding_grad: !on_cuda,
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

@@ -190,10 +190,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let validation = ValidationSet::new(&encoder, &val_set.sentences, &labels, 32)?;
     let pad_id = i64::from(encoder.pad_id());
 
-    let built = graphs::build(&bert, &weights, cfg, labels.len())?;
+    let on_cuda = engine::uses_cuda(cfg.device)?;
+    let built = graphs::build(&bert, &weights, cfg, labels.len(), on_cuda)?;
     let mut train_session = engine::session(&built.train, cfg.device, cfg.threads)?;
     let mut eval_session = engine::session(&built.eval, cfg.device, cfg.threads)?;
-    let placement = Placement::for_session(&train_session, engine::uses_cuda(cfg.device)?);
+    let placement = Placement::for_session(&train_session, on_cuda);
     let mut state = TrainState::new_in(&built.params, placement)?;
     if cfg.ema_decay > 0.0 {
         state.enable_ema()?;

@@ -8,7 +8,11 @@
 //! `reduction = "add"` loses updates when indices repeat (measured on 1.31.1 with 2 threads: a token-type
 //! embedding gradient, where every index is 0, came out up to 60 off; `tests/autodiff_graph.rs` keeps the
 //! case), while its `ScatterElements` accumulates exactly.
-use super::{GradCtx, Result, Rule};
+//!
+//! For a table listed in [`GradCtx::row_sparse`] the rule returns no dense gradient but a [`RowGrad`]: the
+//! batch's distinct ids (`Unique`) and their summed rows, scattered into a [distinct ids × width] buffer
+//! instead of the whole table.
+use super::{GradCtx, Result, RowGrad, Rule};
 use crate::builder::{attr, pb};
 use pb::tensor_proto::DataType;
 
@@ -57,6 +61,12 @@ fn gather(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
         return Err(ctx.unsupported(format!("Gather from rank-{rank} data (vectors and tables are differentiated)")));
     }
     let d = dy[0].clone().expect("output gradient");
+    let mut out = vec![None; needs.len()];
+    if rank == 2 && ctx.row_sparse.contains(&data) && ctx.elem(&data) == DataType::Float as i32 {
+        let part = gather_rows(ctx, &d)?;
+        ctx.row_grads.entry(data).or_default().push(part);
+        return Ok(out);
+    }
     let zeros = zeros_like(ctx, &data);
     let idx = indices_i64(ctx, ctx.input(1).to_string().as_str());
     let (idx, d) = if rank == 1 {
@@ -74,7 +84,6 @@ fn gather(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
         (ctx.tmp("Expand", "indices_rows", &[&idx_col, &rows_shape], vec![]), rows)
     };
     let name = ctx.grad_name(0);
-    let mut out = vec![None; needs.len()];
     out[0] = Some(ctx.op(
         "ScatterElements",
         &name,
@@ -82,6 +91,38 @@ fn gather(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
         vec![attr::int("axis", 0), attr::string("reduction", "add")],
     ));
     Ok(out)
+}
+
+// Row-sparse form of the table gradient: ids → (distinct ids u, position of each id in u); dy's rows summed
+// per distinct id with the same exact scatter-add as the dense rule, into [len(u), width] zeros.
+fn gather_rows(ctx: &mut GradCtx, d: &str) -> Result<RowGrad> {
+    let idx = indices_i64(ctx, ctx.input(1).to_string().as_str());
+    let idx_rank = ctx.rank(ctx.input(1))? as i64;
+    let flat = ctx.ints("flat", &[-1]);
+    let ids = ctx.tmp("Reshape", "indices_flat", &[&idx, &flat], vec![]);
+    let what = ctx.helper_name("unique");
+    let u = ctx.g.node("Unique", &what, &[&ids], 4, vec![attr::int("sorted", 1)]);
+    let (rows, inverse) = (u[0].clone(), u[2].clone());
+    let dy_rows = ctx.tmp("Flatten", "dy_rows", &[d], vec![attr::int("axis", idx_rank)]);
+    let column = ctx.ints("column", &[-1, 1]);
+    let inverse_col = ctx.tmp("Reshape", "inverse_column", &[&inverse, &column], vec![]);
+    let dy_shape = ctx.tmp("Shape", "dy_rows.shape", &[&dy_rows], vec![]);
+    let slots = ctx.tmp("Expand", "inverse_rows", &[&inverse_col, &dy_shape], vec![]);
+    // zeros [len(u), width]
+    let n_rows = ctx.tmp("Shape", "rows.count", &[&rows], vec![]);
+    let width_only = ctx.ints("width_axis", &[1]);
+    let width = ctx.tmp("Gather", "width", &[&dy_shape, &width_only], vec![attr::int("axis", 0)]);
+    let shape = ctx.tmp("Concat", "rows.shape", &[&n_rows, &width], vec![attr::int("axis", 0)]);
+    let zero = crate::builder::tensor::f32("", &[1], &[0.0]);
+    let zeros = ctx.tmp("ConstantOfShape", "rows.zeros", &[&shape], vec![attr::tensor("value", zero)]);
+    let name = ctx.helper_name("rows");
+    let values = ctx.op(
+        "ScatterElements",
+        &name,
+        &[&zeros, &slots, &dy_rows],
+        vec![attr::int("axis", 0), attr::string("reduction", "add")],
+    );
+    Ok(RowGrad { rows, values })
 }
 
 // y = gather_elements(data, idx, axis): d data = scatter_elements_add(zeros, idx, dy, axis)

@@ -81,6 +81,26 @@ pub struct GradCtx<'a> {
     pub g: &'a mut GraphBuilder,
     pub facts: &'a Facts,
     pub node: &'a pb::NodeProto,
+    /// Tables whose gradient a rule may hand back row-sparse (see [`RowGrad`]).
+    pub row_sparse: &'a HashSet<String>,
+    /// Row-sparse gradient contributions, by table.
+    pub row_grads: &'a mut HashMap<String, Vec<RowGrad>>,
+}
+
+/// The gradient of a table (rank 2) that is zero outside some rows, as an embedding lookup leaves it:
+/// row `rows[i]` of the gradient is `values[i]`, every other row is zero. `rows` is int64 [U] without
+/// repeats, `values` is [U, width]. A consumer can then touch U rows instead of the whole table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowGrad {
+    pub rows: String,
+    pub values: String,
+}
+
+/// Gradients from [`backward_with_rows`]: dense ones, and row-sparse ones for the tables asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Gradients {
+    pub dense: BTreeMap<String, String>,
+    pub rows: BTreeMap<String, RowGrad>,
 }
 
 impl GradCtx<'_> {
@@ -310,6 +330,18 @@ fn topo_order(nodes: &[pb::NodeProto], sources: &HashSet<String>) -> Result<Vec<
 /// Returns `wrt value → gradient value`, only for values the loss depends on; each gradient value is named
 /// `<value>.grad`. Gradients have the same shape and type as their value.
 pub fn backward(g: &mut GraphBuilder, loss: &str, wrt: &[String]) -> Result<BTreeMap<String, String>> {
+    Ok(backward_with_rows(g, loss, wrt, &HashSet::new())?.dense)
+}
+
+/// [`backward`], except that each parameter in `row_sparse` whose only use is one embedding lookup
+/// (`Gather` on axis 0 of a rank-2 table) gets a row-sparse gradient ([`RowGrad`], in
+/// [`Gradients::rows`]) instead of a dense one. A listed parameter used otherwise gets a dense gradient as usual.
+pub fn backward_with_rows(
+    g: &mut GraphBuilder,
+    loss: &str,
+    wrt: &[String],
+    row_sparse: &HashSet<String>,
+) -> Result<Gradients> {
     let facts = Facts::infer_parts(&g.initializers, &g.inputs, &g.nodes);
     let mut sources: HashSet<String> = g.initializers.iter().map(|t| t.name.clone()).collect();
     sources.extend(g.inputs.iter().map(|v| v.name.clone()));
@@ -357,6 +389,7 @@ pub fn backward(g: &mut GraphBuilder, loss: &str, wrt: &[String]) -> Result<BTre
     }
 
     let mut contrib: HashMap<String, Vec<String>> = HashMap::new();
+    let mut row_grads: HashMap<String, Vec<RowGrad>> = HashMap::new();
     let one = constant(g, &format!("{loss}.grad.seed"), facts.elem(loss), &[], &[1.0]);
     contrib.insert(loss.to_string(), vec![one]);
     for &i in order.iter().rev() {
@@ -370,7 +403,7 @@ pub fn backward(g: &mut GraphBuilder, loss: &str, wrt: &[String]) -> Result<BTre
             n.input.iter().map(|v| !v.is_empty() && active.contains(v) && needed.contains(v)).collect();
         let rule = rule_for(&n.op_type)
             .ok_or_else(|| AutodiffError::NoRule { op_type: n.op_type.clone(), node: n.name.clone() })?;
-        let mut ctx = GradCtx { g, facts: &facts, node: n };
+        let mut ctx = GradCtx { g, facts: &facts, node: n, row_sparse, row_grads: &mut row_grads };
         let dx = rule(&mut ctx, &dy, &needs)?;
         for ((v, need), d) in n.input.iter().zip(&needs).zip(dx) {
             if let (true, Some(d)) = (need, d) {
@@ -378,13 +411,35 @@ pub fn backward(g: &mut GraphBuilder, loss: &str, wrt: &[String]) -> Result<BTre
             }
         }
     }
-    let mut out = BTreeMap::new();
+    let mut out = Gradients::default();
     for w in wrt {
+        let mut parts = row_grads.remove(w).unwrap_or_default();
+        if parts.len() == 1 && !contrib.contains_key(w) {
+            out.rows.insert(w.clone(), parts.remove(0));
+            continue;
+        }
+        // Used more than once: scatter the row-sparse parts back into dense contributions.
+        for (k, part) in parts.iter().enumerate() {
+            let dense = densify(g, w, part, k);
+            contrib.entry(w.clone()).or_default().push(dense);
+        }
         if let Some(gv) = accumulate(g, &mut contrib, w, true) {
-            out.insert(w.clone(), gv);
+            out.dense.insert(w.clone(), gv);
         }
     }
     Ok(out)
+}
+
+/// The dense form of a row-sparse gradient of `table`: its rows written into zeros (rows are unique, so a
+/// plain `ScatterND` is exact).
+fn densify(g: &mut GraphBuilder, table: &str, part: &RowGrad, k: usize) -> String {
+    let shape = g.op("Shape", &format!("{table}.grad.rows{k}.table_shape"), &[table], vec![]);
+    let zero = crate::builder::tensor::f32("", &[1], &[0.0]);
+    let zeros =
+        g.op("ConstantOfShape", &format!("{table}.grad.rows{k}.zeros"), &[&shape], vec![attr::tensor("value", zero)]);
+    let column = g.const_i64(&format!("{table}.grad.rows{k}.column"), &[2], &[-1, 1]);
+    let rows = g.op("Reshape", &format!("{table}.grad.rows{k}.index"), &[&part.rows, &column], vec![]);
+    g.op("ScatterND", &format!("{table}.grad.rows{k}.dense"), &[&zeros, &rows, &part.values], vec![])
 }
 
 /// Total gradient of `v`: its single contribution, or a `Sum` node `<v>.grad` of several. With `named`, a

@@ -146,12 +146,49 @@ pub fn update(
     let gsq = g.op("Mul", &format!("{p}.adam_v.grad_sq"), &[grad, grad], vec![]);
     let v2 = g.op("Mul", &format!("{p}.adam_v.grad_part"), &[&gsq, &s.grad_scale_v], vec![]);
     let v_new = g.op("Add", &format!("{p}.adam_v.new"), &[&v1, &v2], vec![]);
-    let sd = g.op("Sqrt", &format!("{p}.adamw.sqrt_v"), &[&v_new], vec![]);
+    let p_new = apply(g, s, p, &m_new, &v_new, decay);
+    (p_new, m_new, v_new)
+}
+
+/// [`update`] for a row-sparse gradient (an embedding table's, [`crate::autodiff::RowGrad`]): the moments
+/// decay everywhere, but the gradient terms are computed for the touched rows only and written into them
+/// (`ScatterND`; the rows are distinct). Untouched rows get `β·m + 0` as in the dense update, so the result is
+/// the dense update's, without the dense gradient and its four full-size passes.
+pub fn update_rows(
+    g: &mut GraphBuilder,
+    s: &StepScalars,
+    p: &str,
+    grad: &crate::autodiff::RowGrad,
+    m: &str,
+    v: &str,
+    decay: bool,
+) -> (String, String, String) {
+    let axis0 = vec![crate::builder::attr::int("axis", 0)];
+    let column = g.const_i64(&format!("{p}.rows.column"), &[2], &[-1, 1]);
+    let index = g.op("Reshape", &format!("{p}.rows.index"), &[&grad.rows, &column], vec![]);
+    let values = &grad.values;
+    let m1 = g.op("Mul", &format!("{p}.adam_m.decayed"), &[m, &s.beta1], vec![]);
+    let m1_rows = g.op("Gather", &format!("{p}.adam_m.decayed_rows"), &[&m1, &grad.rows], axis0.clone());
+    let m2 = g.op("Mul", &format!("{p}.adam_m.grad_part"), &[values, &s.grad_scale_m], vec![]);
+    let m_rows = g.op("Add", &format!("{p}.adam_m.new_rows"), &[&m1_rows, &m2], vec![]);
+    let m_new = g.op("ScatterND", &format!("{p}.adam_m.new"), &[&m1, &index, &m_rows], vec![]);
+    let v1 = g.op("Mul", &format!("{p}.adam_v.decayed"), &[v, &s.beta2], vec![]);
+    let v1_rows = g.op("Gather", &format!("{p}.adam_v.decayed_rows"), &[&v1, &grad.rows], axis0);
+    let gsq = g.op("Mul", &format!("{p}.adam_v.grad_sq"), &[values, values], vec![]);
+    let v2 = g.op("Mul", &format!("{p}.adam_v.grad_part"), &[&gsq, &s.grad_scale_v], vec![]);
+    let v_rows = g.op("Add", &format!("{p}.adam_v.new_rows"), &[&v1_rows, &v2], vec![]);
+    let v_new = g.op("ScatterND", &format!("{p}.adam_v.new"), &[&v1, &index, &v_rows], vec![]);
+    let p_new = apply(g, s, p, &m_new, &v_new, decay);
+    (p_new, m_new, v_new)
+}
+
+/// The parameter step from the new moments: `p·(1 − lr·wd) − step_size · m / (√v + ε')`.
+fn apply(g: &mut GraphBuilder, s: &StepScalars, p: &str, m_new: &str, v_new: &str, decay: bool) -> String {
+    let sd = g.op("Sqrt", &format!("{p}.adamw.sqrt_v"), &[v_new], vec![]);
     let denom = g.op("Add", &format!("{p}.adamw.denom"), &[&sd, &s.eps], vec![]);
-    let ratio = g.op("Div", &format!("{p}.adamw.ratio"), &[&m_new, &denom], vec![]);
+    let ratio = g.op("Div", &format!("{p}.adamw.ratio"), &[m_new, &denom], vec![]);
     let delta = g.op("Mul", &format!("{p}.adamw.delta"), &[&ratio, &s.step_size], vec![]);
     let base =
         if decay { g.op("Mul", &format!("{p}.adamw.decayed"), &[p, &s.decay_factor], vec![]) } else { p.to_string() };
-    let p_new = g.op("Sub", &format!("{p}.new"), &[&base, &delta], vec![]);
-    (p_new, m_new, v_new)
+    g.op("Sub", &format!("{p}.new"), &[&base, &delta], vec![])
 }

@@ -88,10 +88,16 @@ pub fn env() -> &'static ort::environment::Environment {
 
 /// An ORT CPU session (1 thread, all graph optimisations) over an in-memory model.
 pub fn ort_session(model: &pb::ModelProto) -> Session {
+    ort_session_with_threads(model, 1)
+}
+
+/// An ORT CPU session with `threads` intra-op threads (multi-threaded kernels take other code paths).
+#[allow(dead_code)]
+pub fn ort_session_with_threads(model: &pb::ModelProto, threads: usize) -> Session {
     let bytes = nerkit_export::builder::model_bytes(model);
     Session::builder(env())
         .unwrap()
-        .with_intra_threads(1)
+        .with_intra_threads(threads)
         .unwrap()
         .commit_from_memory(&bytes)
         .unwrap_or_else(|e| panic!("ORT rejected the model: {e}"))
