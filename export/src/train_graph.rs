@@ -90,7 +90,9 @@ pub struct TrainGraphConfig {
     pub freeze_word_embeddings: bool,
     /// Update `*word_embeddings.weight` from a row-sparse gradient (the batch's distinct ids only;
     /// [`adamw::update_rows`]) instead of a dense one: the same values, without the table-sized gradient.
-    /// Needs ONNX's `Unique`, which ONNX Runtime runs on the CPU only; off for CUDA.
+    /// Uses ONNX's `Unique`; measured and tested on ONNX Runtime's CPU provider only, so nerkit keeps the dense
+    /// gradient on CUDA (where the table-sized passes are cheap and an op without a CUDA kernel would mean
+    /// copies to the host every step).
     pub sparse_word_embedding_grad: bool,
     /// Also output `logits` from the training graph.
     pub output_logits: bool,

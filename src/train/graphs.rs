@@ -21,8 +21,9 @@ pub struct Graphs {
     pub clips: bool,
 }
 
-/// `on_cuda`: the graphs will run on the CUDA provider, which has no `Unique` kernel, so the word-embedding
-/// gradient stays dense there; on the CPU it is row-sparse (the same values, less memory traffic).
+/// `on_cuda`: the graphs will run on the CUDA provider. The word-embedding gradient is row-sparse on the CPU
+/// (the same values, less memory traffic) and stays dense on CUDA, where the row-sparse graph (it uses `Unique`)
+/// has not been run.
 pub fn build(
     cfg: &BertConfig,
     weights: &Weights,
