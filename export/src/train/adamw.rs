@@ -153,7 +153,7 @@ pub fn update(
 /// [`update`] for a row-sparse gradient (an embedding table's, [`crate::autodiff::RowGrad`]): the moments
 /// decay everywhere, but the gradient terms are computed for the touched rows only and written into them
 /// (`ScatterND`; the rows are distinct). Untouched rows get `β·m + 0` as in the dense update, so the result is
-/// the dense update's, without the dense gradient and its four full-size passes.
+/// the dense update's, without building the table-sized gradient and running the gradient terms over it.
 pub fn update_rows(
     g: &mut GraphBuilder,
     s: &StepScalars,
