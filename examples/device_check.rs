@@ -170,7 +170,7 @@ fn main() -> Result<()> {
     let encoder = Encoder::new(model.tokenizer()?, options)?;
     let (examples, _) = encoder.encode_sentences(&dataset.sentences, &labels)?;
     let pad = i64::from(encoder.pad_id());
-    let order = batches(&examples, a.batch_size, 42);
+    let order = batches(&examples, a.batch_size, 42, tc.batching);
     let picked: Vec<LabelledBatch> = order.iter().take(a.batches).map(|ix| pad_batch(&examples, ix, pad)).collect();
     let cw = vec![1.0f32; labels.len()];
     let state = TrainState::new(&built.params)?;

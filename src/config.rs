@@ -34,6 +34,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     pub lr: f64,
     pub batch_size: usize,
+    /// `shuffled` (uniform batches, like PyTorch) or `bucketed` (similar lengths together: less padding).
+    pub batching: crate::prepare::batch::Batching,
     pub max_len: usize,
     pub stride: usize,
     pub warmup_ratio: f64,
@@ -74,6 +76,7 @@ impl Default for TrainConfig {
             epochs: 4,
             lr: 5e-5,
             batch_size: 16,
+            batching: crate::prepare::batch::Batching::Bucketed,
             max_len: 128,
             stride: 32,
             warmup_ratio: 0.1,

@@ -4,7 +4,9 @@
 //! - a tiny random BERT: ORT vs tract, fp32 and int8; `load_backend` on an exported directory.
 //!
 //! Needs the ONNX Runtime library (`make setup`, or ORT_DYLIB_PATH) and the embedded model in NERKIT_HOME.
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use ndarray::{Array2, Array3, Ix3};
 use nerkit::infer::compare::agreement;
@@ -15,9 +17,11 @@ use nerkit_export::builder::{model_bytes, pb};
 use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, InferenceOptions, LAST_HIDDEN_STATE};
 use nerkit_export::quantize::{quantize_dynamic, QuantizeOptions};
-use nerkit_export::weights::{Tensor, Weights};
+use nerkit_export::weights::Weights;
 use serde_json::Value;
 use tract_onnx::prelude::*;
+
+use common::{embedded_dir, formula_classifier};
 
 const TOL: f32 = 1e-4;
 
@@ -41,22 +45,6 @@ fn array3(v: &Value) -> Array3<f32> {
 fn max_abs_diff(a: &Array3<f32>, b: &Array3<f32>) -> f32 {
     assert_eq!(a.dim(), b.dim());
     a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-/// The classifier of the fixture script: weight[j, k] = 0.05 sin(1 + j·hidden + k), bias[j] = 0.01 cos(j).
-fn formula_classifier(weights: &mut Weights, labels: usize, hidden: usize) {
-    let w = (0..labels * hidden).map(|i| (0.05 * ((1 + i) as f64).sin()) as f32).collect();
-    weights.insert("classifier.weight", Tensor::new(vec![labels, hidden], w));
-    weights.insert(
-        "classifier.bias",
-        Tensor::new(vec![labels], (0..labels).map(|j| (0.01 * (j as f64).cos()) as f32).collect()),
-    );
-}
-
-fn embedded_dir() -> PathBuf {
-    let dir = nerkit::paths::embedded_model_dir();
-    assert!(dir.join("model.safetensors").is_file(), "embedded model missing in {}: run `make setup`", dir.display());
-    dir
 }
 
 /// Both outputs of a model with `last_hidden_state`, through ONNX Runtime directly.

@@ -9,7 +9,7 @@ best epoch's validation micro F1. Recipe 1 of the training issue by default: lr 
 
 Needs torch, transformers, accelerate and seqeval. Usage (from the repository root):
   /path/to/venv/bin/python benches/reference/hf_recipe.py RUN_DIR [DATA] [MODEL_DIR] [--seed N] [--lr X]
-       [--epochs N] [--threads N]
+       [--epochs N] [--threads N] [--save DIR]
 """
 import argparse
 import json
@@ -38,6 +38,7 @@ p.add_argument("--epochs", type=int, default=4)
 p.add_argument("--batch-size", type=int, default=16)
 p.add_argument("--max-len", type=int, default=128)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--save", help="write the final model here (an HF directory that `nerkit evaluate` reads)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 
@@ -124,6 +125,9 @@ t0 = time.time()
 trainer = Record(model=model, args=args, train_dataset=Rows(train_enc), eval_dataset=Rows(val_enc),
                  data_collator=DataCollatorForTokenClassification(tok), compute_metrics=None)
 trainer.train()
+if a.save:
+    trainer.save_model(a.save)
+    tok.save_pretrained(a.save)
 best = int(np.argmax(scores))
 print(f"best epoch {best + 1}: validation micro F1 {scores[best]:.4f}; per epoch "
       + ", ".join(f"{s:.4f}" for s in scores) + f"; {time.time() - t0:.0f} s")

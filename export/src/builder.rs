@@ -97,7 +97,7 @@ pub mod tensor {
             name: name.to_string(),
             dims: dims.to_vec(),
             data_type: ElemType::F32.onnx(),
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            raw_data: bytemuck::cast_slice(data).to_vec(),
             ..Default::default()
         }
     }
@@ -112,7 +112,7 @@ pub mod tensor {
             name: name.to_string(),
             dims: dims.to_vec(),
             data_type: ElemType::I64.onnx(),
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            raw_data: bytemuck::cast_slice(data).to_vec(),
             ..Default::default()
         }
     }

@@ -71,11 +71,8 @@ pub fn matches_pattern(name: &str, pattern: &str) -> bool {
 
 /// Row-major f32 values of an initializer (raw_data or float_data).
 pub fn initializer_f32(t: &pb::TensorProto) -> Result<Vec<f32>, QuantizeError> {
-    let values: Vec<f32> = if !t.raw_data.is_empty() {
-        t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-    } else {
-        t.float_data.clone()
-    };
+    let values: Vec<f32> =
+        if !t.raw_data.is_empty() { crate::weights::f32s_from_bytes(&t.raw_data) } else { t.float_data.clone() };
     if values.len() as i64 != t.dims.iter().product::<i64>() {
         return Err(QuantizeError::BadInitializer { name: t.name.clone(), dims: t.dims.clone(), values: values.len() });
     }

@@ -83,9 +83,7 @@ impl Weights {
         let mut tensors = BTreeMap::new();
         for (key, view) in st.iter() {
             let data = match view.dtype() {
-                Dtype::F32 => {
-                    view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-                }
+                Dtype::F32 => f32s_from_bytes(view.data()),
                 Dtype::BF16 => {
                     view.data().chunks_exact(2).map(|b| bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect()
                 }
@@ -109,11 +107,7 @@ impl Weights {
     /// Writes all tensors (f32) to a safetensors file, atomically.
     pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
         let werr = |message: String| WeightsError::Write { path: path.into(), message };
-        let bytes: Vec<(String, Vec<u8>)> = self
-            .tensors
-            .iter()
-            .map(|(k, t)| (k.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()))
-            .collect();
+        let bytes: Vec<(String, &[u8])> = self.tensors.iter().map(|(k, t)| (k.clone(), f32_bytes(&t.data))).collect();
         let views = bytes
             .iter()
             .map(|(k, b)| Ok((k.as_str(), TensorView::new(Dtype::F32, self.tensors[k].shape.clone(), b)?)))
@@ -251,6 +245,20 @@ pub fn trunc_normal(rng: &mut StdRng, n: usize, std: f32) -> Vec<f32> {
     }
     out
 }
+
+/// The little-endian bytes of `data`, borrowed (safetensors and ONNX raw data are little-endian, as are the
+/// targets nerkit supports).
+pub fn f32_bytes(data: &[f32]) -> &[u8] {
+    bytemuck::cast_slice(data)
+}
+
+/// f32 values from little-endian bytes of any alignment (one copy).
+pub fn f32s_from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytemuck::pod_collect_to_vec(bytes)
+}
+
+#[cfg(target_endian = "big")]
+compile_error!("nerkit reads and writes little-endian tensor bytes in place");
 
 fn bf16_to_f32(bits: u16) -> f32 {
     f32::from_bits((bits as u32) << 16)

@@ -32,6 +32,9 @@ pub struct Args {
     lr: Option<f64>,
     #[arg(long = "batch-size")]
     batch_size: Option<usize>,
+    /// Batches: shuffled (uniform, like PyTorch) or bucketed (similar lengths together, less padding).
+    #[arg(long, value_enum)]
+    batching: Option<crate::prepare::batch::Batching>,
     #[arg(long = "max-len")]
     max_len: Option<usize>,
     #[arg(long = "class-weights", value_enum)]
@@ -92,6 +95,7 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
         epochs,
         lr,
         batch_size,
+        batching,
         max_len,
         class_weights,
         loss,

@@ -1,8 +1,10 @@
-//! Length-bucketed batching and padding into `ndarray` tensors.
+//! Training batches (length-bucketed or plainly shuffled) and padding into `ndarray` tensors.
 //!
-//! [`batches`]: shuffle example indices, cut them into chunks of `50 × batch_size`, sort each chunk by length,
-//! cut chunks into batches, then shuffle the batch order. Similar lengths share a batch (little padding) while
-//! batches still vary from epoch to epoch; the same seed always gives the same batches.
+//! [`batches_by_length`]: shuffle example indices, cut them into chunks of `50 × batch_size`, sort each chunk by
+//! length, cut chunks into batches, then shuffle the batch order. Similar lengths share a batch (little padding)
+//! while batches still vary from epoch to epoch; the same seed always gives the same batches.
+//! [`Batching::Shuffled`] is the plain alternative (what a PyTorch `DataLoader(shuffle=True)` does): more padding,
+//! but every batch is a uniform sample of the data, so every token weighs the same in the loss on average.
 use super::encode::{Example, IGNORE_INDEX};
 use crate::infer::PaddedBatch;
 use ndarray::Array2;
@@ -13,10 +15,34 @@ use rand::SeedableRng;
 /// Examples per sorting chunk, in batches.
 pub const CHUNK_BATCHES: usize = 50;
 
+/// How training examples are grouped into batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Batching {
+    /// Seeded shuffle, then a uniform cut into batches (the PyTorch / Hugging Face default).
+    #[default]
+    Shuffled,
+    /// Similar lengths share a batch ([`batches_by_length`]): less padding, so faster steps, but a batch of
+    /// short sentences weighs as much in the loss as a batch of long ones.
+    Bucketed,
+}
+
 /// Index batches over `examples` (see the module docs). `batch_size` 0 is treated as 1.
-pub fn batches(examples: &[Example], batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
-    let lengths: Vec<usize> = examples.iter().map(Example::len).collect();
-    batches_by_length(&lengths, batch_size, seed)
+pub fn batches(examples: &[Example], batch_size: usize, seed: u64, batching: Batching) -> Vec<Vec<usize>> {
+    match batching {
+        Batching::Bucketed => {
+            let lengths: Vec<usize> = examples.iter().map(Example::len).collect();
+            batches_by_length(&lengths, batch_size, seed)
+        }
+        Batching::Shuffled => shuffled_batches(examples.len(), batch_size, seed),
+    }
+}
+
+/// `0..n` shuffled with `seed` and cut into batches of `batch_size` (the last may be shorter).
+pub fn shuffled_batches(n: usize, batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
 /// [`batches`] over plain lengths.
@@ -108,6 +134,20 @@ mod tests {
     fn empty_and_zero_batch_size() {
         assert!(batches_by_length(&[], 8, 1).is_empty());
         assert_eq!(batches_by_length(&[3, 4], 0, 1).len(), 2);
+        assert!(shuffled_batches(0, 8, 1).is_empty());
+        assert_eq!(shuffled_batches(2, 0, 1).len(), 2);
+    }
+
+    #[test]
+    fn shuffled_batches_are_a_seeded_permutation_cut_in_order() {
+        let a = shuffled_batches(100, 16, 3);
+        assert_eq!(a, shuffled_batches(100, 16, 3));
+        assert_ne!(a, shuffled_batches(100, 16, 4));
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![16, 16, 16, 16, 16, 16, 4]);
+        let mut all: Vec<usize> = a.iter().flatten().copied().collect();
+        assert_ne!(all, (0..100).collect::<Vec<_>>(), "not shuffled");
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
     }
 
     #[test]

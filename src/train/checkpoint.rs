@@ -39,7 +39,7 @@ impl View for F32View<'_> {
         &self.0.shape
     }
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Cow::Borrowed(nerkit_export::weights::f32_bytes(&self.0.data))
     }
     fn data_len(&self) -> usize {
         self.0.data.len() * 4
@@ -91,7 +91,7 @@ pub fn read(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<String, String>), 
         if view.dtype() != Dtype::F32 {
             return Err(CheckpointError::Dtype { path: path.to_path_buf(), name: name.into(), dtype: view.dtype() });
         }
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data = nerkit_export::weights::f32s_from_bytes(view.data());
         tensors.push(NamedTensor { name: name.to_string(), shape: view.shape().to_vec(), data });
     }
     Ok((tensors, meta.metadata().clone().unwrap_or_default()))

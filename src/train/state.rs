@@ -123,8 +123,7 @@ impl TrainState {
         let mut state = TrainState { names: vec![], shapes: vec![], placement, sets: [empty(), empty()], active: 0 };
         for p in params {
             let shape: Vec<usize> = p.dims.iter().map(|&d| d as usize).collect();
-            let data: Vec<f32> =
-                p.initial.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let data = nerkit_export::weights::f32s_from_bytes(&p.initial.raw_data);
             let zeros = vec![0.0; data.len()];
             for (k, set) in state.sets.iter_mut().enumerate() {
                 set.params.push(state.placement.tensor(&shape, if k == 0 { &data } else { &zeros })?);

@@ -235,7 +235,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let steps_at_start = step;
 
     'epochs: for epoch in first_epoch..cfg.epochs {
-        let order = batches(&examples, cfg.batch_size, epoch_seed(cfg.seed, epoch));
+        let order = batches(&examples, cfg.batch_size, epoch_seed(cfg.seed, epoch), cfg.batching);
         let pb = progress(opts.progress, order.len(), epoch, cfg.epochs);
         pb.set_position(skip as u64);
         for (b, indices) in order.iter().enumerate().skip(skip) {
