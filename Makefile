@@ -24,13 +24,16 @@ release:
 demo: setup build
 	@bash scripts/demo.sh "$(PLOD)" "$(RUN)"
 
+# The second cargo run builds the optional `ort-training` feature and runs its tests (tests/ort_training.rs).
 test: setup
-	$(CARGO) test --workspace --no-fail-fast 2>&1 | tee .nerkit/test.log; \
-	  status=$${PIPESTATUS[0]}; bash scripts/test-summary.sh .nerkit/test.log; exit $$status
+	{ $(CARGO) test --workspace --no-fail-fast; a=$$?; \
+	  $(CARGO) test -p nerkit --features ort-training --test ort_training; b=$$?; exit $$((a | b)); } 2>&1 \
+	  | tee .nerkit/test.log; status=$${PIPESTATUS[0]}; bash scripts/test-summary.sh .nerkit/test.log; exit $$status
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p nerkit --features ort-training --all-targets -- -D warnings
 
 bench: setup
 	$(CARGO) bench --workspace

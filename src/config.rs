@@ -76,7 +76,7 @@ impl Default for TrainConfig {
             epochs: 4,
             lr: 5e-5,
             batch_size: 16,
-            batching: crate::prepare::batch::Batching::Bucketed,
+            batching: crate::prepare::batch::Batching::Shuffled,
             max_len: 128,
             stride: 32,
             warmup_ratio: 0.1,

@@ -243,3 +243,21 @@ fn split_seed_keeps_the_validation_sentences_when_the_training_seed_changes() {
     let (own_2, _) = validation("d", 2, None);
     assert_ne!(own_1, own_2, "seeds 1 and 2 carve different validation sentences from data/sample.jsonl");
 }
+
+/// `--ort-training-artifacts` refuses with what it needs: the cargo feature, or (with it) the artifacts.
+#[test]
+fn ort_training_artifacts_flag_says_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nerkit"))
+        .args(["train", "--quiet", "--ort-training-artifacts"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want =
+        if cfg!(feature = "ort-training") { "`training_model.onnx` is missing" } else { "--features ort-training" };
+    assert!(err.contains(want), "{err}");
+}

@@ -73,6 +73,11 @@ pub struct Args {
     /// Stop after this many optimizer steps (a checkpoint is saved; continue with --resume).
     #[arg(long = "max-steps")]
     max_steps: Option<u64>,
+    /// Train with ONNX Runtime's own training API over these ORT training artifacts (training_model.onnx,
+    /// eval_model.onnx, optimizer_model.onnx, checkpoint) instead of nerkit's training graph. Needs the
+    /// `ort-training` cargo feature and a libonnxruntime built with --enable_training_apis.
+    #[arg(long = "ort-training-artifacts", value_name = "DIR")]
+    ort_training_artifacts: Option<PathBuf>,
     /// Print the resolved configuration as TOML and exit.
     #[arg(long = "print-config")]
     print_config: bool,
@@ -136,6 +141,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit at once)");
     })
     .context("installing the Ctrl-C handler")?;
+    if let Some(dir) = &args.ort_training_artifacts {
+        return train_with_artifacts(&cfg, dir, &interrupt);
+    }
     let opts = TrainOptions { resume: args.resume, progress: !args.quiet, max_steps: args.max_steps };
     let s = train(&cfg, &opts, &interrupt)?;
 
@@ -166,4 +174,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         StopReason::StepLimit => println!("  stopped     --max-steps reached; continue with --resume"),
     }
     Ok(())
+}
+
+#[cfg(feature = "ort-training")]
+fn train_with_artifacts(cfg: &TrainConfig, dir: &std::path::Path, interrupt: &AtomicBool) -> anyhow::Result<()> {
+    let r = crate::train::ort_training::train_with_artifacts(cfg, dir, interrupt)?;
+    println!("\nnerkit train (ONNX Runtime training API) — {}", r.out.display());
+    println!("  steps       {} in {} epoch(s)", r.steps, r.epochs_completed);
+    let losses: Vec<String> = r.validation_losses.iter().map(|l| format!("{l:.4}")).collect();
+    println!("  validation  loss per epoch: {}", losses.join(", "));
+    println!("  exported    {} (logits)", r.exported.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "ort-training"))]
+fn train_with_artifacts(_: &TrainConfig, _: &std::path::Path, _: &AtomicBool) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--ort-training-artifacts needs a nerkit built with the `ort-training` feature \
+         (cargo build --release --features ort-training); without it, drop the flag: nerkit's own training graph \
+         needs no training-enabled ONNX Runtime"
+    )
 }

@@ -6,6 +6,8 @@ mod curves;
 pub mod early_stop;
 pub mod engine;
 pub mod graphs;
+#[cfg(feature = "ort-training")]
+pub mod ort_training;
 pub mod run_dir;
 pub mod schedule;
 pub mod state;
@@ -14,7 +16,7 @@ pub mod validation;
 
 use std::path::PathBuf;
 
-pub use trainer::{train, StopReason, TrainOptions, TrainSummary};
+pub use trainer::{epoch_seed, train, StopReason, TrainOptions, TrainSummary};
 
 /// Maps an ONNX Runtime error to [`TrainError::Engine`], saying what was being done.
 pub(crate) fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {
@@ -59,4 +61,11 @@ pub enum TrainError {
     NonFinite { step: u64, loss: f32, grad_norm: Option<f32> },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the ONNX Runtime library {library} has no training API (it was not built with --enable_training_apis); \
+         train without --ort-training-artifacts to use nerkit's own training graph, which needs none"
+    )]
+    NoTrainingApi { library: String },
+    #[error("{dir}: not an ONNX Runtime training-artifacts directory: `{missing}` is missing")]
+    Artifacts { dir: PathBuf, missing: &'static str },
 }

@@ -1,5 +1,5 @@
-//! The fine-tuning loop: data → windows → length-bucketed batches → training graph steps on ONNX Runtime,
-//! validation every epoch, early stopping, best-model export, checkpoints and resume.
+//! The fine-tuning loop: data → windows → seeded batches (uniform or length-bucketed) → training graph steps on
+//! ONNX Runtime, validation every epoch, early stopping, best-model export, checkpoints and resume.
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,8 +71,8 @@ fn dropout_seed(seed: u64, step: u64) -> i64 {
     (seed.wrapping_mul(0x9E37_79B9).wrapping_add(step) & 0x3FFF_FFFF_FFFF_FFFF) as i64
 }
 
-/// Batch order of one epoch: reproducible from the run seed and the epoch.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+/// Seed of one epoch's batch order: reproducible from the run seed and the epoch.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
 }
 
@@ -82,7 +82,7 @@ fn load_source(spec: &str, labels: &LabelSet) -> Result<Dataset, TrainError> {
 }
 
 /// Training and validation sentences per the config: an explicit validation source, or a seeded carve-out.
-fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
+pub(crate) fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
     let train = load_source(&cfg.data, labels)?;
     let (mut train, val) = match &cfg.validation {
         Some(v) => (train, load_source(v, labels)?),

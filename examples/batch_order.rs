@@ -1,0 +1,70 @@
+//! Writes the padded batches a `nerkit train` run feeds, in order (one JSON object per step), so that an
+//! independent implementation can replay the run (benches/reference/pytorch_replay.py).
+//!
+//! ```text
+//! cargo run --release --example batch_order -- DATA OUT.jsonl [--seed 42] [--split-seed 42] [--batch-size 16]
+//!     [--epochs 4] [--val-fraction 0.1] [--max-len 128] [--stride 32] [--batching shuffled|bucketed]
+//! ```
+//! Mirrors the trainer's data path (validation carve, windows, per-epoch batch seeds) for the embedded tokenizer.
+use std::io::Write;
+
+use anyhow::Result;
+use clap::Parser;
+use nerkit::data::{self, split::carve_validation, DataSource, LoadOptions};
+use nerkit::labels::LabelSet;
+use nerkit::prepare::batch::{batches, pad_batch, Batching};
+use nerkit::prepare::encode::{EncodeOptions, Encoder};
+
+#[derive(Parser)]
+struct Args {
+    data: String,
+    out: std::path::PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long = "split-seed")]
+    split_seed: Option<u64>,
+    #[arg(long = "batch-size", default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 4)]
+    epochs: usize,
+    #[arg(long = "val-fraction", default_value_t = 0.1)]
+    val_fraction: f64,
+    #[arg(long = "max-len", default_value_t = 128)]
+    max_len: usize,
+    #[arg(long, default_value_t = 32)]
+    stride: usize,
+    #[arg(long, value_enum, default_value = "shuffled")]
+    batching: Batching,
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    let labels = LabelSet::plod();
+    let source: DataSource = a.data.parse()?;
+    let all = data::load(&source, &labels, &LoadOptions::default())?;
+    let (train, _) = carve_validation(all, a.val_fraction, a.split_seed.unwrap_or(a.seed))?;
+    let model = nerkit::model::resolve("embedded")?;
+    let options = EncodeOptions { max_len: a.max_len, stride: a.stride, label_all_subwords: false };
+    let encoder = Encoder::new(model.tokenizer()?, options)?;
+    let (examples, _) = encoder.encode_sentences(&train.sentences, &labels)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&a.out)?);
+    let mut steps = 0;
+    for epoch in 0..a.epochs {
+        let seed = nerkit::train::epoch_seed(a.seed, epoch);
+        for indices in batches(&examples, a.batch_size, seed, a.batching) {
+            let b = pad_batch(&examples, &indices, i64::from(encoder.pad_id()));
+            let rows = |x: &ndarray::Array2<i64>| x.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>();
+            let line = serde_json::json!({
+                "epoch": epoch,
+                "input_ids": rows(&b.inputs.input_ids),
+                "attention_mask": rows(&b.inputs.attention_mask),
+                "token_type_ids": rows(&b.inputs.token_type_ids),
+                "labels": rows(&b.labels),
+            });
+            writeln!(out, "{line}")?;
+            steps += 1;
+        }
+    }
+    eprintln!("{steps} steps over {} examples written to {}", examples.len(), a.out.display());
+    Ok(())
+}
