@@ -23,7 +23,7 @@ pub enum Batching {
     #[default]
     Shuffled,
     /// Similar lengths share a batch ([`batches_by_length`]): fewer padded positions to compute, but a batch of
-    /// short sentences weighs as much in the loss as a batch of long ones (on PLOD-CW recipe 1 this cost ~1.3
+    /// short sentences weighs as much in the loss as a batch of long ones (on PLOD-CW recipe 1 this cost ~1.4
     /// validation F1 points against `Shuffled`, and the CPU runs were not faster: docs/recipes.md).
     Bucketed,
 }
