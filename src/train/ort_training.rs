@@ -113,12 +113,13 @@ pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBoo
                 let out = trainer.step(values.as_slice(), NONE).map_err(ort_err("running a training step"))?;
                 scalar(&out[0])?
             };
-            optimizer.step().map_err(ort_err("running the optimizer"))?;
-            optimizer.reset_grad().map_err(ort_err("resetting gradients"))?;
             summary.steps += 1;
             if !loss.is_finite() {
+                // Before the optimizer step, so the weights in the session stay the last finite ones.
                 return Err(TrainError::NonFinite { step: summary.steps, loss, grad_norm: None });
             }
+            optimizer.step().map_err(ort_err("running the optimizer"))?;
+            optimizer.reset_grad().map_err(ort_err("resetting gradients"))?;
             run.log_step(epoch, summary.steps, lr, loss, None)?;
             let tokens = batch.inputs.attention_mask.iter().filter(|&&m| m != 0).count();
             run.log_throughput(summary.steps, tokens, t0.elapsed().as_secs_f64())?;
