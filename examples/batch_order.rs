@@ -5,15 +5,16 @@
 //! cargo run --release --example batch_order -- DATA OUT.jsonl [--seed 42] [--split-seed 42] [--batch-size 16]
 //!     [--epochs 4] [--val-fraction 0.1] [--max-len 128] [--stride 32] [--batching shuffled|bucketed]
 //! ```
-//! Mirrors the trainer's data path (validation carve, windows, per-epoch batch seeds) for the embedded tokenizer.
+//! Uses the trainer's own data path ([`TrainingData`]: validation carve, windows, per-epoch batches), with the
+//! embedded model's tokenizer and the trainer's defaults for every setting not given here.
 use std::io::Write;
 
 use anyhow::Result;
 use clap::Parser;
-use nerkit::data::{self, split::carve_validation, DataSource, LoadOptions};
+use nerkit::config::TrainConfig;
 use nerkit::labels::LabelSet;
-use nerkit::prepare::batch::{batches, pad_batch, Batching};
-use nerkit::prepare::encode::{EncodeOptions, Encoder};
+use nerkit::prepare::batch::{pad_batch, Batching};
+use nerkit::train::TrainingData;
 
 #[derive(Parser)]
 struct Args {
@@ -39,20 +40,25 @@ struct Args {
 
 fn main() -> Result<()> {
     let a = Args::parse();
-    let labels = LabelSet::plod();
-    let source: DataSource = a.data.parse()?;
-    let all = data::load(&source, &labels, &LoadOptions::default())?;
-    let (train, _) = carve_validation(all, a.val_fraction, a.split_seed.unwrap_or(a.seed))?;
-    let model = nerkit::model::resolve("embedded")?;
-    let options = EncodeOptions { max_len: a.max_len, stride: a.stride, label_all_subwords: false };
-    let encoder = Encoder::new(model.tokenizer()?, options)?;
-    let (examples, _) = encoder.encode_sentences(&train.sentences, &labels)?;
+    let cfg = TrainConfig {
+        data: a.data,
+        seed: a.seed,
+        split_seed: a.split_seed,
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        val_fraction: a.val_fraction,
+        max_len: a.max_len,
+        stride: a.stride,
+        batching: a.batching,
+        ..TrainConfig::default()
+    };
+    let data = TrainingData::load(&cfg, &nerkit::model::resolve(&cfg.model)?, &LabelSet::plod())?;
+    let (examples, pad_id) = (&data.examples, i64::from(data.encoder.pad_id()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&a.out)?);
     let mut steps = 0;
-    for epoch in 0..a.epochs {
-        let seed = nerkit::train::epoch_seed(a.seed, epoch);
-        for indices in batches(&examples, a.batch_size, seed, a.batching) {
-            let b = pad_batch(&examples, &indices, i64::from(encoder.pad_id()));
+    for epoch in 0..cfg.epochs {
+        for indices in data.epoch_batches(&cfg, epoch) {
+            let b = pad_batch(examples, &indices, pad_id);
             let rows = |x: &ndarray::Array2<i64>| x.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>();
             let line = serde_json::json!({
                 "epoch": epoch,

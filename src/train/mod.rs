@@ -16,7 +16,7 @@ pub mod validation;
 
 use std::path::PathBuf;
 
-pub use trainer::{epoch_seed, train, StopReason, TrainOptions, TrainSummary};
+pub use trainer::{train, StopReason, TrainOptions, TrainSummary, TrainingData};
 
 /// Maps an ONNX Runtime error to [`TrainError::Engine`], saying what was being done.
 pub(crate) fn ort_err(what: &'static str) -> impl Fn(ort::Error) -> TrainError {

@@ -22,13 +22,11 @@ use ort::training::Trainer;
 use ort::value::Tensor;
 
 use super::run_dir::RunDir;
-use super::schedule::LinearSchedule;
-use super::trainer::{datasets, epoch_seed};
+use super::trainer::TrainingData;
 use super::{ort_err, TrainError};
 use crate::config::TrainConfig;
 use crate::labels::LabelSet;
-use crate::prepare::batch::{batches, pad_batch, LabelledBatch};
-use crate::prepare::encode::{EncodeOptions, Encoder};
+use crate::prepare::batch::{batches_by_length, pad_batch, LabelledBatch};
 
 /// The files of a training-artifacts directory.
 pub const ARTIFACT_FILES: [&str; 4] = ["training_model.onnx", "eval_model.onnx", "optimizer_model.onnx", "checkpoint"];
@@ -66,14 +64,11 @@ pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBoo
     cfg.validate()?;
     check(dir)?;
     let labels = LabelSet::plod();
-    let model = crate::model::resolve(&cfg.model)?;
-    let (train_set, val_set) = datasets(cfg, &labels)?;
-    let options =
-        EncodeOptions { max_len: cfg.max_len, stride: cfg.stride, label_all_subwords: cfg.label_all_subwords };
-    let encoder = Encoder::new(model.tokenizer()?, options)?;
-    let (examples, _) = encoder.encode_sentences(&train_set.sentences, &labels)?;
-    let (val_examples, _) = encoder.encode_sentences(&val_set.sentences, &labels)?;
-    let pad_id = i64::from(encoder.pad_id());
+    let data = TrainingData::load(cfg, &crate::model::resolve(&cfg.model)?, &labels)?;
+    let (examples, val_set) = (&data.examples, &data.val_set);
+    let (val_examples, _) = data.encoder.encode_sentences(&val_set.sentences, &labels)?;
+    let val_lengths: Vec<usize> = val_examples.iter().map(|e| e.len()).collect();
+    let pad_id = i64::from(data.encoder.pad_id());
     let order = input_order(&dir.join("training_model.onnx"))?;
 
     let env = crate::runtime::environment()?;
@@ -89,8 +84,7 @@ pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBoo
     let entity_types = labels.entity_types();
     let mut run = RunDir::open(&PathBuf::from(&cfg.out), cfg, &entity_types, false)?;
     run.write_validation(&val_set.sentences)?;
-    let per_epoch = examples.len().div_ceil(cfg.batch_size);
-    let schedule = LinearSchedule::new(cfg.lr, cfg.warmup_ratio, per_epoch * cfg.epochs);
+    let schedule = data.schedule(cfg);
     let mut summary = ArtifactRun {
         out: run.root.clone(),
         steps: 0,
@@ -99,11 +93,11 @@ pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBoo
         exported: run.root.join("model.onnx"),
     };
     'epochs: for epoch in 0..cfg.epochs {
-        for indices in batches(&examples, cfg.batch_size, epoch_seed(cfg.seed, epoch), cfg.batching) {
+        for indices in data.epoch_batches(cfg, epoch) {
             if interrupt.load(Ordering::SeqCst) {
                 break 'epochs;
             }
-            let batch = pad_batch(&examples, &indices, pad_id);
+            let batch = pad_batch(examples, &indices, pad_id);
             let lr = schedule.lr(summary.steps as usize);
             let t0 = Instant::now();
             let mut optimizer = trainer.optimizer();
@@ -125,7 +119,8 @@ pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBoo
             run.log_throughput(summary.steps, tokens, t0.elapsed().as_secs_f64())?;
         }
         let (mut total, mut n) = (0.0f64, 0usize);
-        for indices in batches(&val_examples, 32, 0, crate::prepare::batch::Batching::Shuffled) {
+        // Evaluation order does not matter; batching by length only saves padding (as `ValidationSet`).
+        for indices in batches_by_length(&val_lengths, 32, 0) {
             let batch = pad_batch(&val_examples, &indices, pad_id);
             let values = inputs(&batch, &order)?;
             let out = trainer.eval_step(values.as_slice(), NONE).map_err(ort_err("evaluating"))?;

@@ -22,8 +22,9 @@ use super::TrainError;
 use crate::config::TrainConfig;
 use crate::data::{self, split::carve_validation, DataSource, Dataset, LoadOptions};
 use crate::labels::LabelSet;
+use crate::model::ModelDir;
 use crate::prepare::batch::{batches, pad_batch};
-use crate::prepare::encode::{EncodeOptions, Encoder};
+use crate::prepare::encode::{EncodeOptions, Encoder, Example};
 use crate::prepare::weights::{class_weights, label_counts};
 
 /// How a run is driven (as opposed to what is trained, which is [`TrainConfig`]).
@@ -72,7 +73,7 @@ fn dropout_seed(seed: u64, step: u64) -> i64 {
 }
 
 /// Seed of one epoch's batch order: reproducible from the run seed and the epoch.
-pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
 }
 
@@ -81,8 +82,39 @@ fn load_source(spec: &str, labels: &LabelSet) -> Result<Dataset, TrainError> {
     Ok(data::load(&source, labels, &LoadOptions::default())?)
 }
 
+/// What a training run reads, per its config: the training and validation sentences, the encoder of the
+/// model's tokenizer and the training examples (windows). Shared by [`train`], the `ort-training` path and
+/// `examples/batch_order.rs`, so that all three see the same data in the same order.
+pub struct TrainingData {
+    pub train_set: Dataset,
+    pub val_set: Dataset,
+    pub encoder: Encoder,
+    pub examples: Vec<Example>,
+}
+
+impl TrainingData {
+    pub fn load(cfg: &TrainConfig, model: &ModelDir, labels: &LabelSet) -> Result<Self, TrainError> {
+        let (train_set, val_set) = datasets(cfg, labels)?;
+        let options =
+            EncodeOptions { max_len: cfg.max_len, stride: cfg.stride, label_all_subwords: cfg.label_all_subwords };
+        let encoder = Encoder::new(model.tokenizer()?, options)?;
+        let (examples, _) = encoder.encode_sentences(&train_set.sentences, labels)?;
+        Ok(TrainingData { train_set, val_set, encoder, examples })
+    }
+
+    /// The index batches of one epoch (seeded by the run seed and the epoch).
+    pub fn epoch_batches(&self, cfg: &TrainConfig, epoch: usize) -> Vec<Vec<usize>> {
+        batches(&self.examples, cfg.batch_size, epoch_seed(cfg.seed, epoch), cfg.batching)
+    }
+
+    /// Warmup + linear decay over all the run's steps.
+    pub fn schedule(&self, cfg: &TrainConfig) -> LinearSchedule {
+        LinearSchedule::new(cfg.lr, cfg.warmup_ratio, self.examples.len().div_ceil(cfg.batch_size) * cfg.epochs)
+    }
+}
+
 /// Training and validation sentences per the config: an explicit validation source, or a seeded carve-out.
-pub(crate) fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
+fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
     let train = load_source(&cfg.data, labels)?;
     let (mut train, val) = match &cfg.validation {
         Some(v) => (train, load_source(v, labels)?),
@@ -181,13 +213,10 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let mut weights = Weights::load(&model.weights_path())?;
     weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range, cfg.seed);
 
-    let (train_set, val_set) = datasets(cfg, &labels)?;
-    let options =
-        EncodeOptions { max_len: cfg.max_len, stride: cfg.stride, label_all_subwords: cfg.label_all_subwords };
-    let encoder = Encoder::new(model.tokenizer()?, options)?;
-    let (examples, _) = encoder.encode_sentences(&train_set.sentences, &labels)?;
-    let weights_cw = class_weights(&label_counts(&examples, labels.len()), cfg.class_weights);
-    let validation = ValidationSet::new(&encoder, &val_set.sentences, &labels, 32)?;
+    let data = TrainingData::load(cfg, &model, &labels)?;
+    let TrainingData { train_set, val_set, encoder, examples } = &data;
+    let weights_cw = class_weights(&label_counts(examples, labels.len()), cfg.class_weights);
+    let validation = ValidationSet::new(encoder, &val_set.sentences, &labels, 32)?;
     let pad_id = i64::from(encoder.pad_id());
 
     let on_cuda = engine::uses_cuda(cfg.device)?;
@@ -205,8 +234,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let entity_types = labels.entity_types();
     let mut run = RunDir::open(&PathBuf::from(&cfg.out), cfg, &entity_types, opts.resume)?;
     run.write_validation(&val_set.sentences)?;
-    let batches_per_epoch = examples.len().div_ceil(cfg.batch_size);
-    let schedule = LinearSchedule::new(cfg.lr, cfg.warmup_ratio, batches_per_epoch * cfg.epochs);
+    let schedule = data.schedule(cfg);
     let (mut step, mut first_epoch, mut skip, mut early) = (0u64, 0usize, 0usize, EarlyStopping::new(cfg.patience));
     if opts.resume {
         if let Some(r) = load_checkpoint(&run, &mut state)? {
@@ -235,7 +263,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
     let steps_at_start = step;
 
     'epochs: for epoch in first_epoch..cfg.epochs {
-        let order = batches(&examples, cfg.batch_size, epoch_seed(cfg.seed, epoch), cfg.batching);
+        let order = data.epoch_batches(cfg, epoch);
         let pb = progress(opts.progress, order.len(), epoch, cfg.epochs);
         pb.set_position(skip as u64);
         for (b, indices) in order.iter().enumerate().skip(skip) {
@@ -251,7 +279,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> 
                 pb.finish_and_clear();
                 break 'epochs;
             }
-            let batch = pad_batch(&examples, indices, pad_id);
+            let batch = pad_batch(examples, indices, pad_id);
             let tokens = batch.inputs.attention_mask.iter().filter(|&&m| m != 0).count();
             let lr = schedule.lr(step as usize);
             let t0 = Instant::now();
