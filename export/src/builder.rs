@@ -170,7 +170,8 @@ pub struct GraphBuilder {
     pub inputs: Vec<pb::ValueInfoProto>,
     pub outputs: Vec<pb::ValueInfoProto>,
     used_names: HashSet<String>,
-    uses_ms_domain: bool,
+    /// Op domains other than the default one that nodes use (each gets an opset import, version 1).
+    domains: std::collections::BTreeSet<String>,
 }
 
 impl GraphBuilder {
@@ -252,19 +253,57 @@ impl GraphBuilder {
         let name = self.unique(name);
         let outputs: Vec<String> =
             if n_outputs == 1 { vec![name.clone()] } else { (0..n_outputs).map(|i| format!("{name}:{i}")).collect() };
-        if domain == "com.microsoft" {
-            self.uses_ms_domain = true;
+        let refs: Vec<&str> = outputs.iter().map(|s| s.as_str()).collect();
+        self.push_node(domain, op_type, name.clone(), inputs, &refs, attrs);
+        outputs
+    }
+
+    /// A node whose outputs get the given value names (which must be new), e.g. a fused optimizer op writing
+    /// `<p>.new`, `<p>.adam_m.new`, `<p>.adam_v.new`. Returns the node name.
+    pub fn node_with_outputs(
+        &mut self,
+        domain: &str,
+        op_type: &str,
+        name: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) -> String {
+        let name = self.unique(name);
+        for o in outputs {
+            self.used_names.insert(o.to_string());
+        }
+        self.push_node(domain, op_type, name.clone(), inputs, outputs, attrs);
+        name
+    }
+
+    fn push_node(
+        &mut self,
+        domain: &str,
+        op_type: &str,
+        name: String,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) {
+        if !domain.is_empty() {
+            self.domains.insert(domain.to_string());
         }
         self.nodes.push(pb::NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: outputs.clone(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
             name,
             op_type: op_type.to_string(),
             domain: domain.to_string(),
             attribute: attrs,
             ..Default::default()
         });
-        outputs
+    }
+
+    /// Declares that nodes of `domain` are in the graph (an opset import in [`GraphBuilder::into_model`]); for
+    /// passes that edit [`GraphBuilder::nodes`] directly.
+    pub fn add_domain(&mut self, domain: &str) {
+        self.domains.insert(domain.to_string());
     }
 
     /// Single-output node; returns its output value name.
@@ -297,8 +336,8 @@ impl GraphBuilder {
     /// Wraps the graph in a model with the given default-domain opset and metadata (key, value) pairs.
     pub fn into_model(self, opset: i64, metadata: &[(String, String)]) -> pb::ModelProto {
         let mut opset_import = vec![pb::OperatorSetIdProto { domain: String::new(), version: opset }];
-        if self.uses_ms_domain {
-            opset_import.push(pb::OperatorSetIdProto { domain: "com.microsoft".into(), version: 1 });
+        for domain in &self.domains {
+            opset_import.push(pb::OperatorSetIdProto { domain: domain.clone(), version: 1 });
         }
         pb::ModelProto {
             ir_version: 8,

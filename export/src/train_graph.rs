@@ -20,6 +20,8 @@
 //! and `logits`.
 #[path = "train/adamw.rs"]
 pub mod adamw;
+#[path = "train/cpu_ops.rs"]
+pub mod cpu_ops;
 #[path = "train/dropout.rs"]
 pub mod dropout;
 #[path = "train/loss.rs"]
@@ -103,6 +105,10 @@ pub struct TrainGraphConfig {
     /// Also update an exponential moving average of every parameter (inputs `ema_decay`, `<p>.ema`;
     /// outputs `<p>.ema.new`).
     pub ema: bool,
+    /// Use nerkit's fused CPU kernels ([`cpu_ops`]) for the dropout masks and AdamW: the same values, fewer
+    /// passes over memory. The graph then needs a session with those kernels registered
+    /// (`nerkit::train::kernels`), so this is for ONNX Runtime's CPU provider only.
+    pub cpu_kernels: bool,
 }
 
 impl TrainGraphConfig {
@@ -118,6 +124,7 @@ impl TrainGraphConfig {
             output_gradients: false,
             lr_multipliers: Default::default(),
             ema: false,
+            cpu_kernels: false,
         }
     }
 }
@@ -342,9 +349,11 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
                 .clone(),
             _ => scalars.clone(),
         };
-        let (p_new, m_new, v_new) = match grads.rows.get(&p.name) {
-            Some(rows) => adamw::update_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
-            None => adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay),
+        let (p_new, m_new, v_new) = match (grads.rows.get(&p.name), cfg.cpu_kernels) {
+            (Some(rows), false) => adamw::update_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
+            (Some(rows), true) => cpu_ops::adamw_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
+            (None, false) => adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay),
+            (None, true) => cpu_ops::adamw(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay),
         };
         if let Some(d) = &ema_decay {
             // d·ema + (1 − d)·p_new = p_new + d·(ema − p_new)
@@ -383,13 +392,21 @@ pub fn build_eval_graph(
 
 /// Forward hooks of the training graph: parameters stay initializers (then moved to inputs by
 /// [`build_train_graph`]); each HF dropout site becomes an in-graph mask whose stream is keyed by the site
-/// name ([`dropout::site_id`]) and the `seed` input.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TrainHooks;
+/// name ([`dropout::site_id`]) and the `seed` input, computed by standard ops or by nerkit's CPU kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainHooks {
+    pub masks: dropout::MaskOps,
+}
+
+impl Default for TrainHooks {
+    fn default() -> Self {
+        TrainHooks { masks: dropout::MaskOps::Standard }
+    }
+}
 
 impl ForwardHooks for TrainHooks {
     fn dropout(&mut self, g: &mut GraphBuilder, value: &str, rate: f32, site: &str) -> String {
-        dropout::dropout(g, value, rate, dropout::site_id(site), site)
+        dropout::dropout_with(g, value, rate, dropout::site_id(site), site, self.masks)
     }
 }
 
@@ -411,7 +428,8 @@ pub fn bert_train_graph(
     weights: &Weights,
     opts: &TrainGraphConfig,
 ) -> Result<TrainGraph, TrainGraphError> {
-    let (g, num_labels) = bert_forward(cfg, weights, &mut TrainHooks)?;
+    let masks = if opts.cpu_kernels { dropout::MaskOps::Kernel } else { dropout::MaskOps::Standard };
+    let (g, num_labels) = bert_forward(cfg, weights, &mut TrainHooks { masks })?;
     let opts = TrainGraphConfig {
         logits: crate::bert::LOGITS.into(),
         loss: LossConfig { num_labels, ..opts.loss.clone() },

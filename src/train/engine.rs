@@ -24,10 +24,13 @@ pub struct StepOutput {
     pub grad_norm: Option<f32>,
 }
 
-/// Builds an ONNX Runtime session for a serialised graph.
+/// Builds an ONNX Runtime session for a serialised graph, with nerkit's CPU kernels ([`super::kernels`])
+/// registered for graphs that use them.
 pub fn session(bytes: &[u8], device: Device, threads: usize) -> Result<Session, TrainError> {
     let env = runtime::environment()?;
     let mut builder = Session::builder(&env).map_err(ort_err("creating a session"))?;
+    let kernels = super::kernels::domain().map_err(ort_err("registering nerkit's CPU kernels"))?;
+    builder = builder.with_operators(kernels).map_err(|e| ort_err("registering nerkit's CPU kernels")(e.into()))?;
     if threads > 0 {
         builder = builder.with_intra_threads(threads).map_err(|e| ort_err("setting threads")(e.into()))?;
     }

@@ -23,7 +23,7 @@ pub struct Graphs {
 
 /// `on_cuda`: the graphs will run on the CUDA provider. The word-embedding gradient is row-sparse on the CPU
 /// (the same values, less memory traffic) and stays dense on CUDA, where the row-sparse graph (it uses `Unique`)
-/// has not been run.
+/// has not been run. nerkit's fused kernels (`tc.cpu_kernels`, [`super::kernels`]) are CPU-only.
 pub fn build(
     cfg: &BertConfig,
     weights: &Weights,
@@ -48,6 +48,7 @@ pub fn build(
         },
         ema: tc.ema_decay > 0.0,
         sparse_word_embedding_grad: !on_cuda,
+        cpu_kernels: tc.cpu_kernels && !on_cuda,
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

@@ -6,6 +6,7 @@ mod curves;
 pub mod early_stop;
 pub mod engine;
 pub mod graphs;
+pub mod kernels;
 #[cfg(feature = "ort-training")]
 pub mod ort_training;
 pub mod run_dir;

@@ -7,6 +7,7 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "Where" => where_,
         "Dropout" => dropout,
+        "DropoutMask" => dropout_mask,
         _ => return None,
     })
 }
@@ -43,4 +44,9 @@ fn dropout(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let mut out = vec![None; needs.len()];
     out[0] = dy[0].clone();
     Ok(out)
+}
+
+// nerkit's `DropoutMask(x, seed)` reads only x's shape: the mask is constant in x, so no gradient flows to it.
+fn dropout_mask(_: &mut GradCtx, _: &[Option<String>], needs: &[bool]) -> Grads {
+    Ok(vec![None; needs.len()])
 }

@@ -42,16 +42,16 @@ pub fn decays(param: &str) -> bool {
 /// Scalars shared by all parameter updates at one step.
 #[derive(Clone)]
 pub struct StepScalars {
-    beta1: String,
-    beta2: String,
+    pub(crate) beta1: String,
+    pub(crate) beta2: String,
     /// `(1 − β₁)·c` and `(1 − β₂)·c²`, c the clipping coefficient (1 without clipping).
-    grad_scale_m: String,
-    grad_scale_v: String,
+    pub(crate) grad_scale_m: String,
+    pub(crate) grad_scale_v: String,
     /// `ε·√(1 − β₂ᵗ)`.
-    eps: String,
+    pub(crate) eps: String,
     /// `lr·√(1 − β₂ᵗ) / (1 − β₁ᵗ)`.
-    step_size: String,
-    decay_factor: String,
+    pub(crate) step_size: String,
+    pub(crate) decay_factor: String,
 }
 
 /// Emits the per-step scalars from the `lr` and `step` (f32) inputs and the clipping coefficient (a scalar

@@ -51,12 +51,93 @@ pub fn seed_input(g: &mut GraphBuilder) -> String {
 /// Emits `x · mask(seed, site)` for dropout probability `rate` (0 ≤ rate < 1) and returns its value name.
 /// Nodes are named `<name>.*`; `name` is usually the dropout site (`...attention.self.dropout`).
 pub fn dropout(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) -> String {
+    dropout_with(g, x, rate, site, name, MaskOps::Standard)
+}
+
+/// How a dropout site computes its mask; both give the same values bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskOps {
+    /// Standard ONNX ops ([`scaled_mask`]), for every engine.
+    Standard,
+    /// One node of nerkit's CPU kernel ([`kernel_mask`]), for ONNX Runtime with that kernel registered.
+    Kernel,
+}
+
+/// [`dropout`] with the mask computed by `ops`.
+pub fn dropout_with(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str, ops: MaskOps) -> String {
     assert!((0.0..1.0).contains(&rate), "dropout rate {rate} outside [0, 1)");
     if rate == 0.0 {
         return x.to_string();
     }
-    let mask = scaled_mask(g, x, rate, site, name);
+    let mask = match ops {
+        MaskOps::Standard => scaled_mask(g, x, rate, site, name),
+        MaskOps::Kernel => kernel_mask(g, x, rate, site, name),
+    };
     g.op("Mul", name, &[x, &mask], vec![])
+}
+
+/// The mask of [`scaled_mask`] as one `ai.nerkit` `DropoutMask(x, seed)` node (attributes `rate`, `site`),
+/// whose kernel computes [`MaskStream`] directly. Named `<name>.mask_scaled`.
+pub fn kernel_mask(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) -> String {
+    let seed = seed_input(g);
+    let attrs = vec![attr::float("rate", rate), attr::int("site", site as i64)];
+    let out = format!("{name}.mask_scaled");
+    g.node_with_outputs(super::cpu_ops::DOMAIN, super::cpu_ops::DROPOUT_MASK, &out, &[x, &seed], &[&out], attrs);
+    out
+}
+
+/// The keep threshold on the full-size hash (`⌊rate·Q⌋`) and the value of a kept position (`1/(1 − rate)`).
+pub fn threshold_and_scale(rate: f32) -> (i64, f32) {
+    ((rate as f64 * Q as f64).floor() as i64, 1.0 / (1.0 - rate))
+}
+
+/// The masks of one dropout site at one seed, computed in plain integer arithmetic: the same numbers as the
+/// graph of [`scaled_mask`] (every intermediate is below 2⁶³ there too, so nothing differs), for nerkit's CPU
+/// kernel and to check the graph against. Element (row i, column j) of a mask is `table()[row(i) + col(j)]`.
+pub struct MaskStream {
+    k: i64,
+    k2: i64,
+    table: Vec<f32>,
+}
+
+impl MaskStream {
+    pub fn new(seed: i64, site: u32, rate: f32) -> Self {
+        let p = MODULUS;
+        let site = site as i64;
+        let s = seed.wrapping_abs().rem_euclid(p);
+        let k = (s * 48271 + (site * 16807 + 12345) % p).rem_euclid(p);
+        let k2 = (k * 69069 + 1).rem_euclid(p);
+        let k3 = (k2 + (site * 7919 + 104_729) % p).rem_euclid(p);
+        let (threshold, scale) = threshold_and_scale(rate);
+        let table = (0..2 * TABLE_HALF)
+            .map(|i| if mix_value(i + k3, k, k2).rem_euclid(Q) >= threshold { scale } else { 0.0 })
+            .collect();
+        MaskStream { k, k2, table }
+    }
+
+    /// The 2M ready-made mask values.
+    pub fn table(&self) -> &[f32] {
+        &self.table
+    }
+
+    /// Row `i`'s hash in [0, M).
+    pub fn row(&self, i: i64) -> usize {
+        mix_value(i, self.k, self.k2).rem_euclid(TABLE_HALF) as usize
+    }
+
+    /// Column `j`'s hash in [0, M).
+    pub fn col(&self, j: i64) -> usize {
+        mix_value(j, self.k2, self.k).rem_euclid(TABLE_HALF) as usize
+    }
+}
+
+/// [`mix`] on one counter.
+fn mix_value(c: i64, k: i64, k2: i64) -> i64 {
+    let p = MODULUS;
+    let h1 = (c * 1_103_515_245 + k).rem_euclid(p);
+    let h2 = (h1 * (h1 + k2)).rem_euclid(p);
+    let h3 = (h2 * 742_938_285 + c).rem_euclid(p);
+    (h3 * (h3 + k)).rem_euclid(p)
 }
 
 /// The f32 mask of a dropout site, shaped like `x` (rank ≥ 1): `1/(1 − rate)` where kept, 0 where dropped.
@@ -92,9 +173,10 @@ pub fn scaled_mask(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &s
     let t_off = g.op("Add", &format!("{name}.table_offset"), &[&t_ctr, &k3], vec![]);
     let t = mix(g, &format!("{name}.table"), &t_off, &k, &k2, &p);
     let t = g.op("Mod", &format!("{name}.table_hash"), &[&t, &q], vec![]);
-    let thr = c(g, "threshold", (rate as f64 * Q as f64).floor() as i64);
+    let (threshold, scale) = threshold_and_scale(rate);
+    let thr = c(g, "threshold", threshold);
     let keep = g.op("GreaterOrEqual", &format!("{name}.table_keep"), &[&t, &thr], vec![]);
-    let scale = g.const_f32(&format!("{name}.scale"), &[], &[1.0 / (1.0 - rate)]);
+    let scale = g.const_f32(&format!("{name}.scale"), &[], &[scale]);
     let fzero = g.const_f32(&format!("{name}.zero_f32"), &[], &[0.0]);
     let table = g.op("Where", &format!("{name}.table"), &[&keep, &scale, &fzero], vec![]);
 

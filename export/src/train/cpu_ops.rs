@@ -1,0 +1,82 @@
+//! nerkit's own CPU kernels for the training graph: the node side (names, inputs, outputs, the pass that puts
+//! them in). The kernels live in the `nerkit` crate (`nerkit::train::kernels`) and are registered on the ONNX
+//! Runtime session that runs the graph.
+//!
+//! The canonical training graph is standard ONNX and runs on every engine. On the CPU a few of its patterns
+//! are many passes over memory where one would do; with [`crate::train_graph::TrainGraphConfig::cpu_kernels`]
+//! they become one node of the `ai.nerkit` domain each. Every kernel computes the same float operations in
+//! the same order as the standard nodes it replaces, so both graphs give bitwise identical results (tested
+//! in `nerkit`'s `tests/cpu_kernels.rs`):
+//! - [`DROPOUT_MASK`] `(x, seed) → mask` shaped like x, attributes `rate` (float) and `site` (int): the
+//!   ~40 nodes of a dropout site's mask ([`super::dropout::scaled_mask`]: key, table, row and column hashes,
+//!   full-size `Add` + `Gather`) as one, computed by [`super::dropout::MaskStream`]. Emitted by
+//!   [`super::dropout::kernel_mask`].
+//! - [`ADAMW`] `(p, grad, m, v, β₁, β₂, (1−β₁)c, (1−β₂)c², ε', step size, decay factor) → (p', m', v')`: the
+//!   11 elementwise nodes of [`super::adamw::update`] as one pass (decay factor 1 for parameters without
+//!   weight decay: `p·1` is `p`).
+//! - [`ADAMW_ROWS`] `(p, rows i64 [U], values [U, width], m, v, scalars as ADAMW) → (p', m', v')`: the update
+//!   from a row-sparse gradient ([`super::adamw::update_rows`]).
+use crate::builder::GraphBuilder;
+
+/// The op domain of nerkit's kernels.
+pub const DOMAIN: &str = "ai.nerkit";
+pub const DROPOUT_MASK: &str = "DropoutMask";
+pub const ADAMW: &str = "AdamW";
+pub const ADAMW_ROWS: &str = "AdamWRows";
+
+/// The scalar inputs of [`ADAMW`] / [`ADAMW_ROWS`] after the tensors; `no_decay` is the constant 1.
+fn adamw_scalars<'a>(s: &'a super::adamw::StepScalars, decay: bool, no_decay: &'a str) -> [&'a str; 7] {
+    let decay_factor = if decay { s.decay_factor.as_str() } else { no_decay };
+    [&s.beta1, &s.beta2, &s.grad_scale_m, &s.grad_scale_v, &s.eps, &s.step_size, decay_factor]
+}
+
+/// The decay factor of parameters without weight decay (1), one initializer for all of them.
+fn no_decay(g: &mut GraphBuilder) -> String {
+    const NAME: &str = "adamw.no_decay";
+    if !g.initializers.iter().any(|t| t.name == NAME) {
+        g.init_f32(NAME, &[], &[1.0]);
+    }
+    NAME.to_string()
+}
+
+fn adamw_outputs(p: &str) -> [String; 3] {
+    use crate::train_graph::names;
+    [names::new_param(p), names::new_adam_m(p), names::new_adam_v(p)]
+}
+
+/// One [`ADAMW`] node for parameter `p` ([`super::adamw::update`]'s values); returns (p', m', v').
+pub fn adamw(
+    g: &mut GraphBuilder,
+    s: &super::adamw::StepScalars,
+    p: &str,
+    grad: &str,
+    m: &str,
+    v: &str,
+    decay: bool,
+) -> (String, String, String) {
+    let one = no_decay(g);
+    let mut inputs = vec![p, grad, m, v];
+    inputs.extend(adamw_scalars(s, decay, &one));
+    let [p_new, m_new, v_new] = adamw_outputs(p);
+    g.node_with_outputs(DOMAIN, ADAMW, &format!("{p}.adamw"), &inputs, &[&p_new, &m_new, &v_new], vec![]);
+    (p_new, m_new, v_new)
+}
+
+/// One [`ADAMW_ROWS`] node for a table `p` with a row-sparse gradient ([`super::adamw::update_rows`]'s
+/// values); returns (p', m', v').
+pub fn adamw_rows(
+    g: &mut GraphBuilder,
+    s: &super::adamw::StepScalars,
+    p: &str,
+    grad: &crate::autodiff::RowGrad,
+    m: &str,
+    v: &str,
+    decay: bool,
+) -> (String, String, String) {
+    let one = no_decay(g);
+    let mut inputs = vec![p, grad.rows.as_str(), grad.values.as_str(), m, v];
+    inputs.extend(adamw_scalars(s, decay, &one));
+    let [p_new, m_new, v_new] = adamw_outputs(p);
+    g.node_with_outputs(DOMAIN, ADAMW_ROWS, &format!("{p}.adamw"), &inputs, &[&p_new, &m_new, &v_new], vec![]);
+    (p_new, m_new, v_new)
+}
