@@ -15,6 +15,30 @@ pub enum LossKind {
 
 pub use crate::runtime::Device;
 
+/// Which of nerkit's CPU kernels training uses (config `cpu_kernels`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuKernels {
+    /// Standard ONNX ops only.
+    Off,
+    /// Dropout and AdamW kernels: bitwise the standard ops' values.
+    Exact,
+    /// Dropout, GELU and AdamW kernels: the standard ops' values to rounding.
+    #[default]
+    All,
+}
+
+impl From<CpuKernels> for nerkit_export::train_graph::cpu_ops::CpuKernels {
+    fn from(k: CpuKernels) -> Self {
+        use nerkit_export::train_graph::cpu_ops::CpuKernels as Graph;
+        match k {
+            CpuKernels::Off => Graph::Off,
+            CpuKernels::Exact => Graph::Exact,
+            CpuKernels::All => Graph::All,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
@@ -60,9 +84,10 @@ pub struct TrainConfig {
     pub device: Device,
     /// Intra-op threads for ONNX Runtime on CPU; 0 = all cores.
     pub threads: usize,
-    /// On the CPU, run the dropout masks and AdamW as nerkit's fused kernels (`nerkit::train::kernels`)
-    /// instead of standard ONNX ops: bitwise the same results, a faster step. `false` = standard ops only.
-    pub cpu_kernels: bool,
+    /// On the CPU, which parts of the step run as nerkit's fused kernels (`nerkit::train::kernels`) instead of
+    /// standard ONNX ops: `all` (dropout, GELU, AdamW; the fastest), `exact` (dropout and AdamW: bitwise the
+    /// standard ops' results) or `off`.
+    pub cpu_kernels: CpuKernels,
     pub out: String,
 }
 
@@ -96,7 +121,7 @@ impl Default for TrainConfig {
             decode: crate::infer::decode::Decoding::Viterbi,
             device: Device::Auto,
             threads: 0,
-            cpu_kernels: true,
+            cpu_kernels: CpuKernels::All,
             out: "runs/train".into(),
         }
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use ndarray::Array2;
-use nerkit::config::{Device, TrainConfig};
+use nerkit::config::{CpuKernels, Device, TrainConfig};
 use nerkit::infer::PaddedBatch;
 use nerkit::prepare::batch::LabelledBatch;
 use nerkit::train::engine::{train_step, Step};
@@ -157,9 +157,9 @@ fn minilm_training_step_on_ort_cpu() {
     let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
     weights.ensure_classifier(4, cfg.hidden_size, 0.02, 1);
     let batch = batch(16, 128);
-    let mut variants: Vec<Variant> = [("standard ops", false), ("nerkit CPU kernels", true)]
+    let mut variants: Vec<Variant> = [("standard ops", CpuKernels::Off), ("nerkit CPU kernels", CpuKernels::All)]
         .into_iter()
-        .map(|(name, cpu_kernels)| {
+        .map(|(name, cpu_kernels): (&str, CpuKernels)| {
             let t = Instant::now();
             let tc = TrainConfig { cpu_kernels, threads, ..TrainConfig::default() };
             let graphs = graphs::build(&cfg, &weights, &tc, 4, false).unwrap();

@@ -30,6 +30,12 @@ pub trait ForwardHooks {
         value.to_string()
     }
 
+    /// The exact GELU `x/2 · (1 + erf(x/√2))` of the intermediate layer as one node named `name`, or `None` for
+    /// the standard ops (default).
+    fn gelu(&mut self, _g: &mut GraphBuilder, _x: &str, _name: &str) -> Option<String> {
+        None
+    }
+
     /// Makes parameter `name` available in the graph and returns its value name. Default: an initializer named
     /// exactly `name` holding `t`.
     fn parameter(&mut self, g: &mut GraphBuilder, name: &str, t: &Tensor) -> String {
@@ -215,6 +221,9 @@ pub fn intermediate(c: &mut Ctx, l: usize, x: &str) -> Result<String, WeightsErr
     let (h, i) = (c.cfg.hidden_size, c.cfg.intermediate_size);
     let p = format!("bert.encoder.layer.{l}.intermediate.dense");
     let d = c.linear(&p, &p, x, i, h)?;
+    if let Some(y) = c.hooks.gelu(c.g, &d, &format!("{p}.gelu")) {
+        return Ok(y);
+    }
     let (sqrt2, half, one) = (c.consts.sqrt2.clone(), c.consts.half.clone(), c.consts.one.clone());
     let scaled = c.g.op("Div", &format!("{p}.gelu.div"), &[&d, &sqrt2], vec![]);
     let erf = c.g.op("Erf", &format!("{p}.gelu.erf"), &[&scaled], vec![]);

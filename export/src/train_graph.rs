@@ -105,10 +105,10 @@ pub struct TrainGraphConfig {
     /// Also update an exponential moving average of every parameter (inputs `ema_decay`, `<p>.ema`;
     /// outputs `<p>.ema.new`).
     pub ema: bool,
-    /// Use nerkit's fused CPU kernels ([`cpu_ops`]) for the dropout masks and AdamW: the same values, fewer
-    /// passes over memory. The graph then needs a session with those kernels registered
-    /// (`nerkit::train::kernels`), so this is for ONNX Runtime's CPU provider only.
-    pub cpu_kernels: bool,
+    /// Which of nerkit's fused CPU kernels ([`cpu_ops`]) replace standard ops: the same values (bitwise or
+    /// to rounding, see [`cpu_ops::CpuKernels`]), fewer passes over memory. The graph then needs a session
+    /// with those kernels registered (`nerkit::train::kernels`), so this is for ONNX Runtime's CPU provider.
+    pub cpu_kernels: cpu_ops::CpuKernels,
 }
 
 impl TrainGraphConfig {
@@ -124,7 +124,7 @@ impl TrainGraphConfig {
             output_gradients: false,
             lr_multipliers: Default::default(),
             ema: false,
-            cpu_kernels: false,
+            cpu_kernels: cpu_ops::CpuKernels::Off,
         }
     }
 }
@@ -349,7 +349,7 @@ pub fn build_train_graph(mut g: GraphBuilder, cfg: &TrainGraphConfig) -> Result<
                 .clone(),
             _ => scalars.clone(),
         };
-        let (p_new, m_new, v_new) = match (grads.rows.get(&p.name), cfg.cpu_kernels) {
+        let (p_new, m_new, v_new) = match (grads.rows.get(&p.name), cfg.cpu_kernels.adamw()) {
             (Some(rows), false) => adamw::update_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
             (Some(rows), true) => cpu_ops::adamw_rows(&mut g, &s, &p.name, rows, &m, &v, p.weight_decay),
             (None, false) => adamw::update(&mut g, &s, &p.name, grad, &m, &v, p.weight_decay),
@@ -392,21 +392,21 @@ pub fn build_eval_graph(
 
 /// Forward hooks of the training graph: parameters stay initializers (then moved to inputs by
 /// [`build_train_graph`]); each HF dropout site becomes an in-graph mask whose stream is keyed by the site
-/// name ([`dropout::site_id`]) and the `seed` input, computed by standard ops or by nerkit's CPU kernel.
-#[derive(Debug, Clone, Copy)]
+/// name ([`dropout::site_id`]) and the `seed` input; `kernels` says whether dropout and the GELU are
+/// standard ops or nerkit's CPU kernels ([`cpu_ops`]).
+#[derive(Debug, Default, Clone, Copy)]
 pub struct TrainHooks {
-    pub masks: dropout::MaskOps,
-}
-
-impl Default for TrainHooks {
-    fn default() -> Self {
-        TrainHooks { masks: dropout::MaskOps::Standard }
-    }
+    pub kernels: cpu_ops::CpuKernels,
 }
 
 impl ForwardHooks for TrainHooks {
     fn dropout(&mut self, g: &mut GraphBuilder, value: &str, rate: f32, site: &str) -> String {
-        dropout::dropout_with(g, value, rate, dropout::site_id(site), site, self.masks)
+        let ops = if self.kernels.dropout() { dropout::MaskOps::Kernel } else { dropout::MaskOps::Standard };
+        dropout::dropout_with(g, value, rate, dropout::site_id(site), site, ops)
+    }
+
+    fn gelu(&mut self, g: &mut GraphBuilder, x: &str, name: &str) -> Option<String> {
+        self.kernels.gelu().then(|| cpu_ops::erf_gelu(g, x, name))
     }
 }
 
@@ -428,8 +428,7 @@ pub fn bert_train_graph(
     weights: &Weights,
     opts: &TrainGraphConfig,
 ) -> Result<TrainGraph, TrainGraphError> {
-    let masks = if opts.cpu_kernels { dropout::MaskOps::Kernel } else { dropout::MaskOps::Standard };
-    let (g, num_labels) = bert_forward(cfg, weights, &mut TrainHooks { masks })?;
+    let (g, num_labels) = bert_forward(cfg, weights, &mut TrainHooks { kernels: opts.cpu_kernels })?;
     let opts = TrainGraphConfig {
         logits: crate::bert::LOGITS.into(),
         loss: LossConfig { num_labels, ..opts.loss.clone() },

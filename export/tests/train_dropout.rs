@@ -82,7 +82,7 @@ fn dropout_masks_have_the_right_statistics_and_are_reproducible() {
     let _ = I64;
 }
 
-/// `dropout::MaskStream` (what nerkit's CPU kernel computes) gives the graph's masks, value for value, on tract
+/// `dropout::MaskKeys` (what nerkit's CPU kernel computes) gives the graph's masks, value for value, on tract
 /// (the graph on ONNX Runtime is compared with the kernel in nerkit's tests/cpu_kernels.rs).
 #[test]
 fn mask_stream_equals_the_graph_on_tract() {
@@ -90,11 +90,12 @@ fn mask_stream_equals_the_graph_on_tract() {
     for seed in [0i64, 7, 1 << 40] {
         let out = tract_run_with(&model, &feed(seed), false);
         for (k, site) in [1u32, 2].into_iter().enumerate() {
-            let stream = dropout::MaskStream::new(seed, site, RATE);
+            let keys = dropout::MaskKeys::new(seed, site, RATE);
+            let table = keys.table();
             let graph = out[k].to_f64();
             let mut differing = 0;
             for ((i, j), v) in graph.view().into_dimensionality::<ndarray::Ix2>().unwrap().indexed_iter() {
-                let want = stream.table()[stream.row(i as i64) + stream.col(j as i64)];
+                let want = table[keys.row(i as i64) + keys.col(j as i64)];
                 differing += usize::from(want as f64 != *v);
             }
             assert_eq!(differing, 0, "seed {seed}, site {site}: {differing} of {N} values differ");

@@ -3,6 +3,7 @@
 //! (forward without dropout + loss), which share parameter names so one set of values feeds both.
 use nerkit_export::builder::model_bytes;
 use nerkit_export::config::BertConfig;
+use nerkit_export::train_graph::cpu_ops::CpuKernels;
 use nerkit_export::train_graph::{
     bert_eval_graph, bert_train_graph, layer_lr_multipliers, AdamWConfig, LossConfig, ParamSelection, TrainGraphConfig,
     TrainParam,
@@ -48,7 +49,7 @@ pub fn build(
         },
         ema: tc.ema_decay > 0.0,
         sparse_word_embedding_grad: !on_cuda,
-        cpu_kernels: tc.cpu_kernels && !on_cuda,
+        cpu_kernels: if on_cuda { CpuKernels::Off } else { tc.cpu_kernels.into() },
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

@@ -7,7 +7,8 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "Where" => where_,
         "Dropout" => dropout,
-        "DropoutMask" => dropout_mask,
+        "SeededDropout" => seeded_dropout,
+        "ErfGelu" => erf_gelu,
         _ => return None,
     })
 }
@@ -46,7 +47,29 @@ fn dropout(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     Ok(out)
 }
 
-// nerkit's `DropoutMask(x, seed)` reads only x's shape: the mask is constant in x, so no gradient flows to it.
-fn dropout_mask(_: &mut GradCtx, _: &[Option<String>], needs: &[bool]) -> Grads {
-    Ok(vec![None; needs.len()])
+// nerkit's `SeededDropout(x, seed)` = x · mask(seed): dx = dy · mask(seed), the same node on dy.
+fn seeded_dropout(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    let mut out = vec![None; needs.len()];
+    if needs[0] {
+        let d = dy[0].clone().expect("output gradient");
+        let seed = ctx.input(1).to_string();
+        let name = ctx.grad_name(0);
+        let node = ctx.node;
+        let dx = ctx.g.node_in_domain(&node.domain, &node.op_type, &name, &[&d, &seed], 1, node.attribute.clone());
+        out[0] = dx.into_iter().next();
+    }
+    Ok(out)
+}
+
+// nerkit's `ErfGelu(x)`: dx = ErfGeluGrad(dy, x), its kernel.
+fn erf_gelu(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    if !needs[0] {
+        return Ok(vec![None]);
+    }
+    let d = dy[0].clone().expect("output gradient");
+    let x = ctx.input(0).to_string();
+    let name = ctx.grad_name(0);
+    let domain = ctx.node.domain.clone();
+    let dx = ctx.g.node_in_domain(&domain, crate::train_graph::cpu_ops::ERF_GELU_GRAD, &name, &[&d, &x], 1, vec![]);
+    Ok(vec![dx.into_iter().next()])
 }

@@ -231,8 +231,8 @@ impl Facts {
             | "Cos" | "Sin" | "Round" | "IsNaN" | "IsInf" | "Gelu" | "LeakyRelu" | "Elu" | "Softplus" => {
                 ValueFacts { ints: if n.op_type == "Identity" { x.ints.clone() } else { None }, ..same(x.dims.clone()) }
             }
-            // nerkit's CPU kernel (`ai.nerkit`): a mask shaped like its input.
-            "DropoutMask" => same(x.dims.clone()),
+            // nerkit's CPU kernels (`ai.nerkit`), elementwise.
+            "SeededDropout" | "ErfGelu" | "ErfGeluGrad" => same(x.dims.clone()),
             "Cast" => {
                 ValueFacts { elem: attr_i(n, "to").unwrap_or(0) as i32, dims: x.dims.clone(), ints: x.ints.clone() }
             }

@@ -6,11 +6,15 @@
 //! are many passes over memory where one would do; with [`crate::train_graph::TrainGraphConfig::cpu_kernels`]
 //! they become one node of the `ai.nerkit` domain each. Every kernel computes the same float operations in
 //! the same order as the standard nodes it replaces, so both graphs give bitwise identical results (tested
-//! in `nerkit`'s `tests/cpu_kernels.rs`):
-//! - [`DROPOUT_MASK`] `(x, seed) → mask` shaped like x, attributes `rate` (float) and `site` (int): the
-//!   ~40 nodes of a dropout site's mask ([`super::dropout::scaled_mask`]: key, table, row and column hashes,
-//!   full-size `Add` + `Gather`) as one, computed by [`super::dropout::MaskStream`]. Emitted by
-//!   [`super::dropout::kernel_mask`].
+//! in `nerkit`'s `tests/cpu_kernels.rs`), except where a kernel says otherwise:
+//! - [`SEEDED_DROPOUT`] `(x, seed) → x · mask`, attributes `rate` (float) and `site` (int): a dropout site
+//!   (the ~40 nodes of [`super::dropout::scaled_mask`]: key, table, row and column hashes, full-size `Add` +
+//!   `Gather`, then the `Mul`) as one node, the mask computed on the fly from
+//!   [`super::dropout::MaskKeys`]. Its backward is the same node on the output gradient
+//!   (`crate::autodiff`), so the mask is never stored. Emitted by [`super::dropout::kernel_dropout`].
+//! - [`ERF_GELU`] `(x) → x/2 · (1 + erf(x/√2))` and its backward [`ERF_GELU_GRAD`] `(dy, x) → dy · (Φ(x) +
+//!   x·φ(x))`: the 5 forward and ~10 backward nodes of the exact GELU. Not bitwise: the kernel's erf and exp
+//!   are its own (within 5e-7 and 3e-7 relative of exact), where ONNX Runtime uses MLAS's.
 //! - [`ADAMW`] `(p, grad, m, v, β₁, β₂, (1−β₁)c, (1−β₂)c², ε', step size, decay factor) → (p', m', v')`: the
 //!   11 elementwise nodes of [`super::adamw::update`] as one pass (decay factor 1 for parameters without
 //!   weight decay: `p·1` is `p`).
@@ -18,9 +22,37 @@
 //!   from a row-sparse gradient ([`super::adamw::update_rows`]).
 use crate::builder::GraphBuilder;
 
+/// Which of nerkit's CPU kernels a training graph uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CpuKernels {
+    /// Standard ONNX ops only: the graph runs on every engine.
+    #[default]
+    Off,
+    /// The kernels that give the standard graph's values bit for bit: dropout and AdamW.
+    Exact,
+    /// All of them: also the GELU, whose values match the standard graph's to rounding.
+    All,
+}
+
+impl CpuKernels {
+    pub fn dropout(self) -> bool {
+        self != CpuKernels::Off
+    }
+
+    pub fn adamw(self) -> bool {
+        self != CpuKernels::Off
+    }
+
+    pub fn gelu(self) -> bool {
+        self == CpuKernels::All
+    }
+}
+
 /// The op domain of nerkit's kernels.
 pub const DOMAIN: &str = "ai.nerkit";
-pub const DROPOUT_MASK: &str = "DropoutMask";
+pub const SEEDED_DROPOUT: &str = "SeededDropout";
+pub const ERF_GELU: &str = "ErfGelu";
+pub const ERF_GELU_GRAD: &str = "ErfGeluGrad";
 pub const ADAMW: &str = "AdamW";
 pub const ADAMW_ROWS: &str = "AdamWRows";
 
@@ -79,4 +111,9 @@ pub fn adamw_rows(
     let [p_new, m_new, v_new] = adamw_outputs(p);
     g.node_with_outputs(DOMAIN, ADAMW_ROWS, &format!("{p}.adamw"), &inputs, &[&p_new, &m_new, &v_new], vec![]);
     (p_new, m_new, v_new)
+}
+
+/// One [`ERF_GELU`] node named `name`; returns its value.
+pub fn erf_gelu(g: &mut GraphBuilder, x: &str, name: &str) -> String {
+    g.node_in_domain(DOMAIN, ERF_GELU, name, &[x], 1, vec![]).pop().expect("one output")
 }

@@ -59,7 +59,7 @@ pub fn dropout(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) 
 pub enum MaskOps {
     /// Standard ONNX ops ([`scaled_mask`]), for every engine.
     Standard,
-    /// One node of nerkit's CPU kernel ([`kernel_mask`]), for ONNX Runtime with that kernel registered.
+    /// One node of nerkit's CPU kernel ([`kernel_dropout`]), for ONNX Runtime with that kernel registered.
     Kernel,
 }
 
@@ -69,21 +69,24 @@ pub fn dropout_with(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &
     if rate == 0.0 {
         return x.to_string();
     }
-    let mask = match ops {
-        MaskOps::Standard => scaled_mask(g, x, rate, site, name),
-        MaskOps::Kernel => kernel_mask(g, x, rate, site, name),
-    };
-    g.op("Mul", name, &[x, &mask], vec![])
+    match ops {
+        MaskOps::Standard => {
+            let mask = scaled_mask(g, x, rate, site, name);
+            g.op("Mul", name, &[x, &mask], vec![])
+        }
+        MaskOps::Kernel => kernel_dropout(g, x, rate, site, name),
+    }
 }
 
-/// The mask of [`scaled_mask`] as one `ai.nerkit` `DropoutMask(x, seed)` node (attributes `rate`, `site`),
-/// whose kernel computes [`MaskStream`] directly. Named `<name>.mask_scaled`.
-pub fn kernel_mask(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) -> String {
+/// `x · mask(seed, site)` as one `ai.nerkit` `SeededDropout(x, seed)` node (attributes `rate`, `site`) named
+/// `name`, whose kernel computes the mask from [`MaskKeys`] on the fly. Its gradient is the same node applied
+/// to the output gradient (the mask does not depend on x), so no mask tensor is ever stored.
+pub fn kernel_dropout(g: &mut GraphBuilder, x: &str, rate: f32, site: u32, name: &str) -> String {
     let seed = seed_input(g);
     let attrs = vec![attr::float("rate", rate), attr::int("site", site as i64)];
-    let out = format!("{name}.mask_scaled");
-    g.node_with_outputs(super::cpu_ops::DOMAIN, super::cpu_ops::DROPOUT_MASK, &out, &[x, &seed], &[&out], attrs);
-    out
+    g.node_in_domain(super::cpu_ops::DOMAIN, super::cpu_ops::SEEDED_DROPOUT, name, &[x, &seed], 1, attrs)
+        .pop()
+        .expect("one output")
 }
 
 /// The keep threshold on the full-size hash (`⌊rate·Q⌋`) and the value of a kept position (`1/(1 − rate)`).
@@ -93,51 +96,76 @@ pub fn threshold_and_scale(rate: f32) -> (i64, f32) {
 
 /// The masks of one dropout site at one seed, computed in plain integer arithmetic: the same numbers as the
 /// graph of [`scaled_mask`] (every intermediate is below 2⁶³ there too, so nothing differs), for nerkit's CPU
-/// kernel and to check the graph against. Element (row i, column j) of a mask is `table()[row(i) + col(j)]`.
-pub struct MaskStream {
+/// kernel and to check the graph against. Element (row i, column j) of a mask is
+/// `table[row(i) + col(j)]`, `table[t] = table_entry(t)` for t in [0, 2M).
+#[derive(Clone, Copy, Debug)]
+pub struct MaskKeys {
     k: i64,
     k2: i64,
-    table: Vec<f32>,
+    k3: i64,
+    threshold: i64,
+    scale: f32,
 }
 
-impl MaskStream {
+impl MaskKeys {
     pub fn new(seed: i64, site: u32, rate: f32) -> Self {
         let p = MODULUS;
         let site = site as i64;
         let s = seed.wrapping_abs().rem_euclid(p);
-        let k = (s * 48271 + (site * 16807 + 12345) % p).rem_euclid(p);
-        let k2 = (k * 69069 + 1).rem_euclid(p);
-        let k3 = (k2 + (site * 7919 + 104_729) % p).rem_euclid(p);
+        let k = mod_p(s * 48271 + (site * 16807 + 12345) % p);
+        let k2 = mod_p(k * 69069 + 1);
+        let k3 = mod_p(k2 + (site * 7919 + 104_729) % p);
         let (threshold, scale) = threshold_and_scale(rate);
-        let table = (0..2 * TABLE_HALF)
-            .map(|i| if mix_value(i + k3, k, k2).rem_euclid(Q) >= threshold { scale } else { 0.0 })
-            .collect();
-        MaskStream { k, k2, table }
+        MaskKeys { k, k2, k3, threshold, scale }
     }
 
-    /// The 2M ready-made mask values.
-    pub fn table(&self) -> &[f32] {
-        &self.table
+    /// Entry `t` of the site's table of 2M mask values.
+    #[inline]
+    pub fn table_entry(&self, t: i64) -> f32 {
+        if mix_value(t + self.k3, self.k, self.k2) % Q >= self.threshold {
+            self.scale
+        } else {
+            0.0
+        }
+    }
+
+    /// The whole table, `table_entry(0..2M)`.
+    pub fn table(&self) -> Vec<f32> {
+        (0..2 * TABLE_HALF).map(|t| self.table_entry(t)).collect()
     }
 
     /// Row `i`'s hash in [0, M).
+    #[inline]
     pub fn row(&self, i: i64) -> usize {
-        mix_value(i, self.k, self.k2).rem_euclid(TABLE_HALF) as usize
+        (mix_value(i, self.k, self.k2) % TABLE_HALF) as usize
     }
 
     /// Column `j`'s hash in [0, M).
+    #[inline]
     pub fn col(&self, j: i64) -> usize {
-        mix_value(j, self.k2, self.k).rem_euclid(TABLE_HALF) as usize
+        (mix_value(j, self.k2, self.k) % TABLE_HALF) as usize
     }
 }
 
-/// [`mix`] on one counter.
+/// `x mod P` for 0 ≤ x < 2⁶³ (P = 2³¹ − 1 is a Mersenne prime: fold the high bits onto the low ones).
+#[inline]
+fn mod_p(x: i64) -> i64 {
+    let x = (x & MODULUS) + (x >> 31);
+    let x = (x & MODULUS) + (x >> 31);
+    if x >= MODULUS {
+        x - MODULUS
+    } else {
+        x
+    }
+}
+
+/// [`mix`] on one counter (c, k, k2 ≥ 0).
+#[inline]
 fn mix_value(c: i64, k: i64, k2: i64) -> i64 {
-    let p = MODULUS;
-    let h1 = (c * 1_103_515_245 + k).rem_euclid(p);
-    let h2 = (h1 * (h1 + k2)).rem_euclid(p);
-    let h3 = (h2 * 742_938_285 + c).rem_euclid(p);
-    (h3 * (h3 + k)).rem_euclid(p)
+    let h1 = mod_p(c * 1_103_515_245 + k);
+    let h2 = mod_p(h1 * (h1 + k2));
+    let h3 = mod_p(h2 * 742_938_285 + c);
+    mod_p(h3 * (h3 + k))
 }
 
 /// The f32 mask of a dropout site, shaped like `x` (rank ≥ 1): `1/(1 − rate)` where kept, 0 where dropped.

@@ -5,7 +5,9 @@
 //! (`tests/cpu_kernels.rs`). Work is split over ONNX Runtime's own intra-op thread pool
 //! ([`ComputeContext::par_for`]), so a session's `threads` setting covers these kernels too.
 mod adamw;
-mod dropout_mask;
+mod fast_math;
+mod gelu;
+mod seeded_dropout;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,7 +17,12 @@ use ort::value::{SymbolicDimensions, ValueType};
 
 /// The operator domain with every nerkit kernel, for `SessionBuilder::with_operators`.
 pub fn domain() -> ort::Result<OperatorDomain> {
-    OperatorDomain::new(DOMAIN)?.add(dropout_mask::DropoutMask)?.add(adamw::AdamW)?.add(adamw::AdamWRows)
+    OperatorDomain::new(DOMAIN)?
+        .add(seeded_dropout::SeededDropout)?
+        .add(gelu::ErfGelu)?
+        .add(gelu::ErfGeluGrad)?
+        .add(adamw::AdamW)?
+        .add(adamw::AdamWRows)
 }
 
 /// Elements per parallel work item: large enough that scheduling is negligible, small enough to spread a
