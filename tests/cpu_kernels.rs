@@ -113,7 +113,8 @@ fn exact_kernels_train_bitwise_like_standard_ops() {
     }
 }
 
-/// With the GELU kernel too (its erf and exp are not MLAS's), the run matches the standard graph to rounding:
+/// With the GELU and softmax kernels too (their erf and exp are not MLAS's, their sums run in another order),
+/// the run matches the standard graph to rounding:
 /// losses and gradient norms within 1e-5 relative, every parameter within 1 % of one learning-rate step.
 #[test]
 fn all_kernels_train_like_standard_ops_to_rounding() {
@@ -122,6 +123,8 @@ fn all_kernels_train_like_standard_ops_to_rounding() {
         assert_eq!(count(&fused.train, cpu_ops::ERF_GELU), 2);
         assert_eq!(count(&fused.train, cpu_ops::ERF_GELU_GRAD), 2);
         assert_eq!(count(&fused.train, "Erf"), 0);
+        assert_eq!(count(&fused.train, cpu_ops::MASKED_SOFTMAX), 2);
+        assert_eq!(count(&fused.train, cpu_ops::SOFTMAX_GRAD), 2);
         let (standard_run, fused_run) = (run(&standard), run(&fused));
         for (step, (a, b)) in standard_run.0.iter().zip(&fused_run.0).enumerate() {
             let close = |x: u32, y: u32| {

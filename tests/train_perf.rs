@@ -2,10 +2,14 @@
 //! Runtime's CPU provider, as `nerkit train` runs it (two device-side state sets, IoBinding, no host copies).
 //!
 //! `cargo test --release --test train_perf -- --ignored --nocapture` after `make setup` (`NERKIT_THREADS`,
-//! default 2; `NERKIT_PERF_ROUNDS`, default 3; `NERKIT_PERF_PATTERNS`, node patterns listed, default 25). Batch 16 × 128, AdamW (weight decay 0.01) + clipping at 1.0,
+//! default 2; `NERKIT_PERF_ROUNDS`, default 3; `NERKIT_PERF_PATTERNS`, node patterns listed, default 25;
+//! `NERKIT_PERF_PROFILE=0` skips the profiles). Batch 16 × 128, AdamW (weight decay 0.01) + clipping at 1.0,
 //! dropout on: the shapes and settings of `benches/reference/pytorch_train_step.py`, to run right before it.
 //! Rounds alternate the standard-op graph and the graph with nerkit's CPU kernels (`nerkit::train::kernels`),
-//! each round timing 3 steps of each after a warm-up; then one step of each is profiled (ONNX Runtime's
+//! each round timing 3 steps of each after a warm-up. With `NERKIT_PYTORCH=/path/to/python` (torch and
+//! transformers installed), PyTorch runs in the same rounds, step for step: the script serves steps on its
+//! stdin (`--serve`), so each PyTorch step is timed right beside nerkit's, under the same load of this shared
+//! machine, and the ratio is reported per round; then one step of each is profiled (ONNX Runtime's
 //! profiler, second run of a fresh session) and its kernel time is printed by op type, by part of the
 //! graph and by node pattern.
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +67,42 @@ impl Variant {
         let t = Instant::now();
         train_step(&mut self.session, &mut self.state, batch, &[1.0; 4], &s, self.graphs.clips).unwrap();
         t.elapsed().as_secs_f64()
+    }
+}
+
+/// `benches/reference/pytorch_train_step.py --serve` as a child process: one step per request.
+struct PyTorch {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    times: Vec<f64>,
+}
+
+impl PyTorch {
+    fn start(python: &str, model: &std::path::Path, threads: usize) -> PyTorch {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/reference/pytorch_train_step.py");
+        let mut child = std::process::Command::new(python)
+            .args([script, &model.display().to_string(), &threads.to_string(), "--serve"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the PyTorch reference");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "PyTorch reference did not start");
+        PyTorch { child, stdout, times: vec![] }
+    }
+
+    fn step(&mut self) -> f64 {
+        use std::io::{BufRead, Write};
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "step").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().parse().expect("a step time from the PyTorch reference")
     }
 }
 
@@ -172,11 +212,24 @@ fn minilm_training_step_on_ort_cpu() {
     for v in &mut variants {
         v.step(&batch); // warm-up: the arena grows on the first run
     }
+    let mut pytorch = std::env::var("NERKIT_PYTORCH").ok().map(|python| PyTorch::start(&python, &dir, threads));
+    // Per round: PyTorch's median step over each variant's.
+    let mut ratios: Vec<Vec<f64>> = vec![vec![]; variants.len()];
     for round in 1..=rounds {
+        let mut round_times = vec![];
         for v in &mut variants {
             let t: Vec<f64> = (0..3).map(|_| v.step(&batch)).collect();
             eprintln!("round {round}, {}: {:.3} / {:.3} / {:.3} s", v.name, t[0], t[1], t[2]);
+            round_times.push(median(&t));
             v.times.extend(t);
+        }
+        if let Some(py) = &mut pytorch {
+            let t: Vec<f64> = (0..3).map(|_| py.step()).collect();
+            eprintln!("round {round}, PyTorch: {:.3} / {:.3} / {:.3} s", t[0], t[1], t[2]);
+            for (r, own) in ratios.iter_mut().zip(&round_times) {
+                r.push(median(&t) / own);
+            }
+            py.times.extend(t);
         }
     }
     let tokens = (16 * 128) as f64;
@@ -184,11 +237,31 @@ fn minilm_training_step_on_ort_cpu() {
         let m = median(&v.times);
         eprintln!("{}: median step {m:.3} s, {:.0} tokens/s", v.name, tokens / m);
     }
+    if let Some(mut py) = pytorch {
+        let m = median(&py.times);
+        eprintln!("PyTorch (same rounds): median step {m:.3} s, {:.0} tokens/s", tokens / m);
+        for (v, r) in variants.iter().zip(&ratios) {
+            let mut sorted = r.clone();
+            sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            eprintln!(
+                "{}: {:.2}× PyTorch's tokens/s (median of {} rounds; range {:.2}–{:.2})",
+                v.name,
+                median(r),
+                r.len(),
+                sorted[0],
+                sorted[sorted.len() - 1]
+            );
+        }
+        let _ = py.child.kill();
+    }
     eprintln!(
         "batch 16 × 128, {threads} threads: CPU kernels {:.2}× the standard ops' speed; peak RSS {:.0} MB (both sessions)",
         median(&variants[0].times) / median(&variants[1].times),
         peak_rss_mb()
     );
+    if std::env::var("NERKIT_PERF_PROFILE").is_ok_and(|v| v == "0") {
+        return;
+    }
     let graphs: BTreeMap<&str, Graphs> = variants.into_iter().map(|v| (v.name, v.graphs)).collect();
     for (name, g) in &graphs {
         profile(name, g, &batch, threads);

@@ -3,9 +3,12 @@ BertForTokenClassification(4 labels), batch 16 x seq 128, AdamW (wd 0.01) + clip
 Prints the median step time and tokens/s. Compare with
 `cargo test -p nerkit-export --test train_perf -- --ignored --nocapture` run right after it on the same machine.
 
-Usage: /path/to/venv/bin/python benches/reference/pytorch_train_step.py [MODEL_DIR] [THREADS] [--profile]
+Usage: /path/to/venv/bin/python benches/reference/pytorch_train_step.py [MODEL_DIR] [THREADS] [--profile|--serve]
 With --profile, two more steps run under torch.profiler and the time per op is printed (where PyTorch's step
 goes: matrix products vs dropout vs elementwise work), to set beside nerkit's ORT profile from train_perf.
+With --serve, it prints "ready" after the warm-up steps and then runs one step per line read from stdin,
+printing that step's seconds: `tests/train_perf.rs` (NERKIT_PYTORCH=python) drives it step by step,
+alternating with nerkit's steps, so that both are timed under the same load of this shared machine.
 """
 import statistics
 import sys
@@ -14,8 +17,9 @@ import time
 import torch
 from transformers import BertForTokenClassification
 
-args = [a for a in sys.argv[1:] if a != "--profile"]
+args = [a for a in sys.argv[1:] if a not in ("--profile", "--serve")]
 profile = "--profile" in sys.argv[1:]
+serve = "--serve" in sys.argv[1:]
 model_dir = args[0] if len(args) > 0 else ".nerkit/models/all-minilm-l6-v2"
 threads = int(args[1]) if len(args) > 1 else 2
 torch.set_num_threads(threads)
@@ -29,6 +33,25 @@ ids = torch.randint(1000, 30000, (batch, seq))
 mask = torch.ones(batch, seq, dtype=torch.long)
 types = torch.zeros(batch, seq, dtype=torch.long)
 labels = torch.randint(0, 4, (batch, seq))
+
+def train_step():
+    out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+    out.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad()
+
+
+if serve:
+    for _ in range(warmup):
+        train_step()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        t0 = time.perf_counter()
+        train_step()
+        print(f"{time.perf_counter() - t0:.6f}", flush=True)
+    sys.exit(0)
+
 times = []
 for i in range(warmup + steps):
     t0 = time.perf_counter()

@@ -36,6 +36,12 @@ pub trait ForwardHooks {
         None
     }
 
+    /// `softmax(scores + mask)` over the last axis (the attention probabilities) as one node named `name`, or
+    /// `None` for the standard `Add` + `Softmax` (default).
+    fn masked_softmax(&mut self, _g: &mut GraphBuilder, _scores: &str, _mask: &str, _name: &str) -> Option<String> {
+        None
+    }
+
     /// Makes parameter `name` available in the graph and returns its value name. Default: an initializer named
     /// exactly `name` holding `t`.
     fn parameter(&mut self, g: &mut GraphBuilder, name: &str, t: &Tensor) -> String {
@@ -183,8 +189,13 @@ pub fn self_attention(c: &mut Ctx, l: usize, x: &str, mask: &str) -> Result<Stri
     let scores = c.g.op("MatMul", &format!("{p}.scores"), &[&qh, &kt], vec![]);
     let scale = c.consts.scale.clone();
     let scores = c.g.op("Mul", &format!("{p}.scores.scaled"), &[&scores, &scale], vec![]);
-    let scores = c.g.op("Add", &format!("{p}.scores.masked"), &[&scores, mask], vec![]);
-    let probs = c.g.op("Softmax", &format!("{p}.probs"), &[&scores], vec![attr::int("axis", -1)]);
+    let probs = match c.hooks.masked_softmax(c.g, &scores, mask, &format!("{p}.probs")) {
+        Some(probs) => probs,
+        None => {
+            let scores = c.g.op("Add", &format!("{p}.scores.masked"), &[&scores, mask], vec![]);
+            c.g.op("Softmax", &format!("{p}.probs"), &[&scores], vec![attr::int("axis", -1)])
+        }
+    };
     let rate = c.cfg.attention_probs_dropout_prob;
     let probs = c.dropout(&probs, rate, &format!("{p}.dropout"));
     let ctx = c.g.op("MatMul", &format!("{p}.context.heads"), &[&probs, &vh], vec![]);

@@ -408,6 +408,10 @@ impl ForwardHooks for TrainHooks {
     fn gelu(&mut self, g: &mut GraphBuilder, x: &str, name: &str) -> Option<String> {
         self.kernels.gelu().then(|| cpu_ops::erf_gelu(g, x, name))
     }
+
+    fn masked_softmax(&mut self, g: &mut GraphBuilder, scores: &str, mask: &str, name: &str) -> Option<String> {
+        self.kernels.softmax().then(|| cpu_ops::masked_softmax(g, scores, mask, name))
+    }
 }
 
 /// Forward graph of a BERT token classifier built with `hooks` (no graph outputs).

@@ -9,6 +9,7 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
         "Dropout" => dropout,
         "SeededDropout" => seeded_dropout,
         "ErfGelu" => erf_gelu,
+        "MaskedSoftmax" => masked_softmax,
         _ => return None,
     })
 }
@@ -72,4 +73,22 @@ fn erf_gelu(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
     let domain = ctx.node.domain.clone();
     let dx = ctx.g.node_in_domain(&domain, crate::train_graph::cpu_ops::ERF_GELU_GRAD, &name, &[&d, &x], 1, vec![]);
     Ok(vec![dx.into_iter().next()])
+}
+
+// nerkit's `MaskedSoftmax(scores, mask)` = softmax(scores + mask): d_scores = SoftmaxGrad(dy, y), its kernel.
+// The mask is an input-derived constant (the attention mask); a gradient for it is not supported.
+fn masked_softmax(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
+    if needs.get(1) == Some(&true) {
+        return Err(ctx.unsupported("MaskedSoftmax: gradient with respect to the mask"));
+    }
+    let mut out = vec![None; needs.len()];
+    if needs[0] {
+        let d = dy[0].clone().expect("output gradient");
+        let y = ctx.output(0).to_string();
+        let name = ctx.grad_name(0);
+        let domain = ctx.node.domain.clone();
+        let dx = ctx.g.node_in_domain(&domain, crate::train_graph::cpu_ops::SOFTMAX_GRAD, &name, &[&d, &y], 1, vec![]);
+        out[0] = dx.into_iter().next();
+    }
+    Ok(out)
 }

@@ -232,7 +232,7 @@ impl Facts {
                 ValueFacts { ints: if n.op_type == "Identity" { x.ints.clone() } else { None }, ..same(x.dims.clone()) }
             }
             // nerkit's CPU kernels (`ai.nerkit`), elementwise.
-            "SeededDropout" | "ErfGelu" | "ErfGeluGrad" => same(x.dims.clone()),
+            "SeededDropout" | "ErfGelu" | "ErfGeluGrad" | "MaskedSoftmax" | "SoftmaxGrad" => same(x.dims.clone()),
             "Cast" => {
                 ValueFacts { elem: attr_i(n, "to").unwrap_or(0) as i32, dims: x.dims.clone(), ints: x.ints.clone() }
             }

@@ -15,6 +15,10 @@
 //! - [`ERF_GELU`] `(x) → x/2 · (1 + erf(x/√2))` and its backward [`ERF_GELU_GRAD`] `(dy, x) → dy · (Φ(x) +
 //!   x·φ(x))`: the 5 forward and ~10 backward nodes of the exact GELU. Not bitwise: the kernel's erf and exp
 //!   are its own (within 5e-7 and 3e-7 relative of exact), where ONNX Runtime uses MLAS's.
+//! - [`MASKED_SOFTMAX`] `(scores, mask) → softmax(scores + mask)` over the last axis (mask broadcast over
+//!   leading axes, its last axis the scores') and its backward [`SOFTMAX_GRAD`] `(dy, y) → y · (dy − Σ dy·y)`:
+//!   the attention's `Add` + `Softmax` and the 4 nodes of the softmax backward. To rounding (own exp, own
+//!   summation order).
 //! - [`ADAMW`] `(p, grad, m, v, β₁, β₂, (1−β₁)c, (1−β₂)c², ε', step size, decay factor) → (p', m', v')`: the
 //!   11 elementwise nodes of [`super::adamw::update`] as one pass (decay factor 1 for parameters without
 //!   weight decay: `p·1` is `p`).
@@ -30,7 +34,8 @@ pub enum CpuKernels {
     Off,
     /// The kernels that give the standard graph's values bit for bit: dropout and AdamW.
     Exact,
-    /// All of them: also the GELU, whose values match the standard graph's to rounding.
+    /// All of them: also the GELU and the attention softmax, whose values match the standard graph's to
+    /// rounding.
     All,
 }
 
@@ -46,6 +51,10 @@ impl CpuKernels {
     pub fn gelu(self) -> bool {
         self == CpuKernels::All
     }
+
+    pub fn softmax(self) -> bool {
+        self == CpuKernels::All
+    }
 }
 
 /// The op domain of nerkit's kernels.
@@ -53,6 +62,8 @@ pub const DOMAIN: &str = "ai.nerkit";
 pub const SEEDED_DROPOUT: &str = "SeededDropout";
 pub const ERF_GELU: &str = "ErfGelu";
 pub const ERF_GELU_GRAD: &str = "ErfGeluGrad";
+pub const MASKED_SOFTMAX: &str = "MaskedSoftmax";
+pub const SOFTMAX_GRAD: &str = "SoftmaxGrad";
 pub const ADAMW: &str = "AdamW";
 pub const ADAMW_ROWS: &str = "AdamWRows";
 
@@ -116,4 +127,9 @@ pub fn adamw_rows(
 /// One [`ERF_GELU`] node named `name`; returns its value.
 pub fn erf_gelu(g: &mut GraphBuilder, x: &str, name: &str) -> String {
     g.node_in_domain(DOMAIN, ERF_GELU, name, &[x], 1, vec![]).pop().expect("one output")
+}
+
+/// One [`MASKED_SOFTMAX`] node named `name`; returns its value.
+pub fn masked_softmax(g: &mut GraphBuilder, scores: &str, mask: &str, name: &str) -> String {
+    g.node_in_domain(DOMAIN, MASKED_SOFTMAX, name, &[scores, mask], 1, vec![]).pop().expect("one output")
 }

@@ -11,7 +11,7 @@ use ort::operator::{
 };
 use ort::value::TensorElementType;
 
-use super::{for_chunks, like_first_input, missing, scalar, Shared, CHUNK};
+use super::{for_chunks, like_first_input, missing, scalar, simd, Shared, CHUNK};
 
 /// The seven scalar inputs after the tensors.
 #[derive(Clone, Copy)]
@@ -117,13 +117,15 @@ fn dense(ctx: &ComputeContext) -> ort::Result<()> {
         // SAFETY: chunks are disjoint ranges of the three outputs, each as long as `p`.
         let (po, mo, vo) = unsafe { (dst.0.slice(r.clone()), dst.1.slice(r.clone()), dst.2.slice(r.clone())) };
         let (p, g, m, v) = (&p[r.clone()], &g[r.clone()], &m[r.clone()], &v[r]);
-        for i in 0..po.len() {
-            let m_new = m[i] * s.beta1 + g[i] * s.scale_m;
-            let v_new = v[i] * s.beta2 + (g[i] * g[i]) * s.scale_v;
-            mo[i] = m_new;
-            vo[i] = v_new;
-            po[i] = s.param(p[i], m_new, v_new);
-        }
+        simd(|| {
+            for i in 0..po.len() {
+                let m_new = m[i] * s.beta1 + g[i] * s.scale_m;
+                let v_new = v[i] * s.beta2 + (g[i] * g[i]) * s.scale_v;
+                mo[i] = m_new;
+                vo[i] = v_new;
+                po[i] = s.param(p[i], m_new, v_new);
+            }
+        })
     })
 }
 

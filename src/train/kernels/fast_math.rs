@@ -11,7 +11,7 @@ pub fn erf(x: f32) -> f32 {
     p = x2 * p + -2.101_024e-6;
     p = x2 * p + -5.692_506_4e-5;
     p = x2 * p + -7.349_906_3e-4;
-    p = x2 * p + -2.954_600e-3;
+    p = x2 * p + -2.9546e-3;
     p = x2 * p + -1.609_603_3e-2;
     p *= x;
     let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
@@ -22,9 +22,10 @@ pub fn erf(x: f32) -> f32 {
 }
 
 /// e^x (Cephes `expf`): x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a degree-7 polynomial, 2^n from the
-/// exponent bits. x is clamped to [−87, 88] (e^x stays a normal f32).
+/// exponent bits. Below −87 (where e^x leaves the normal f32 range) the result is 0; above 88 it is e^88.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    let underflow = x < -87.0;
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // Round to nearest by the 1.5·2²³ trick (no `round` call).
     const MAGIC: f32 = 12_582_912.0;
@@ -39,7 +40,15 @@ pub fn exp(x: f32) -> f32 {
     y = y * r + 0.166_666_65;
     y = y * r + 0.5;
     y = y * r2 + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from the exponent bits; n + 127 as an integer read off the mantissa of (n + 127) + 1.5·2²³, which
+    // avoids a float-to-int conversion (a saturating one does not vectorise).
+    let biased = (n + 127.0 + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits());
+    let value = y * f32::from_bits(biased << 23);
+    if underflow {
+        0.0
+    } else {
+        value
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +83,7 @@ mod tests {
         }
         eprintln!("exp: largest relative error {:e} at x = {}", worst.0, worst.1);
         assert!(worst.0 < 3e-7, "largest relative error {:e} at x = {}", worst.0, worst.1);
-        assert!(super::exp(-1000.0) > 0.0 && super::exp(-1000.0) < 1e-37);
+        assert_eq!(super::exp(-1000.0), 0.0);
+        assert_eq!(super::exp(f32::MIN), 0.0);
     }
 }

@@ -1,8 +1,8 @@
 //! `ErfGelu(x) → y` and `ErfGeluGrad(dy, x) → dx`: the exact (erf) GELU of BERT's intermediate layer and its
 //! derivative, one pass each instead of 5 and ~10 standard nodes:
 //! ```text
-//! y  = (x · ½) · (erf(x / √2) + 1)                       (the standard graph's operations, in its order)
-//! dx = dy · ((erf(x / √2) + 1) · ½ + x · e^(−x²/2) / √(2π))
+//! y  = (x · ½) · (erf(x · (1/√2)) + 1)
+//! dx = dy · ((erf(x · (1/√2)) + 1) · ½ + x · e^(−x²/2) / √(2π))
 //! ```
 //! erf and exp are [`super::fast_math`]'s, so the values are those of the standard graph to rounding, not
 //! bitwise (ONNX Runtime computes erf with MLAS's own approximation).
@@ -12,21 +12,20 @@ use ort::operator::{
 use ort::value::TensorElementType;
 
 use super::fast_math::{erf, exp};
-use super::{for_chunks, like_first_input, missing, Shared, CHUNK};
+use super::{for_chunks, like_first_input, missing, simd, Shared, CHUNK};
 
-/// √2 as the standard graph's f32 constant.
-const SQRT_2: f32 = std::f32::consts::SQRT_2;
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1/√(2π).
 const INV_SQRT_2PI: f32 = 0.398_942_3;
 
 #[inline(always)]
 fn gelu(x: f32) -> f32 {
-    (x * 0.5) * (erf(x / SQRT_2) + 1.0)
+    (x * 0.5) * (erf(x * FRAC_1_SQRT_2) + 1.0)
 }
 
 #[inline(always)]
 fn gelu_grad(dy: f32, x: f32) -> f32 {
-    dy * ((erf(x / SQRT_2) + 1.0) * 0.5 + x * exp(-0.5 * x * x) * INV_SQRT_2PI)
+    dy * ((erf(x * FRAC_1_SQRT_2) + 1.0) * 0.5 + x * exp(-0.5 * x * x) * INV_SQRT_2PI)
 }
 
 fn f32_inputs(n: usize) -> Vec<OperatorInput> {
@@ -60,9 +59,11 @@ impl Operator for ErfGelu {
             for_chunks(ctx, x.len(), CHUNK, |r| {
                 // SAFETY: disjoint ranges of the output, as long as x.
                 let y = unsafe { dst.slice(r.clone()) };
-                for (y, &x) in y.iter_mut().zip(&x[r]) {
-                    *y = gelu(x);
-                }
+                simd(|| {
+                    for (y, &x) in y.iter_mut().zip(&x[r]) {
+                        *y = gelu(x);
+                    }
+                })
             })
         }))
     }
@@ -103,9 +104,11 @@ impl Operator for ErfGeluGrad {
             for_chunks(ctx, x.len(), CHUNK, |r| {
                 // SAFETY: disjoint ranges of the output, as long as x.
                 let dx = unsafe { dst.slice(r.clone()) };
-                for ((dx, &dy), &x) in dx.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
-                    *dx = gelu_grad(dy, x);
-                }
+                simd(|| {
+                    for ((dx, &dy), &x) in dx.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
+                        *dx = gelu_grad(dy, x);
+                    }
+                })
             })
         }))
     }
@@ -123,7 +126,8 @@ mod tests {
         0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
     }
 
-    /// Forward against f64 GELU, backward against a central difference of f64 GELU.
+    /// Forward against f64 GELU, backward against a central difference of f64 GELU (errors relative, or
+    /// absolute below 1).
     #[test]
     fn gelu_and_its_gradient_match_f64() {
         let (mut fwd, mut bwd) = (0.0f64, 0.0f64);
@@ -135,7 +139,8 @@ mod tests {
             let slope = (exact_gelu(xd + h) - exact_gelu(xd - h)) / (2.0 * h);
             bwd = bwd.max((gelu_grad(1.0, x) as f64 - slope).abs() / slope.abs().max(1.0));
         }
-        assert!(fwd < 1e-6, "forward error {fwd:e}");
+        // Absolute where |y| < 1: x/2 times erf's error (≤ 5e-7), largest near x = −5.5.
+        assert!(fwd < 2e-6, "forward error {fwd:e}");
         assert!(bwd < 1e-6, "gradient error {bwd:e}");
         assert_eq!(gelu_grad(2.0, 0.0), 1.0);
     }

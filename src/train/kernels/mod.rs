@@ -8,6 +8,7 @@ mod adamw;
 mod fast_math;
 mod gelu;
 mod seeded_dropout;
+mod softmax;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,6 +22,8 @@ pub fn domain() -> ort::Result<OperatorDomain> {
         .add(seeded_dropout::SeededDropout)?
         .add(gelu::ErfGelu)?
         .add(gelu::ErfGeluGrad)?
+        .add(softmax::MaskedSoftmax)?
+        .add(softmax::SoftmaxGrad)?
         .add(adamw::AdamW)?
         .add(adamw::AdamWRows)
 }
@@ -88,6 +91,23 @@ fn like_first_input(ctx: &mut ShapeInferenceContext, outputs: usize) -> ort::Res
         }
     }
     Ok(())
+}
+
+/// Runs `f` compiled for AVX2 when the CPU has it (the loops inlined into it then vectorise 8 lanes wide
+/// instead of SSE2's 4), else as it is. The same operations either way (no contraction into FMAs), so results
+/// do not depend on the CPU.
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { avx2(f) };
+    }
+    f()
 }
 
 fn missing(what: &str) -> ort::Error {

@@ -1,0 +1,238 @@
+//! `MaskedSoftmax(scores, mask) → y = softmax(scores + mask)` over the last axis, and `SoftmaxGrad(dy, y) →
+//! y · (dy − Σ dy·y)`: the attention's mask `Add` + `Softmax` and the softmax backward (a `Mul`, a
+//! `ReduceSum`, a `Sub` and a `Mul` over the whole attention map) as one pass over each row. The mask
+//! broadcasts over the leading axes (BERT's is [batch, 1, 1, keys]); its last axis is the scores'. Values
+//! match the standard ops to rounding: the exponential is [`super::fast_math::exp`], sums run in row order.
+use ort::operator::{
+    BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
+};
+use ort::value::TensorElementType;
+
+use super::fast_math::exp;
+use super::{for_chunks, like_first_input, missing, simd, Shared, CHUNK};
+
+/// Folds `v` with `f` in 8 interleaved lanes, then the lanes in order: a reduction the compiler can vectorise
+/// (a single running value is a chain of dependent operations it must keep in order).
+#[inline(always)]
+fn lanes(v: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = f(*a, x);
+        }
+    }
+    let mut total = acc.into_iter().fold(init, &f);
+    for &x in rest {
+        total = f(total, x);
+    }
+    total
+}
+
+/// Σ a·b in 8 interleaved lanes (see [`lanes`]).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.into_iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
+}
+
+fn f32_io() -> ([OperatorInput; 2], [OperatorOutput; 1]) {
+    (
+        [OperatorInput::required(TensorElementType::Float32), OperatorInput::required(TensorElementType::Float32)],
+        [OperatorOutput::required(TensorElementType::Float32)],
+    )
+}
+
+/// For every row of `shape` (all axes but the last), the offset of its row in a tensor of `mask` shape
+/// broadcast to it (right-aligned; each mask axis 1 or equal); the last axes must be equal.
+fn mask_row_offsets(shape: &[i64], mask: &[i64]) -> Result<Vec<usize>, String> {
+    let bad = || format!("MaskedSoftmax: mask {mask:?} does not broadcast to scores {shape:?}");
+    if shape.is_empty() || mask.is_empty() || mask.len() > shape.len() || mask.last() != shape.last() {
+        return Err(bad());
+    }
+    let lead = &shape[..shape.len() - 1];
+    // The mask's leading axes, left-padded with 1s to the scores' rank.
+    let mut mask_lead = vec![1i64; shape.len() - mask.len()];
+    mask_lead.extend_from_slice(&mask[..mask.len() - 1]);
+    let width = *shape.last().expect("rank ≥ 1") as usize;
+    // Strides of the mask's rows; 0 on broadcast axes.
+    let mut strides = vec![0usize; lead.len()];
+    let mut stride = width;
+    for a in (0..lead.len()).rev() {
+        match mask_lead[a] {
+            1 => strides[a] = 0,
+            d if d == lead[a] => strides[a] = stride,
+            _ => return Err(bad()),
+        }
+        stride *= mask_lead[a] as usize;
+    }
+    let rows: usize = lead.iter().product::<i64>() as usize;
+    let mut offsets = Vec::with_capacity(rows);
+    let mut index = vec![0i64; lead.len()];
+    for _ in 0..rows {
+        offsets.push(index.iter().zip(&strides).map(|(&i, &s)| i as usize * s).sum());
+        for a in (0..lead.len()).rev() {
+            index[a] += 1;
+            if index[a] < lead[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    Ok(offsets)
+}
+
+pub struct MaskedSoftmax;
+
+impl Operator for MaskedSoftmax {
+    type Kernel<'attr> = BoxedKernel<'attr>;
+
+    fn name(&self) -> &str {
+        nerkit_export::train_graph::cpu_ops::MASKED_SOFTMAX
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        f32_io().0
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        f32_io().1
+    }
+
+    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
+        Ok(Box::new(|ctx: &ComputeContext| {
+            let scores = ctx.input(0)?.ok_or_else(|| missing("scores"))?;
+            let mask = ctx.input(1)?.ok_or_else(|| missing("mask"))?;
+            let shape = scores.shape().to_vec();
+            let offsets = mask_row_offsets(&shape, mask.shape()).map_err(ort::Error::new)?;
+            let (scores, mask) = (scores.try_extract_tensor::<f32>()?.1, mask.try_extract_tensor::<f32>()?.1);
+            let width = *shape.last().expect("rank ≥ 1") as usize;
+            let mut y = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+            let dst = Shared(y.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+            if width == 0 {
+                return Ok(());
+            }
+            for_chunks(ctx, offsets.len(), (CHUNK / width).max(1), |rows| {
+                let span = rows.start * width..rows.end * width;
+                // SAFETY: chunks of rows are disjoint ranges of the output.
+                let y = unsafe { dst.slice(span.clone()) };
+                simd(|| {
+                    for ((y, s), &m) in
+                        y.chunks_exact_mut(width).zip(scores[span].chunks_exact(width)).zip(&offsets[rows])
+                    {
+                        let m = &mask[m..m + width];
+                        for ((y, &s), &m) in y.iter_mut().zip(s).zip(m) {
+                            *y = s + m;
+                        }
+                        let max = lanes(y, f32::NEG_INFINITY, |a, b| a.max(b));
+                        for y in y.iter_mut() {
+                            *y = exp(*y - max);
+                        }
+                        let sum = lanes(y, 0.0, |a, b| a + b);
+                        let inv = 1.0 / sum;
+                        for y in y.iter_mut() {
+                            *y *= inv;
+                        }
+                    }
+                })
+            })
+        }))
+    }
+
+    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
+        like_first_input(ctx, 1)
+    }
+}
+
+pub struct SoftmaxGrad;
+
+impl Operator for SoftmaxGrad {
+    type Kernel<'attr> = BoxedKernel<'attr>;
+
+    fn name(&self) -> &str {
+        nerkit_export::train_graph::cpu_ops::SOFTMAX_GRAD
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        f32_io().0
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        f32_io().1
+    }
+
+    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
+        Ok(Box::new(|ctx: &ComputeContext| {
+            let dy = ctx.input(0)?.ok_or_else(|| missing("dy"))?;
+            let y = ctx.input(1)?.ok_or_else(|| missing("y"))?;
+            let shape = dy.shape().to_vec();
+            if y.shape().as_ref() != shape.as_slice() || shape.is_empty() {
+                return Err(ort::Error::new(format!("SoftmaxGrad: dy is {shape:?}, y {:?}", y.shape())));
+            }
+            let (dy, y) = (dy.try_extract_tensor::<f32>()?.1, y.try_extract_tensor::<f32>()?.1);
+            let width = *shape.last().expect("rank ≥ 1") as usize;
+            let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+            let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+            if width == 0 {
+                return Ok(());
+            }
+            for_chunks(ctx, y.len() / width, (CHUNK / width).max(1), |rows| {
+                let span = rows.start * width..rows.end * width;
+                // SAFETY: chunks of rows are disjoint ranges of the output.
+                let dx = unsafe { dst.slice(span.clone()) };
+                simd(|| {
+                    let rows = dx.chunks_exact_mut(width).zip(dy[span.clone()].chunks_exact(width));
+                    for ((dx, dy), y) in rows.zip(y[span].chunks_exact(width)) {
+                        let dot = dot(dy, y);
+                        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+                            *dx = y * (dy - dot);
+                        }
+                    }
+                })
+            })
+        }))
+    }
+
+    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
+        like_first_input(ctx, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dot, lanes, mask_row_offsets};
+
+    #[test]
+    fn lane_reductions_equal_plain_ones() {
+        let v: Vec<f32> = (0..131).map(|i| ((i * 37 % 101) as f32 - 50.0) / 8.0).collect();
+        assert_eq!(lanes(&v, f32::NEG_INFINITY, f32::max), v.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        let sum: f64 = v.iter().map(|&x| x as f64).sum();
+        assert!((lanes(&v, 0.0, |a, b| a + b) as f64 - sum).abs() < 1e-4);
+        let d: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
+        assert!((dot(&v, &v) as f64 - d).abs() < 1e-3 * d);
+        assert_eq!(lanes(&[], 0.0, |a, b| a + b), 0.0);
+    }
+
+    #[test]
+    fn mask_rows_broadcast_over_leading_axes() {
+        // BERT: scores [2, 3, 2, 4], mask [2, 1, 1, 4]: rows of batch b read mask row b.
+        let offsets = mask_row_offsets(&[2, 3, 2, 4], &[2, 1, 1, 4]).unwrap();
+        assert_eq!(offsets.len(), 12);
+        assert!(offsets[..6].iter().all(|&o| o == 0) && offsets[6..].iter().all(|&o| o == 4));
+        // Same shape: every row its own.
+        assert_eq!(mask_row_offsets(&[2, 3], &[2, 3]).unwrap(), vec![0, 3]);
+        // Lower rank: right-aligned.
+        assert_eq!(mask_row_offsets(&[2, 2, 3], &[2, 3]).unwrap(), vec![0, 3, 0, 3]);
+        assert!(mask_row_offsets(&[2, 3, 4], &[3, 5]).is_err());
+        assert!(mask_row_offsets(&[2, 3, 4], &[2, 1, 4]).is_ok());
+        assert!(mask_row_offsets(&[2, 3, 4], &[4, 1, 4]).is_err());
+    }
+}
