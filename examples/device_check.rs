@@ -82,6 +82,8 @@ fn session(bytes: &[u8], device: Device, optimize: bool) -> Result<Session> {
     let env = runtime::environment()?;
     let level = if optimize { GraphOptimizationLevel::All } else { GraphOptimizationLevel::Disable };
     let mut b = Session::builder(&env)?.with_optimization_level(level).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The CPU graph uses nerkit's kernels (`cpu_kernels`, on by default).
+    b = b.with_operators(nerkit::train::kernels::domain()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     let eps = runtime::execution_providers(device)?;
     if !eps.is_empty() {
         b = b.with_execution_providers(eps).map_err(|e| anyhow::anyhow!("{e}"))?;

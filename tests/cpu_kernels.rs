@@ -113,7 +113,9 @@ fn exact_kernels_train_bitwise_like_standard_ops() {
     }
 }
 
-/// With the GELU and softmax kernels too (their erf and exp are not MLAS's, their sums run in another order),
+/// With the GELU, softmax and LayerNorm kernels too (their erf and exp are not MLAS's, their sums run in
+/// another order; their gradients are thereby checked against the standard rules, which are checked by finite
+/// differences),
 /// the run matches the standard graph to rounding:
 /// losses and gradient norms within 1e-5 relative, every parameter within 1 % of one learning-rate step.
 #[test]
@@ -125,6 +127,10 @@ fn all_kernels_train_like_standard_ops_to_rounding() {
         assert_eq!(count(&fused.train, "Erf"), 0);
         assert_eq!(count(&fused.train, cpu_ops::MASKED_SOFTMAX), 2);
         assert_eq!(count(&fused.train, cpu_ops::SOFTMAX_GRAD), 2);
+        // Embeddings + 2 per layer.
+        assert_eq!(count(&fused.train, cpu_ops::LAYER_NORM), 5);
+        assert_eq!(count(&fused.train, cpu_ops::LAYER_NORM_GRAD), 5);
+        assert_eq!(count(&fused.train, "LayerNormalization"), 0);
         let (standard_run, fused_run) = (run(&standard), run(&fused));
         for (step, (a, b)) in standard_run.0.iter().zip(&fused_run.0).enumerate() {
             let close = |x: u32, y: u32| {
@@ -186,5 +192,43 @@ fn dropout_mask_kernel_equals_standard_ops() {
         assert_eq!(differing, 0, "seed {seed}, shape {shape:?}: {differing} of {} values differ", masks[0].len());
         let dropped = masks[1].iter().filter(|v| **v == 0.0).count() as f64 / masks[1].len() as f64;
         assert!(masks[1].len() < 1000 || (dropped - 0.1).abs() < 0.02, "{dropped} of the values dropped");
+    }
+}
+
+/// Every parameter's gradient from the graph with all kernels equals the standard graph's (whose rules are
+/// checked by finite differences) to rounding, on one batch with dropout on: a direct check of the kernels'
+/// backward passes (the runs above compare through AdamW, which is blind to a gradient's scale).
+#[test]
+fn kernel_gradients_equal_standard_gradients() {
+    use nerkit::train::engine::step_inputs;
+    use nerkit_export::builder::model_bytes;
+    use nerkit_export::train_graph::cpu_ops::CpuKernels as Kernels;
+    use nerkit_export::train_graph::{bert_train_graph, names, TrainGraphConfig};
+    nerkit::runtime::environment().expect("ONNX Runtime library (make setup)");
+    let (cfg, weights) = model();
+    let mut grads = vec![];
+    for cpu_kernels in [Kernels::Off, Kernels::All] {
+        let tc = TrainGraphConfig { output_gradients: true, cpu_kernels, ..TrainGraphConfig::new("logits", 4) };
+        let tg = bert_train_graph(&cfg, &weights, &tc).unwrap();
+        let mut sess = session(&model_bytes(&tg.model), Device::Cpu, 2).unwrap();
+        let state = TrainState::new(&tg.params).unwrap();
+        let batch = batch(1);
+        let cw = [1.0f32, 2.0, 2.0, 1.5];
+        let step = Step { number: 1, lr: 1e-2, seed: 5, ema_decay: 0.0 };
+        let out = sess.run(step_inputs(&state, &batch, &cw, &step).unwrap()).unwrap();
+        let g: Vec<(String, Vec<f32>)> = tg
+            .params
+            .iter()
+            .map(|p| {
+                (p.name.clone(), out[names::grad(&p.name).as_str()].try_extract_tensor::<f32>().unwrap().1.to_vec())
+            })
+            .collect();
+        grads.push(g);
+    }
+    let largest = grads[0].iter().flat_map(|(_, g)| g).fold(0.0f32, |m, v| m.max(v.abs()));
+    for ((name, want), (_, got)) in grads[0].iter().zip(&grads[1]) {
+        let scale = want.iter().fold(1e-3 * largest, |m, v| m.max(v.abs()));
+        let err = want.iter().zip(got).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+        assert!(err <= 1e-4, "{name}: gradients differ by {err:e} of their largest value");
     }
 }

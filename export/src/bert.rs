@@ -42,6 +42,20 @@ pub trait ForwardHooks {
         None
     }
 
+    /// LayerNorm of `x` over the last axis (`scale`, `bias` [hidden]) as a node named `name`, or `None` for the
+    /// standard `LayerNormalization` (default).
+    fn layer_norm(
+        &mut self,
+        _g: &mut GraphBuilder,
+        _x: &str,
+        _scale: &str,
+        _bias: &str,
+        _epsilon: f32,
+        _name: &str,
+    ) -> Option<String> {
+        None
+    }
+
     /// Makes parameter `name` available in the graph and returns its value name. Default: an initializer named
     /// exactly `name` holding `t`.
     fn parameter(&mut self, g: &mut GraphBuilder, name: &str, t: &Tensor) -> String {
@@ -133,6 +147,9 @@ impl<'a> Ctx<'a> {
         let w = self.param(&format!("{param}.weight"), &[h])?;
         let b = self.param(&format!("{param}.bias"), &[h])?;
         let eps = self.cfg.layer_norm_eps as f32;
+        if let Some(y) = self.hooks.layer_norm(self.g, x, &w, &b, eps, param) {
+            return Ok(y);
+        }
         Ok(self.g.op(
             "LayerNormalization",
             param,

@@ -409,6 +409,18 @@ impl ForwardHooks for TrainHooks {
         self.kernels.gelu().then(|| cpu_ops::erf_gelu(g, x, name))
     }
 
+    fn layer_norm(
+        &mut self,
+        g: &mut GraphBuilder,
+        x: &str,
+        scale: &str,
+        bias: &str,
+        epsilon: f32,
+        name: &str,
+    ) -> Option<String> {
+        self.kernels.layer_norm().then(|| cpu_ops::layer_norm(g, x, scale, bias, epsilon, name))
+    }
+
     fn masked_softmax(&mut self, g: &mut GraphBuilder, scores: &str, mask: &str, name: &str) -> Option<String> {
         self.kernels.softmax().then(|| cpu_ops::masked_softmax(g, scores, mask, name))
     }

@@ -11,6 +11,7 @@ use crate::builder::attr;
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "LayerNormalization" => layer_norm,
+        "LayerNorm" => kernel_layer_norm,
         _ => return None,
     })
 }
@@ -75,4 +76,20 @@ fn layer_norm(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Resul
         out[0] = Some(ctx.op("Mul", &name, &[&t3, &rstd], vec![]));
     }
     Ok(out)
+}
+
+// nerkit's `LayerNorm(x, scale, bias) → (y, mean, rstd)`: one `LayerNormGrad(dy, x, scale, mean, rstd) → (dx,
+// dscale, dbias)` node, its kernel, for whichever of the three are needed.
+fn kernel_layer_norm(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Result<Vec<Option<String>>> {
+    if dy.iter().skip(1).any(|d| d.is_some()) {
+        return Err(ctx.unsupported("gradient through the mean/rstd outputs"));
+    }
+    let d = dy[0].clone().expect("output gradient");
+    let (x, scale) = (ctx.input(0).to_string(), ctx.input(1).to_string());
+    let (mean, rstd) = (ctx.output(1).to_string(), ctx.output(2).to_string());
+    let name = ctx.grad_name(0);
+    let domain = ctx.node.domain.clone();
+    let op = crate::train_graph::cpu_ops::LAYER_NORM_GRAD;
+    let outs = ctx.g.node_in_domain(&domain, op, &name, &[&d, &x, &scale, &mean, &rstd], 3, vec![]);
+    Ok(outs.into_iter().zip(needs).map(|(o, &n)| n.then_some(o)).collect())
 }

@@ -415,6 +415,18 @@ impl Facts {
         for _ in 1..n.output.len() {
             outs.push(ValueFacts::default());
         }
+        if n.op_type == "LayerNorm" && outs.len() == 3 {
+            // nerkit's kernel: y like x; mean and 1/σ like x with a last axis of 1.
+            let stats = x.dims.clone().map(|mut d| {
+                if let Some(last) = d.last_mut() {
+                    *last = SymDim::Known(1);
+                }
+                d
+            });
+            outs[0] = same(x.dims.clone());
+            outs[1] = ValueFacts { elem: x.elem, dims: stats.clone(), ints: None };
+            outs[2] = ValueFacts { elem: x.elem, dims: stats, ints: None };
+        }
         if n.op_type == "Dropout" && n.output.len() > 1 {
             outs[1] = ValueFacts { elem: bool_t, dims: x.dims.clone(), ints: None };
         }

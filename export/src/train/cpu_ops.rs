@@ -19,6 +19,10 @@
 //!   leading axes, its last axis the scores') and its backward [`SOFTMAX_GRAD`] `(dy, y) → y · (dy − Σ dy·y)`:
 //!   the attention's `Add` + `Softmax` and the 4 nodes of the softmax backward. To rounding (own exp, own
 //!   summation order).
+//! - [`LAYER_NORM`] `(x, scale, bias) → (y, mean, rstd)` over the last axis (attribute `epsilon`; mean and
+//!   1/σ per row, shaped like x with a last axis of 1, kept for the backward) and its backward
+//!   [`LAYER_NORM_GRAD`] `(dy, x, scale, mean, rstd) → (dx, dscale, dbias)`: the ~20 nodes of the standard
+//!   LayerNorm backward (statistics recomputed, 10 full-size passes) as one pass. To rounding.
 //! - [`ADAMW`] `(p, grad, m, v, β₁, β₂, (1−β₁)c, (1−β₂)c², ε', step size, decay factor) → (p', m', v')`: the
 //!   11 elementwise nodes of [`super::adamw::update`] as one pass (decay factor 1 for parameters without
 //!   weight decay: `p·1` is `p`).
@@ -34,8 +38,8 @@ pub enum CpuKernels {
     Off,
     /// The kernels that give the standard graph's values bit for bit: dropout and AdamW.
     Exact,
-    /// All of them: also the GELU and the attention softmax, whose values match the standard graph's to
-    /// rounding.
+    /// All of them: also the GELU, the attention softmax and LayerNorm, whose values match the standard
+    /// graph's to rounding.
     All,
 }
 
@@ -55,6 +59,10 @@ impl CpuKernels {
     pub fn softmax(self) -> bool {
         self == CpuKernels::All
     }
+
+    pub fn layer_norm(self) -> bool {
+        self == CpuKernels::All
+    }
 }
 
 /// The op domain of nerkit's kernels.
@@ -64,6 +72,8 @@ pub const ERF_GELU: &str = "ErfGelu";
 pub const ERF_GELU_GRAD: &str = "ErfGeluGrad";
 pub const MASKED_SOFTMAX: &str = "MaskedSoftmax";
 pub const SOFTMAX_GRAD: &str = "SoftmaxGrad";
+pub const LAYER_NORM: &str = "LayerNorm";
+pub const LAYER_NORM_GRAD: &str = "LayerNormGrad";
 pub const ADAMW: &str = "AdamW";
 pub const ADAMW_ROWS: &str = "AdamWRows";
 
@@ -132,4 +142,12 @@ pub fn erf_gelu(g: &mut GraphBuilder, x: &str, name: &str) -> String {
 /// One [`MASKED_SOFTMAX`] node named `name`; returns its value.
 pub fn masked_softmax(g: &mut GraphBuilder, scores: &str, mask: &str, name: &str) -> String {
     g.node_in_domain(DOMAIN, MASKED_SOFTMAX, name, &[scores, mask], 1, vec![]).pop().expect("one output")
+}
+
+/// One [`LAYER_NORM`] node named `name` (outputs `name`, `name.mean`, `name.rstd`); returns y.
+pub fn layer_norm(g: &mut GraphBuilder, x: &str, scale: &str, bias: &str, epsilon: f32, name: &str) -> String {
+    let (mean, rstd) = (format!("{name}.mean"), format!("{name}.rstd"));
+    let attrs = vec![crate::builder::attr::float("epsilon", epsilon)];
+    g.node_with_outputs(DOMAIN, LAYER_NORM, name, &[x, scale, bias], &[name, &mean, &rstd], attrs);
+    name.to_string()
 }

@@ -7,6 +7,7 @@
 mod adamw;
 mod fast_math;
 mod gelu;
+mod layer_norm;
 mod seeded_dropout;
 mod softmax;
 
@@ -24,6 +25,8 @@ pub fn domain() -> ort::Result<OperatorDomain> {
         .add(gelu::ErfGeluGrad)?
         .add(softmax::MaskedSoftmax)?
         .add(softmax::SoftmaxGrad)?
+        .add(layer_norm::LayerNorm)?
+        .add(layer_norm::LayerNormGrad)?
         .add(adamw::AdamW)?
         .add(adamw::AdamWRows)
 }
