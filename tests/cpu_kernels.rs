@@ -1,7 +1,9 @@
-//! nerkit's fused CPU kernels (`nerkit::train::kernels`: dropout, AdamW, AdamW over a row-sparse gradient) compute the standard training graph's values bit for bit: a training run with them and one with
-//! standard ONNX ops only end in identical parameters and moments, and report identical losses and gradient
-//! norms. The model is big enough that every kernel splits its work over the two threads (tables and
-//! attention maps of several 32 K-element chunks). Needs the ONNX Runtime library (`make setup`).
+//! nerkit's CPU kernels (crate `nerkit-kernels`) against the standard-op training graph. With
+//! `cpu_kernels = "exact"` (dropout, AdamW, AdamW over a row-sparse gradient) a training run ends in bitwise
+//! the same parameters and moments and reports bitwise the same losses and gradient norms; with `all` (also
+//! the masked softmax, GELU, LayerNorm and their gradients) the same to rounding, and every gradient equals the
+//! standard graph's. The model is big enough that every kernel splits its work over the two threads (tables
+//! and attention maps of several 32 K-element chunks). Needs the ONNX Runtime library (`make setup`).
 use ndarray::Array2;
 use nerkit::config::{CpuKernels, Device, TrainConfig};
 use nerkit::infer::PaddedBatch;

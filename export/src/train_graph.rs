@@ -107,7 +107,7 @@ pub struct TrainGraphConfig {
     pub ema: bool,
     /// Which of nerkit's fused CPU kernels ([`cpu_ops`]) replace standard ops: the same values (bitwise or
     /// to rounding, see [`cpu_ops::CpuKernels`]), fewer passes over memory. The graph then needs a session
-    /// with those kernels registered (`nerkit::train::kernels`), so this is for ONNX Runtime's CPU provider.
+    /// with those kernels registered (crate `nerkit-kernels`), so this is for ONNX Runtime's CPU provider.
     pub cpu_kernels: cpu_ops::CpuKernels,
 }
 

@@ -6,7 +6,6 @@ mod curves;
 pub mod early_stop;
 pub mod engine;
 pub mod graphs;
-pub mod kernels;
 #[cfg(feature = "ort-training")]
 pub mod ort_training;
 pub mod run_dir;
@@ -17,6 +16,8 @@ pub mod validation;
 
 use std::path::PathBuf;
 
+/// nerkit's CPU kernels (the `nerkit-kernels` crate), registered on every training session.
+pub use nerkit_kernels as kernels;
 pub use trainer::{train, StopReason, TrainOptions, TrainSummary, TrainingData};
 
 /// Maps an ONNX Runtime error to [`TrainError::Engine`], saying what was being done.

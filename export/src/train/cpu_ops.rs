@@ -1,5 +1,5 @@
 //! nerkit's own CPU kernels for the training graph: the node side (names, inputs, outputs, the pass that puts
-//! them in). The kernels live in the `nerkit` crate (`nerkit::train::kernels`) and are registered on the ONNX
+//! them in). The kernels live in the `nerkit-kernels` crate (`kernels/`) and are registered on the ONNX
 //! Runtime session that runs the graph.
 //!
 //! The canonical training graph is standard ONNX and runs on every engine. On the CPU a few of its patterns

@@ -1,9 +1,11 @@
-//! nerkit's CPU kernels for the training graph, registered as ONNX Runtime custom ops of the
-//! [`DOMAIN`] domain. The graph side (which nodes they replace, their inputs and outputs) is
-//! `nerkit_export::train_graph::cpu_ops`; each kernel computes the same float operations in the same order as
-//! the standard nodes it replaces, so the fused graph's results are bitwise those of the standard graph
-//! (`tests/cpu_kernels.rs`). Work is split over ONNX Runtime's own intra-op thread pool
-//! ([`ComputeContext::par_for`]), so a session's `threads` setting covers these kernels too.
+//! nerkit's CPU kernels for its ONNX training graph, registered as ONNX Runtime custom ops of the [`DOMAIN`]
+//! domain on the training session ([`domain`]). The graph side (which nodes they replace, their inputs and
+//! outputs) is `nerkit_export::train_graph::cpu_ops`. The dropout and AdamW kernels compute the same float
+//! operations in the same order as the standard nodes they replace, so with them alone (`cpu_kernels =
+//! "exact"`) training gives bitwise the standard graph's results; the softmax, GELU and LayerNorm kernels
+//! match the standard ops to rounding (nerkit's `tests/cpu_kernels.rs`). Work is split over ONNX Runtime's
+//! own intra-op thread pool ([`ComputeContext::par_for`]) in fixed chunks, so a session's `threads` setting
+//! covers these kernels too and results do not depend on it.
 mod adamw;
 mod fast_math;
 mod gelu;
