@@ -55,11 +55,7 @@ if serve:
 times = []
 for i in range(warmup + steps):
     t0 = time.perf_counter()
-    out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
-    out.loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    opt.zero_grad()
+    train_step()
     if i >= warmup:
         times.append(time.perf_counter() - t0)
 med = statistics.median(times)
@@ -68,16 +64,9 @@ if profile:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    def step():
-        out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad()
-
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-        step()
+        train_step()
+        train_step()
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     mm = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm"))

@@ -6,11 +6,13 @@
 //! (sm, sv: the moment scales with the clipping coefficient folded in; d: the decay factor, 1 without decay.)
 //! `AdamWRows` takes the gradient as distinct rows and their values; untouched rows get `m·β₁`, `v·β₂`, as the
 //! standard graph's scatter leaves them.
+use nerkit_export::train_graph::cpu_ops;
 use ort::operator::{
     BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
 };
 use ort::value::TensorElementType;
 
+use super::op::F32Op;
 use super::{for_chunks, like_first_input, missing, scalar, simd, Shared, CHUNK};
 
 /// The seven scalar inputs after the tensors.
@@ -43,6 +45,14 @@ impl Scalars {
     fn param(&self, p: f32, m: f32, v: f32) -> f32 {
         p * self.decay - (m / (v.sqrt() + self.eps)) * self.step
     }
+
+    /// One element's update from its gradient: (p', m', v').
+    #[inline(always)]
+    fn update(&self, p: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
+        let m_new = m * self.beta1 + g * self.scale_m;
+        let v_new = v * self.beta2 + (g * g) * self.scale_v;
+        (self.param(p, m_new, v_new), m_new, v_new)
+    }
 }
 
 fn f32_inputs(n: usize) -> Vec<OperatorInput> {
@@ -53,31 +63,9 @@ fn three_outputs() -> [OperatorOutput; 3] {
     [0, 1, 2].map(|_| OperatorOutput::required(TensorElementType::Float32))
 }
 
-pub struct AdamW;
-
-impl Operator for AdamW {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::ADAMW
-    }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_inputs(4 + 7)
-    }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        three_outputs()
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(dense))
-    }
-
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 3)
-    }
-}
+/// `AdamW(p, grad, m, v, 7 scalars) → (p', m', v')`.
+pub const ADAMW: F32Op =
+    F32Op { name: cpu_ops::ADAMW, inputs: 4 + 7, outputs: 3, compute: dense, infer: |ctx| like_first_input(ctx, 3) };
 
 /// Reads input `i` as f32 and checks its shape against `shape`.
 fn same_shape<'a>(
@@ -119,11 +107,7 @@ fn dense(ctx: &ComputeContext) -> ort::Result<()> {
         let (p, g, m, v) = (&p[r.clone()], &g[r.clone()], &m[r.clone()], &v[r]);
         simd(|| {
             for i in 0..po.len() {
-                let m_new = m[i] * s.beta1 + g[i] * s.scale_m;
-                let v_new = v[i] * s.beta2 + (g[i] * g[i]) * s.scale_v;
-                mo[i] = m_new;
-                vo[i] = v_new;
-                po[i] = s.param(p[i], m_new, v_new);
+                (po[i], mo[i], vo[i]) = s.update(p[i], g[i], m[i], v[i]);
             }
         })
     })
@@ -135,7 +119,7 @@ impl Operator for AdamWRows {
     type Kernel<'attr> = BoxedKernel<'attr>;
 
     fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::ADAMW_ROWS
+        cpu_ops::ADAMW_ROWS
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
@@ -222,11 +206,7 @@ fn rows(ctx: &ComputeContext) -> ort::Result<()> {
                 k => {
                     let g = &values[k as usize * width..(k as usize + 1) * width];
                     for i in 0..width {
-                        let m_new = m[i] * s.beta1 + g[i] * s.scale_m;
-                        let v_new = v[i] * s.beta2 + (g[i] * g[i]) * s.scale_v;
-                        mo[i] = m_new;
-                        vo[i] = v_new;
-                        po[i] = s.param(p[i], m_new, v_new);
+                        (po[i], mo[i], vo[i]) = s.update(p[i], g[i], m[i], v[i]);
                     }
                 }
             }

@@ -6,12 +6,11 @@
 //! ```
 //! erf and exp are [`super::fast_math`]'s, so the values are those of the standard graph to rounding, not
 //! bitwise (ONNX Runtime computes erf with MLAS's own approximation).
-use ort::operator::{
-    BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
-};
-use ort::value::TensorElementType;
+use nerkit_export::train_graph::cpu_ops;
+use ort::operator::ComputeContext;
 
 use super::fast_math::{erf, exp};
+use super::op::F32Op;
 use super::{for_chunks, like_first_input, missing, simd, Shared, CHUNK};
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
@@ -28,94 +27,55 @@ fn gelu_grad(dy: f32, x: f32) -> f32 {
     dy * ((erf(x * FRAC_1_SQRT_2) + 1.0) * 0.5 + x * exp(-0.5 * x * x) * INV_SQRT_2PI)
 }
 
-fn f32_inputs(n: usize) -> Vec<OperatorInput> {
-    (0..n).map(|_| OperatorInput::required(TensorElementType::Float32)).collect()
-}
+/// `ErfGelu(x) → y`.
+pub const ERF_GELU: F32Op =
+    F32Op { name: cpu_ops::ERF_GELU, inputs: 1, outputs: 1, compute: forward, infer: |ctx| like_first_input(ctx, 1) };
 
-pub struct ErfGelu;
+/// `ErfGeluGrad(dy, x) → dx`.
+pub const ERF_GELU_GRAD: F32Op = F32Op {
+    name: cpu_ops::ERF_GELU_GRAD,
+    inputs: 2,
+    outputs: 1,
+    compute: backward,
+    infer: |ctx| like_first_input(ctx, 1),
+};
 
-impl Operator for ErfGelu {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::ERF_GELU
-    }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_inputs(1)
-    }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        [OperatorOutput::required(TensorElementType::Float32)]
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            let x = ctx.input(0)?.ok_or_else(|| missing("x"))?;
-            let shape = x.shape().to_vec();
-            let x = x.try_extract_tensor::<f32>()?.1;
-            let mut y = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
-            let dst = Shared(y.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
-            for_chunks(ctx, x.len(), CHUNK, |r| {
-                // SAFETY: disjoint ranges of the output, as long as x.
-                let y = unsafe { dst.slice(r.clone()) };
-                simd(|| {
-                    for (y, &x) in y.iter_mut().zip(&x[r]) {
-                        *y = gelu(x);
-                    }
-                })
-            })
-        }))
-    }
-
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 1)
-    }
-}
-
-pub struct ErfGeluGrad;
-
-impl Operator for ErfGeluGrad {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::ERF_GELU_GRAD
-    }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_inputs(2)
-    }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        [OperatorOutput::required(TensorElementType::Float32)]
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            let dy = ctx.input(0)?.ok_or_else(|| missing("dy"))?;
-            let x = ctx.input(1)?.ok_or_else(|| missing("x"))?;
-            let shape = dy.shape().to_vec();
-            if x.shape().as_ref() != shape.as_slice() {
-                return Err(ort::Error::new(format!("ErfGeluGrad: dy is {shape:?}, x {:?}", x.shape())));
+fn forward(ctx: &ComputeContext) -> ort::Result<()> {
+    let x = ctx.input(0)?.ok_or_else(|| missing("x"))?;
+    let shape = x.shape().to_vec();
+    let x = x.try_extract_tensor::<f32>()?.1;
+    let mut y = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+    let dst = Shared(y.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+    for_chunks(ctx, x.len(), CHUNK, |r| {
+        // SAFETY: disjoint ranges of the output, as long as x.
+        let y = unsafe { dst.slice(r.clone()) };
+        simd(|| {
+            for (y, &x) in y.iter_mut().zip(&x[r]) {
+                *y = gelu(x);
             }
-            let (dy, x) = (dy.try_extract_tensor::<f32>()?.1, x.try_extract_tensor::<f32>()?.1);
-            let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
-            let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
-            for_chunks(ctx, x.len(), CHUNK, |r| {
-                // SAFETY: disjoint ranges of the output, as long as x.
-                let dx = unsafe { dst.slice(r.clone()) };
-                simd(|| {
-                    for ((dx, &dy), &x) in dx.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
-                        *dx = gelu_grad(dy, x);
-                    }
-                })
-            })
-        }))
-    }
+        })
+    })
+}
 
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 1)
+fn backward(ctx: &ComputeContext) -> ort::Result<()> {
+    let dy = ctx.input(0)?.ok_or_else(|| missing("dy"))?;
+    let x = ctx.input(1)?.ok_or_else(|| missing("x"))?;
+    let shape = dy.shape().to_vec();
+    if x.shape().as_ref() != shape.as_slice() {
+        return Err(ort::Error::new(format!("ErfGeluGrad: dy is {shape:?}, x {:?}", x.shape())));
     }
+    let (dy, x) = (dy.try_extract_tensor::<f32>()?.1, x.try_extract_tensor::<f32>()?.1);
+    let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+    let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+    for_chunks(ctx, x.len(), CHUNK, |r| {
+        // SAFETY: disjoint ranges of the output, as long as x.
+        let dx = unsafe { dst.slice(r.clone()) };
+        simd(|| {
+            for ((dx, &dy), &x) in dx.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
+                *dx = gelu_grad(dy, x);
+            }
+        })
+    })
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 //! passes. dscale and dbias are summed per chunk of rows, then the chunks in order, so the result does not
 //! depend on the thread count. Values match ONNX Runtime's `LayerNormalization` and the standard backward to
 //! rounding.
+use nerkit_export::train_graph::cpu_ops;
 use ort::operator::{
     BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
 };
 use ort::value::{Shape, TensorElementType, ValueType};
 
 use super::fast_math::{dot, lanes};
+use super::op::F32Op;
 use super::{for_chunks, like_first_input, missing, named_unknown_dims, simd, Shared, CHUNK};
 
 fn f32_inputs(n: usize) -> Vec<OperatorInput> {
@@ -51,7 +53,7 @@ impl Operator for LayerNorm {
     type Kernel<'attr> = BoxedKernel<'attr>;
 
     fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::LAYER_NORM
+        cpu_ops::LAYER_NORM
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
@@ -126,104 +128,86 @@ impl Operator for LayerNorm {
     }
 }
 
-pub struct LayerNormGrad;
+/// `LayerNormGrad(dy, x, scale, mean, rstd) → (dx, dscale, dbias)`.
+pub const LAYER_NORM_GRAD: F32Op =
+    F32Op { name: cpu_ops::LAYER_NORM_GRAD, inputs: 5, outputs: 3, compute: backward, infer: infer_grad };
 
-impl Operator for LayerNormGrad {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::LAYER_NORM_GRAD
+/// dx like dy; dscale and dbias like scale.
+fn infer_grad(ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
+    like_first_input(ctx, 1)?;
+    if let Some(scale) = ctx.inputs().into_iter().nth(2) {
+        ctx.set_output(1, &scale)?;
+        ctx.set_output(2, &scale)?;
     }
+    Ok(())
+}
 
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_inputs(5)
+fn backward(ctx: &ComputeContext) -> ort::Result<()> {
+    let input = |i: usize, what: &str| ctx.input(i)?.ok_or_else(|| missing(what));
+    let (dy, x, scale, mean, rstd) =
+        (input(0, "dy")?, input(1, "x")?, input(2, "scale")?, input(3, "mean")?, input(4, "rstd")?);
+    let shape = dy.shape().to_vec();
+    if x.shape().as_ref() != shape.as_slice() {
+        return Err(ort::Error::new(format!("LayerNormGrad: dy is {shape:?}, x {:?}", x.shape())));
     }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        f32_outputs(3)
+    let (rows, width, _) = rows(&shape, "LayerNormGrad")?;
+    let scale = vector(&scale, width, "scale")?;
+    let (dy, x) = (dy.try_extract_tensor::<f32>()?.1, x.try_extract_tensor::<f32>()?.1);
+    let (mean, rstd) = (mean.try_extract_tensor::<f32>()?.1, rstd.try_extract_tensor::<f32>()?.1);
+    if mean.len() != rows || rstd.len() != rows {
+        return Err(ort::Error::new(format!("LayerNormGrad: statistics for {} rows, x has {rows}", mean.len())));
     }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            let input = |i: usize, what: &str| ctx.input(i)?.ok_or_else(|| missing(what));
-            let (dy, x, scale, mean, rstd) =
-                (input(0, "dy")?, input(1, "x")?, input(2, "scale")?, input(3, "mean")?, input(4, "rstd")?);
-            let shape = dy.shape().to_vec();
-            if x.shape().as_ref() != shape.as_slice() {
-                return Err(ort::Error::new(format!("LayerNormGrad: dy is {shape:?}, x {:?}", x.shape())));
+    let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output dx"))?;
+    let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+    // Per chunk of rows: partial dscale and dbias, summed in chunk order afterwards.
+    let per_chunk = (CHUNK / width.max(1)).max(1);
+    let chunks = rows.div_ceil(per_chunk);
+    let mut partial = vec![0.0f32; chunks * 2 * width];
+    let parts = Shared(partial.as_mut_ptr());
+    let inv_n = 1.0 / width as f32;
+    for_chunks(ctx, rows, per_chunk, |r| {
+        let k = r.start / per_chunk;
+        let span = r.start * width..r.end * width;
+        // SAFETY: chunks of rows are disjoint ranges of dx; chunk k owns its partial sums.
+        let (dx, part) = unsafe { (dst.slice(span.clone()), parts.slice(k * 2 * width..(k + 1) * 2 * width)) };
+        let (dscale, dbias) = part.split_at_mut(width);
+        simd(|| {
+            let rows = dx.chunks_exact_mut(width).zip(dy[span.clone()].chunks_exact(width));
+            for (((dx, dy), x), (&mu, &rs)) in
+                rows.zip(x[span].chunks_exact(width)).zip(mean[r.clone()].iter().zip(&rstd[r.clone()]))
+            {
+                // dx holds x̂ first, then the gradient.
+                for (h, &x) in dx.iter_mut().zip(x) {
+                    *h = (x - mu) * rs;
+                }
+                let mut g_sum = [0.0f32; 8];
+                let mut gh_sum = [0.0f32; 8];
+                for (i, ((&h, &d), &s)) in dx.iter().zip(dy).zip(scale).enumerate() {
+                    let g = d * s;
+                    g_sum[i % 8] += g;
+                    gh_sum[i % 8] += g * h;
+                }
+                let (g_mean, gh_mean) = (g_sum.iter().sum::<f32>() * inv_n, gh_sum.iter().sum::<f32>() * inv_n);
+                for ((((h, &d), &s), ds), db) in
+                    dx.iter_mut().zip(dy).zip(scale).zip(dscale.iter_mut()).zip(dbias.iter_mut())
+                {
+                    *ds += d * *h;
+                    *db += d;
+                    *h = rs * (d * s - g_mean - *h * gh_mean);
+                }
             }
-            let (rows, width, _) = rows(&shape, "LayerNormGrad")?;
-            let scale = vector(&scale, width, "scale")?;
-            let (dy, x) = (dy.try_extract_tensor::<f32>()?.1, x.try_extract_tensor::<f32>()?.1);
-            let (mean, rstd) = (mean.try_extract_tensor::<f32>()?.1, rstd.try_extract_tensor::<f32>()?.1);
-            if mean.len() != rows || rstd.len() != rows {
-                return Err(ort::Error::new(format!(
-                    "LayerNormGrad: statistics for {} rows, x has {rows}",
-                    mean.len()
-                )));
-            }
-            let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output dx"))?;
-            let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
-            // Per chunk of rows: partial dscale and dbias, summed in chunk order afterwards.
-            let per_chunk = (CHUNK / width.max(1)).max(1);
-            let chunks = rows.div_ceil(per_chunk);
-            let mut partial = vec![0.0f32; chunks * 2 * width];
-            let parts = Shared(partial.as_mut_ptr());
-            let inv_n = 1.0 / width as f32;
-            for_chunks(ctx, rows, per_chunk, |r| {
-                let k = r.start / per_chunk;
-                let span = r.start * width..r.end * width;
-                // SAFETY: chunks of rows are disjoint ranges of dx; chunk k owns its partial sums.
-                let (dx, part) = unsafe { (dst.slice(span.clone()), parts.slice(k * 2 * width..(k + 1) * 2 * width)) };
-                let (dscale, dbias) = part.split_at_mut(width);
-                simd(|| {
-                    let rows = dx.chunks_exact_mut(width).zip(dy[span.clone()].chunks_exact(width));
-                    for (((dx, dy), x), (&mu, &rs)) in
-                        rows.zip(x[span].chunks_exact(width)).zip(mean[r.clone()].iter().zip(&rstd[r.clone()]))
-                    {
-                        // dx holds x̂ first, then the gradient.
-                        for (h, &x) in dx.iter_mut().zip(x) {
-                            *h = (x - mu) * rs;
-                        }
-                        let mut g_sum = [0.0f32; 8];
-                        let mut gh_sum = [0.0f32; 8];
-                        for (i, ((&h, &d), &s)) in dx.iter().zip(dy).zip(scale).enumerate() {
-                            let g = d * s;
-                            g_sum[i % 8] += g;
-                            gh_sum[i % 8] += g * h;
-                        }
-                        let (g_mean, gh_mean) = (g_sum.iter().sum::<f32>() * inv_n, gh_sum.iter().sum::<f32>() * inv_n);
-                        for ((((h, &d), &s), ds), db) in
-                            dx.iter_mut().zip(dy).zip(scale).zip(dscale.iter_mut()).zip(dbias.iter_mut())
-                        {
-                            *ds += d * *h;
-                            *db += d;
-                            *h = rs * (d * s - g_mean - *h * gh_mean);
-                        }
-                    }
-                })
-            })?;
-            let mut dscale = ctx.output(1, vec![width as i64])?.ok_or_else(|| missing("output dscale"))?;
-            let dscale = dscale.try_extract_tensor_mut::<f32>()?.1;
-            let mut dbias = ctx.output(2, vec![width as i64])?.ok_or_else(|| missing("output dbias"))?;
-            let dbias = dbias.try_extract_tensor_mut::<f32>()?.1;
-            dscale.fill(0.0);
-            dbias.fill(0.0);
-            for part in partial.chunks_exact(2 * width.max(1)) {
-                let (s, b) = part.split_at(width);
-                dscale.iter_mut().zip(s).for_each(|(o, v)| *o += v);
-                dbias.iter_mut().zip(b).for_each(|(o, v)| *o += v);
-            }
-            Ok(())
-        }))
+        })
+    })?;
+    let mut dscale = ctx.output(1, vec![width as i64])?.ok_or_else(|| missing("output dscale"))?;
+    let dscale = dscale.try_extract_tensor_mut::<f32>()?.1;
+    let mut dbias = ctx.output(2, vec![width as i64])?.ok_or_else(|| missing("output dbias"))?;
+    let dbias = dbias.try_extract_tensor_mut::<f32>()?.1;
+    dscale.fill(0.0);
+    dbias.fill(0.0);
+    for part in partial.chunks_exact(2 * width.max(1)) {
+        let (s, b) = part.split_at(width);
+        dscale.iter_mut().zip(s).for_each(|(o, v)| *o += v);
+        dbias.iter_mut().zip(b).for_each(|(o, v)| *o += v);
     }
-
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 1)?;
-        if let Some(scale) = ctx.inputs().into_iter().nth(2) {
-            ctx.set_output(1, &scale)?;
-            ctx.set_output(2, &scale)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod adamw;
 mod fast_math;
 mod gelu;
 mod layer_norm;
+mod op;
 mod seeded_dropout;
 mod softmax;
 
@@ -23,13 +24,13 @@ use ort::value::{SymbolicDimensions, ValueType};
 pub fn domain() -> ort::Result<OperatorDomain> {
     OperatorDomain::new(DOMAIN)?
         .add(seeded_dropout::SeededDropout)?
-        .add(gelu::ErfGelu)?
-        .add(gelu::ErfGeluGrad)?
-        .add(softmax::MaskedSoftmax)?
-        .add(softmax::SoftmaxGrad)?
+        .add(gelu::ERF_GELU)?
+        .add(gelu::ERF_GELU_GRAD)?
+        .add(softmax::MASKED_SOFTMAX)?
+        .add(softmax::SOFTMAX_GRAD)?
         .add(layer_norm::LayerNorm)?
-        .add(layer_norm::LayerNormGrad)?
-        .add(adamw::AdamW)?
+        .add(layer_norm::LAYER_NORM_GRAD)?
+        .add(adamw::ADAMW)?
         .add(adamw::AdamWRows)
 }
 

@@ -3,20 +3,12 @@
 //! `ReduceSum`, a `Sub` and a `Mul` over the whole attention map) as one pass over each row. The mask
 //! broadcasts over the leading axes (BERT's is [batch, 1, 1, keys]); its last axis is the scores'. Values
 //! match the standard ops to rounding: the exponential is [`super::fast_math::exp`], sums run in row order.
-use ort::operator::{
-    BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
-};
-use ort::value::TensorElementType;
+use nerkit_export::train_graph::cpu_ops;
+use ort::operator::ComputeContext;
 
 use super::fast_math::{dot, exp, lanes};
+use super::op::F32Op;
 use super::{for_chunks, like_first_input, missing, simd, Shared, CHUNK};
-
-fn f32_io() -> ([OperatorInput; 2], [OperatorOutput; 1]) {
-    (
-        [OperatorInput::required(TensorElementType::Float32), OperatorInput::required(TensorElementType::Float32)],
-        [OperatorOutput::required(TensorElementType::Float32)],
-    )
-}
 
 /// For every row of `shape` (all axes but the last), the offset of its row in a tensor of `mask` shape
 /// broadcast to it (right-aligned; each mask axis 1 or equal); the last axes must be equal.
@@ -57,120 +49,88 @@ fn mask_row_offsets(shape: &[i64], mask: &[i64]) -> Result<Vec<usize>, String> {
     Ok(offsets)
 }
 
-pub struct MaskedSoftmax;
+/// `MaskedSoftmax(scores, mask) → y`.
+pub const MASKED_SOFTMAX: F32Op = F32Op {
+    name: cpu_ops::MASKED_SOFTMAX,
+    inputs: 2,
+    outputs: 1,
+    compute: forward,
+    infer: |ctx| like_first_input(ctx, 1),
+};
 
-impl Operator for MaskedSoftmax {
-    type Kernel<'attr> = BoxedKernel<'attr>;
+/// `SoftmaxGrad(dy, y) → dx`.
+pub const SOFTMAX_GRAD: F32Op = F32Op {
+    name: cpu_ops::SOFTMAX_GRAD,
+    inputs: 2,
+    outputs: 1,
+    compute: backward,
+    infer: |ctx| like_first_input(ctx, 1),
+};
 
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::MASKED_SOFTMAX
+fn forward(ctx: &ComputeContext) -> ort::Result<()> {
+    let scores = ctx.input(0)?.ok_or_else(|| missing("scores"))?;
+    let mask = ctx.input(1)?.ok_or_else(|| missing("mask"))?;
+    let shape = scores.shape().to_vec();
+    let offsets = mask_row_offsets(&shape, mask.shape()).map_err(ort::Error::new)?;
+    let (scores, mask) = (scores.try_extract_tensor::<f32>()?.1, mask.try_extract_tensor::<f32>()?.1);
+    let width = *shape.last().expect("rank ≥ 1") as usize;
+    let mut y = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+    let dst = Shared(y.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+    if width == 0 {
+        return Ok(());
     }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_io().0
-    }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        f32_io().1
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            let scores = ctx.input(0)?.ok_or_else(|| missing("scores"))?;
-            let mask = ctx.input(1)?.ok_or_else(|| missing("mask"))?;
-            let shape = scores.shape().to_vec();
-            let offsets = mask_row_offsets(&shape, mask.shape()).map_err(ort::Error::new)?;
-            let (scores, mask) = (scores.try_extract_tensor::<f32>()?.1, mask.try_extract_tensor::<f32>()?.1);
-            let width = *shape.last().expect("rank ≥ 1") as usize;
-            let mut y = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
-            let dst = Shared(y.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
-            if width == 0 {
-                return Ok(());
+    for_chunks(ctx, offsets.len(), (CHUNK / width).max(1), |rows| {
+        let span = rows.start * width..rows.end * width;
+        // SAFETY: chunks of rows are disjoint ranges of the output.
+        let y = unsafe { dst.slice(span.clone()) };
+        simd(|| {
+            for ((y, s), &m) in y.chunks_exact_mut(width).zip(scores[span].chunks_exact(width)).zip(&offsets[rows]) {
+                let m = &mask[m..m + width];
+                for ((y, &s), &m) in y.iter_mut().zip(s).zip(m) {
+                    *y = s + m;
+                }
+                let max = lanes(y, f32::NEG_INFINITY, |a, b| a.max(b));
+                for y in y.iter_mut() {
+                    *y = exp(*y - max);
+                }
+                let sum = lanes(y, 0.0, |a, b| a + b);
+                let inv = 1.0 / sum;
+                for y in y.iter_mut() {
+                    *y *= inv;
+                }
             }
-            for_chunks(ctx, offsets.len(), (CHUNK / width).max(1), |rows| {
-                let span = rows.start * width..rows.end * width;
-                // SAFETY: chunks of rows are disjoint ranges of the output.
-                let y = unsafe { dst.slice(span.clone()) };
-                simd(|| {
-                    for ((y, s), &m) in
-                        y.chunks_exact_mut(width).zip(scores[span].chunks_exact(width)).zip(&offsets[rows])
-                    {
-                        let m = &mask[m..m + width];
-                        for ((y, &s), &m) in y.iter_mut().zip(s).zip(m) {
-                            *y = s + m;
-                        }
-                        let max = lanes(y, f32::NEG_INFINITY, |a, b| a.max(b));
-                        for y in y.iter_mut() {
-                            *y = exp(*y - max);
-                        }
-                        let sum = lanes(y, 0.0, |a, b| a + b);
-                        let inv = 1.0 / sum;
-                        for y in y.iter_mut() {
-                            *y *= inv;
-                        }
-                    }
-                })
-            })
-        }))
-    }
-
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 1)
-    }
+        })
+    })
 }
 
-pub struct SoftmaxGrad;
-
-impl Operator for SoftmaxGrad {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        nerkit_export::train_graph::cpu_ops::SOFTMAX_GRAD
+fn backward(ctx: &ComputeContext) -> ort::Result<()> {
+    let dy = ctx.input(0)?.ok_or_else(|| missing("dy"))?;
+    let y = ctx.input(1)?.ok_or_else(|| missing("y"))?;
+    let shape = dy.shape().to_vec();
+    if y.shape().as_ref() != shape.as_slice() || shape.is_empty() {
+        return Err(ort::Error::new(format!("SoftmaxGrad: dy is {shape:?}, y {:?}", y.shape())));
     }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        f32_io().0
+    let (dy, y) = (dy.try_extract_tensor::<f32>()?.1, y.try_extract_tensor::<f32>()?.1);
+    let width = *shape.last().expect("rank ≥ 1") as usize;
+    let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
+    let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
+    if width == 0 {
+        return Ok(());
     }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        f32_io().1
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            let dy = ctx.input(0)?.ok_or_else(|| missing("dy"))?;
-            let y = ctx.input(1)?.ok_or_else(|| missing("y"))?;
-            let shape = dy.shape().to_vec();
-            if y.shape().as_ref() != shape.as_slice() || shape.is_empty() {
-                return Err(ort::Error::new(format!("SoftmaxGrad: dy is {shape:?}, y {:?}", y.shape())));
+    for_chunks(ctx, y.len() / width, (CHUNK / width).max(1), |rows| {
+        let span = rows.start * width..rows.end * width;
+        // SAFETY: chunks of rows are disjoint ranges of the output.
+        let dx = unsafe { dst.slice(span.clone()) };
+        simd(|| {
+            let rows = dx.chunks_exact_mut(width).zip(dy[span.clone()].chunks_exact(width));
+            for ((dx, dy), y) in rows.zip(y[span].chunks_exact(width)) {
+                let dot = dot(dy, y);
+                for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+                    *dx = y * (dy - dot);
+                }
             }
-            let (dy, y) = (dy.try_extract_tensor::<f32>()?.1, y.try_extract_tensor::<f32>()?.1);
-            let width = *shape.last().expect("rank ≥ 1") as usize;
-            let mut dx = ctx.output(0, shape)?.ok_or_else(|| missing("output"))?;
-            let dst = Shared(dx.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr());
-            if width == 0 {
-                return Ok(());
-            }
-            for_chunks(ctx, y.len() / width, (CHUNK / width).max(1), |rows| {
-                let span = rows.start * width..rows.end * width;
-                // SAFETY: chunks of rows are disjoint ranges of the output.
-                let dx = unsafe { dst.slice(span.clone()) };
-                simd(|| {
-                    let rows = dx.chunks_exact_mut(width).zip(dy[span.clone()].chunks_exact(width));
-                    for ((dx, dy), y) in rows.zip(y[span].chunks_exact(width)) {
-                        let dot = dot(dy, y);
-                        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
-                            *dx = y * (dy - dot);
-                        }
-                    }
-                })
-            })
-        }))
-    }
-
-    fn infer_shape(&self, ctx: &mut ShapeInferenceContext) -> ort::Result<()> {
-        like_first_input(ctx, 1)
-    }
+        })
+    })
 }
 
 #[cfg(test)]
