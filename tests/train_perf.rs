@@ -1,17 +1,19 @@
 //! Manual measurement (ignored by default; not a timing assertion): the MiniLM-L6 training step on ONNX
 //! Runtime's CPU provider, as `nerkit train` runs it (two device-side state sets, IoBinding, no host copies).
+//! Batch 16 × 128, AdamW (weight decay 0.01) + clipping at 1.0, dropout on: the shapes and settings of
+//! `benches/reference/pytorch_train_step.py`.
 //!
-//! `cargo test --release --test train_perf -- --ignored --nocapture` after `make setup` (`NERKIT_THREADS`,
-//! default 2; `NERKIT_PERF_ROUNDS`, default 3; `NERKIT_PERF_PATTERNS`, node patterns listed, default 25;
-//! `NERKIT_PERF_PROFILE=0` skips the profiles). Batch 16 × 128, AdamW (weight decay 0.01) + clipping at 1.0,
-//! dropout on: the shapes and settings of `benches/reference/pytorch_train_step.py`, to run right before it.
-//! Rounds alternate the standard-op graph and the graph with nerkit's CPU kernels (`nerkit::train::kernels`),
-//! each round timing 3 steps of each after a warm-up. With `NERKIT_PYTORCH=/path/to/python` (torch and
-//! transformers installed), PyTorch runs in the same rounds, step for step: the script serves steps on its
-//! stdin (`--serve`), so each PyTorch step is timed right beside nerkit's, under the same load of this shared
-//! machine, and the ratio is reported per round; then one step of each is profiled (ONNX Runtime's
-//! profiler, second run of a fresh session) and its kernel time is printed by op type, by part of the
-//! graph and by node pattern.
+//! `cargo test --release --test train_perf -- --ignored --nocapture` after `make setup`. Rounds alternate the
+//! standard-op graph and the graph with nerkit's CPU kernels (crate `nerkit-kernels`), each round timing 3
+//! steps of each after a warm-up. With `NERKIT_PYTORCH=/path/to/python` (torch and transformers installed),
+//! PyTorch runs in the same rounds, step for step: the script serves steps on its stdin (`--serve`), so each
+//! PyTorch step is timed right beside nerkit's, under the same load of this shared machine, and the ratio is
+//! reported per round. Then one step of each graph is profiled (ONNX Runtime's profiler, second run of a
+//! fresh session) and its kernel time printed by op type, by part of the graph and by node pattern.
+//!
+//! Settings: `NERKIT_THREADS` (2), `NERKIT_PERF_ROUNDS` (3), `NERKIT_PERF_PATTERNS` (node patterns listed,
+//! 25), `NERKIT_PERF_PROFILE=0` (no profiles), `NERKIT_PERF_ONLY=kernels|standard` (one graph; the peak RSS
+//! is then that session's).
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -197,8 +199,15 @@ fn minilm_training_step_on_ort_cpu() {
     let mut weights = Weights::load(&dir.join("model.safetensors")).unwrap();
     weights.ensure_classifier(4, cfg.hidden_size, 0.02, 1);
     let batch = batch(16, 128);
+    // NERKIT_PERF_ONLY=kernels|standard times one graph (then the peak RSS is that one session's).
+    let only = std::env::var("NERKIT_PERF_ONLY").ok();
     let mut variants: Vec<Variant> = [("standard ops", CpuKernels::Off), ("nerkit CPU kernels", CpuKernels::All)]
         .into_iter()
+        .filter(|(_, k)| match only.as_deref() {
+            Some("kernels") => *k == CpuKernels::All,
+            Some("standard") => *k == CpuKernels::Off,
+            _ => true,
+        })
         .map(|(name, cpu_kernels): (&str, CpuKernels)| {
             let t = Instant::now();
             let tc = TrainConfig { cpu_kernels, threads, ..TrainConfig::default() };
@@ -254,11 +263,13 @@ fn minilm_training_step_on_ort_cpu() {
         }
         let _ = py.child.kill();
     }
-    eprintln!(
-        "batch 16 × 128, {threads} threads: CPU kernels {:.2}× the standard ops' speed; peak RSS {:.0} MB (both sessions)",
-        median(&variants[0].times) / median(&variants[1].times),
-        peak_rss_mb()
-    );
+    if let [standard, kernels] = &variants[..] {
+        eprintln!(
+            "batch 16 × 128, {threads} threads: CPU kernels {:.2}× the standard ops' speed",
+            median(&standard.times) / median(&kernels.times)
+        );
+    }
+    eprintln!("peak RSS {:.0} MB ({} training session(s))", peak_rss_mb(), variants.len());
     if std::env::var("NERKIT_PERF_PROFILE").is_ok_and(|v| v == "0") {
         return;
     }
