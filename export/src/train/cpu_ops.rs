@@ -1,12 +1,14 @@
-//! nerkit's own CPU kernels for the training graph: the node side (names, inputs, outputs, the pass that puts
-//! them in). The kernels live in the `nerkit-kernels` crate (`kernels/`) and are registered on the ONNX
+//! nerkit's own CPU kernels for the training graph: the node side (op names, inputs, outputs, attributes, and
+//! the functions that emit the nodes; the forward hooks of [`crate::train_graph::TrainHooks`] and the
+//! autodiff rules put them in). The kernels live in the `nerkit-kernels` crate (`kernels/`) and are registered on the ONNX
 //! Runtime session that runs the graph.
 //!
 //! The canonical training graph is standard ONNX and runs on every engine. On the CPU a few of its patterns
 //! are many passes over memory where one would do; with [`crate::train_graph::TrainGraphConfig::cpu_kernels`]
-//! they become one node of the `ai.nerkit` domain each. Every kernel computes the same float operations in
-//! the same order as the standard nodes it replaces, so both graphs give bitwise identical results (tested
-//! in `nerkit`'s `tests/cpu_kernels.rs`), except where a kernel says otherwise:
+//! they become one node of the `ai.nerkit` domain each. The dropout and AdamW kernels compute the same float
+//! operations in the same order as the standard nodes they replace, so with them alone
+//! ([`CpuKernels::Exact`]) both graphs give bitwise identical results; the others match to rounding (tested in
+//! `nerkit`'s `tests/cpu_kernels.rs`):
 //! - [`SEEDED_DROPOUT`] `(x, seed) → x · mask`, attributes `rate` (float) and `site` (int): a dropout site
 //!   (the ~40 nodes of [`super::dropout::scaled_mask`]: key, table, row and column hashes, full-size `Add` +
 //!   `Gather`, then the `Mul`) as one node, the mask computed on the fly from
@@ -14,7 +16,7 @@
 //!   (`crate::autodiff`), so the mask is never stored. Emitted by [`super::dropout::kernel_dropout`].
 //! - [`ERF_GELU`] `(x) → x/2 · (1 + erf(x/√2))` and its backward [`ERF_GELU_GRAD`] `(dy, x) → dy · (Φ(x) +
 //!   x·φ(x))`: the 5 forward and ~10 backward nodes of the exact GELU. Not bitwise: the kernel's erf and exp
-//!   are its own (within 5e-7 and 3e-7 relative of exact), where ONNX Runtime uses MLAS's.
+//!   are its own (within 5e-7 absolute and 3e-7 relative of f64, tested), where ONNX Runtime uses MLAS's.
 //! - [`MASKED_SOFTMAX`] `(scores, mask) → softmax(scores + mask)` over the last axis (mask broadcast over
 //!   leading axes, its last axis the scores') and its backward [`SOFTMAX_GRAD`] `(dy, y) → y · (dy − Σ dy·y)`:
 //!   the attention's `Add` + `Softmax` and the 4 nodes of the softmax backward. To rounding (own exp, own
