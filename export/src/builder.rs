@@ -300,12 +300,6 @@ impl GraphBuilder {
         });
     }
 
-    /// Declares that nodes of `domain` are in the graph (an opset import in [`GraphBuilder::into_model`]); for
-    /// passes that edit [`GraphBuilder::nodes`] directly.
-    pub fn add_domain(&mut self, domain: &str) {
-        self.domains.insert(domain.to_string());
-    }
-
     /// Single-output node; returns its output value name.
     pub fn op(&mut self, op_type: &str, name: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
         self.node(op_type, name, inputs, 1, attrs).pop().expect("one output")

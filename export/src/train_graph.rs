@@ -392,8 +392,8 @@ pub fn build_eval_graph(
 
 /// Forward hooks of the training graph: parameters stay initializers (then moved to inputs by
 /// [`build_train_graph`]); each HF dropout site becomes an in-graph mask whose stream is keyed by the site
-/// name ([`dropout::site_id`]) and the `seed` input; `kernels` says whether dropout and the GELU are
-/// standard ops or nerkit's CPU kernels ([`cpu_ops`]).
+/// name ([`dropout::site_id`]) and the `seed` input; `kernels` says which of dropout, the GELU, LayerNorm
+/// and the attention softmax are nerkit's CPU kernels ([`cpu_ops`]) instead of standard ops.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TrainHooks {
     pub kernels: cpu_ops::CpuKernels,

@@ -10,9 +10,9 @@ use nerkit_export::train_graph::cpu_ops;
 use ort::operator::{
     BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
 };
-use ort::value::TensorElementType;
+use ort::value::{TensorElementType, ValueRefMut};
 
-use super::op::F32Op;
+use super::op::{f32_inputs, f32_outputs, F32Op};
 use super::{for_chunks, like_first_input, missing, scalar, simd, Shared, CHUNK};
 
 /// The seven scalar inputs after the tensors.
@@ -55,14 +55,6 @@ impl Scalars {
     }
 }
 
-fn f32_inputs(n: usize) -> Vec<OperatorInput> {
-    (0..n).map(|_| OperatorInput::required(TensorElementType::Float32)).collect()
-}
-
-fn three_outputs() -> [OperatorOutput; 3] {
-    [0, 1, 2].map(|_| OperatorOutput::required(TensorElementType::Float32))
-}
-
 /// `AdamW(p, grad, m, v, 7 scalars) → (p', m', v')`.
 pub const ADAMW: F32Op =
     F32Op { name: cpu_ops::ADAMW, inputs: 4 + 7, outputs: 3, compute: dense, infer: |ctx| like_first_input(ctx, 3) };
@@ -81,6 +73,21 @@ fn same_shape<'a>(
     Ok(v)
 }
 
+/// Allocates the three outputs (p', m', v') shaped like the parameter: the values (to keep alive while they
+/// are written) and where to write them.
+fn outputs<'a>(ctx: &'a ComputeContext, shape: &[i64]) -> ort::Result<(Vec<ValueRefMut<'a>>, [Shared<f32>; 3])> {
+    let mut values = ["output p", "output m", "output v"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, what)| ctx.output(i, shape.to_vec())?.ok_or_else(|| missing(what)))
+        .collect::<ort::Result<Vec<_>>>()?;
+    let mut at = |i: usize| -> ort::Result<Shared<f32>> {
+        Ok(Shared(values[i].try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()))
+    };
+    let dst = [at(0)?, at(1)?, at(2)?];
+    Ok((values, dst))
+}
+
 fn dense(ctx: &ComputeContext) -> ort::Result<()> {
     let p = ctx.input(0)?.ok_or_else(|| missing("parameter"))?;
     let shape = p.shape().to_vec();
@@ -93,17 +100,10 @@ fn dense(ctx: &ComputeContext) -> ort::Result<()> {
         m.try_extract_tensor::<f32>()?.1,
         v.try_extract_tensor::<f32>()?.1,
     );
-    let mut p_out = ctx.output(0, shape.clone())?.ok_or_else(|| missing("output p"))?;
-    let mut m_out = ctx.output(1, shape.clone())?.ok_or_else(|| missing("output m"))?;
-    let mut v_out = ctx.output(2, shape)?.ok_or_else(|| missing("output v"))?;
-    let dst = (
-        Shared(p_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-        Shared(m_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-        Shared(v_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-    );
+    let (_values, dst) = outputs(ctx, &shape)?;
     for_chunks(ctx, p.len(), CHUNK, |r| {
         // SAFETY: chunks are disjoint ranges of the three outputs, each as long as `p`.
-        let (po, mo, vo) = unsafe { (dst.0.slice(r.clone()), dst.1.slice(r.clone()), dst.2.slice(r.clone())) };
+        let [po, mo, vo] = dst.map(|d| unsafe { d.slice(r.clone()) });
         let (p, g, m, v) = (&p[r.clone()], &g[r.clone()], &m[r.clone()], &v[r]);
         simd(|| {
             for i in 0..po.len() {
@@ -123,16 +123,13 @@ impl Operator for AdamWRows {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        let mut inputs = vec![
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Int64),
-        ];
-        inputs.extend(f32_inputs(3 + 7));
-        inputs
+        let table_and_rows =
+            [OperatorInput::required(TensorElementType::Float32), OperatorInput::required(TensorElementType::Int64)];
+        table_and_rows.into_iter().chain(f32_inputs(3 + 7))
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        three_outputs()
+        f32_outputs(3)
     }
 
     fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
@@ -176,19 +173,12 @@ fn rows(ctx: &ComputeContext) -> ort::Result<()> {
     }
     let (p, m, v) =
         (p.try_extract_tensor::<f32>()?.1, m.try_extract_tensor::<f32>()?.1, v.try_extract_tensor::<f32>()?.1);
-    let mut p_out = ctx.output(0, shape.clone())?.ok_or_else(|| missing("output p"))?;
-    let mut m_out = ctx.output(1, shape.clone())?.ok_or_else(|| missing("output m"))?;
-    let mut v_out = ctx.output(2, shape)?.ok_or_else(|| missing("output v"))?;
-    let dst = (
-        Shared(p_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-        Shared(m_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-        Shared(v_out.try_extract_tensor_mut::<f32>()?.1.as_mut_ptr()),
-    );
+    let (_values, dst) = outputs(ctx, &shape)?;
     let rows_per_chunk = (CHUNK / width.max(1)).max(1);
     for_chunks(ctx, height, rows_per_chunk, |rows| {
         let r = rows.start * width..rows.end * width;
         // SAFETY: chunks of rows are disjoint ranges of the three outputs, each as long as `p`.
-        let (po, mo, vo) = unsafe { (dst.0.slice(r.clone()), dst.1.slice(r.clone()), dst.2.slice(r.clone())) };
+        let [po, mo, vo] = dst.map(|d| unsafe { d.slice(r.clone()) });
         let (p, m, v) = (&p[r.clone()], &m[r.clone()], &v[r]);
         for (local, row) in rows.enumerate() {
             let span = local * width..(local + 1) * width;

@@ -12,19 +12,11 @@ use nerkit_export::train_graph::cpu_ops;
 use ort::operator::{
     BoxedKernel, ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext,
 };
-use ort::value::{Shape, TensorElementType, ValueType};
+use ort::value::{Shape, ValueType};
 
 use super::fast_math::{dot, lanes};
-use super::op::F32Op;
+use super::op::{f32_inputs, f32_outputs, F32Op};
 use super::{for_chunks, like_first_input, missing, named_unknown_dims, simd, Shared, CHUNK};
-
-fn f32_inputs(n: usize) -> Vec<OperatorInput> {
-    (0..n).map(|_| OperatorInput::required(TensorElementType::Float32)).collect()
-}
-
-fn f32_outputs(n: usize) -> Vec<OperatorOutput> {
-    (0..n).map(|_| OperatorOutput::required(TensorElementType::Float32)).collect()
-}
 
 /// The row count and width of `shape`, and the per-row statistics' shape (last axis 1).
 fn rows(shape: &[i64], what: &str) -> ort::Result<(usize, usize, Vec<i64>)> {

@@ -4,6 +4,16 @@
 use ort::operator::{ComputeContext, KernelContext, Operator, OperatorInput, OperatorOutput, ShapeInferenceContext};
 use ort::value::TensorElementType;
 
+/// `n` required f32 inputs (also for the kernels that implement `Operator` themselves).
+pub fn f32_inputs(n: usize) -> impl Iterator<Item = OperatorInput> {
+    (0..n).map(|_| OperatorInput::required(TensorElementType::Float32))
+}
+
+/// `n` required f32 outputs.
+pub fn f32_outputs(n: usize) -> impl Iterator<Item = OperatorOutput> {
+    (0..n).map(|_| OperatorOutput::required(TensorElementType::Float32))
+}
+
 /// The compute function of an [`F32Op`] (a function pointer is a kernel: it keeps no state).
 pub type Compute = fn(&ComputeContext) -> ort::Result<()>;
 
@@ -25,11 +35,11 @@ impl Operator for F32Op {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        (0..self.inputs).map(|_| OperatorInput::required(TensorElementType::Float32))
+        f32_inputs(self.inputs)
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        (0..self.outputs).map(|_| OperatorOutput::required(TensorElementType::Float32))
+        f32_outputs(self.outputs)
     }
 
     fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
