@@ -23,7 +23,7 @@ pub enum CpuKernels {
     Off,
     /// Dropout and AdamW kernels: bitwise the standard ops' values.
     Exact,
-    /// Dropout, GELU and AdamW kernels: the standard ops' values to rounding.
+    /// Also the attention softmax, GELU and LayerNorm kernels: the standard ops' values to rounding.
     #[default]
     All,
 }
@@ -85,7 +85,7 @@ pub struct TrainConfig {
     /// Intra-op threads for ONNX Runtime on CPU; 0 = all cores.
     pub threads: usize,
     /// On the CPU, which parts of the step run as nerkit's fused kernels (`nerkit::train::kernels`) instead of
-    /// standard ONNX ops: `all` (dropout, GELU, AdamW; the fastest), `exact` (dropout and AdamW: bitwise the
+    /// standard ONNX ops: `all` (dropout, softmax, GELU, LayerNorm, AdamW; the fastest), `exact` (dropout and AdamW: bitwise the
     /// standard ops' results) or `off`.
     pub cpu_kernels: CpuKernels,
     pub out: String,
