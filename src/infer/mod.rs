@@ -12,9 +12,19 @@ use crate::runtime::{Device, RuntimeError};
 
 pub mod compare;
 pub mod decode;
+pub mod entity;
+pub mod glossary;
+pub mod hf_pipeline;
 pub mod ort_backend;
+pub mod select;
 pub mod tagger;
+pub mod text;
+pub mod text_tagger;
 pub mod tract_backend;
+
+pub use entity::{Aggregation, Entity, Offsets, TagOptions};
+pub use select::BackendChoice;
+pub use text_tagger::{TaggedText, TextTagger};
 
 pub use nerkit_export::pipeline::{FP32_FILE, FUSED_FILE, FUSED_INT8_FILE, INT8_FILE};
 

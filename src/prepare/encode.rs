@@ -153,6 +153,16 @@ impl Encoder {
         self.options.max_len - self.prefix.len() - self.suffix.len()
     }
 
+    /// `ids` between the tokenizer's special tokens (`[CLS] … [SEP]`), as model input.
+    pub fn wrap(&self, ids: &[u32]) -> Vec<i64> {
+        self.prefix.iter().chain(ids).chain(&self.suffix).map(|&i| i64::from(i)).collect()
+    }
+
+    /// Number of special tokens before the sub-words in a window.
+    pub fn prefix_len(&self) -> usize {
+        self.prefix.len()
+    }
+
     /// Sub-word ids of each word (never empty: zero-sub-word words become the unknown token).
     pub fn word_pieces(&self, words: &[String], origin: &str) -> Result<Vec<Vec<u32>>, PrepareError> {
         Ok(self.pieces_and_empty(words, origin)?.0)

@@ -1,0 +1,131 @@
+//! Abbreviation ↔ long-form pairs on *predicted* entities, and a document's glossary.
+//!
+//! Pairing is [`crate::evaluate::pairs::pair_entities`] — the same rules that pair gold spans in
+//! `nerkit evaluate` — applied sentence by sentence to the predicted entities, mapped onto the document's
+//! PLOD words. The glossary maps each abbreviation to its long form: the first bracketed definition in the
+//! document wins (else the first pair found for it), and every mention of the abbreviation (case-insensitive)
+//! is linked to it, also in sentences without a long form.
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use super::entity::{entity_type, Entity};
+use super::text::Word;
+use crate::evaluate::pairs::{pair_entities, PairRule};
+use crate::metrics::Span;
+
+/// One abbreviation ↔ long-form pair: indices into the document's entities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    pub ac: usize,
+    pub lf: usize,
+    pub rule: PairRule,
+    /// The product of the two entities' scores.
+    pub score: f32,
+}
+
+/// What an abbreviation stands for in one document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GlossaryEntry {
+    pub long_form: String,
+    /// Entity indices of the defining pair.
+    pub ac: usize,
+    pub lf: usize,
+    /// Entity indices of every mention of the abbreviation (the defining one included).
+    pub mentions: Vec<usize>,
+}
+
+pub type Glossary = BTreeMap<String, GlossaryEntry>;
+
+/// Pairs and glossary of one document. `entities` have byte offsets into `text`; `words` and `sentences` are
+/// the document's PLOD words and sentences (ranges of word indices).
+pub fn pairs_and_glossary(
+    text: &str,
+    words: &[Word],
+    sentences: &[Range<usize>],
+    entities: &[Entity],
+) -> (Vec<Pair>, Glossary) {
+    // each entity as a word span inside its sentence
+    let mut per_sentence: Vec<Vec<(Span, usize)>> = vec![Vec::new(); sentences.len()];
+    for (k, e) in entities.iter().enumerate() {
+        let first = words.partition_point(|w| w.end <= e.start);
+        let last = words.partition_point(|w| w.start < e.end);
+        if first >= last {
+            continue;
+        }
+        let Some(s) = sentences.iter().position(|r| r.contains(&first)) else { continue };
+        let r = &sentences[s];
+        let span = Span::new(entity_type(&e.label), first - r.start, last.min(r.end) - r.start);
+        per_sentence[s].push((span, k));
+    }
+    let mut pairs = Vec::new();
+    for (s, spans) in per_sentence.iter().enumerate() {
+        if spans.is_empty() {
+            continue;
+        }
+        let r = &sentences[s];
+        let tokens: Vec<String> = words[r.clone()].iter().map(|w| w.text(text).to_string()).collect();
+        let gold: Vec<Span> = spans.iter().map(|(sp, _)| sp.clone()).collect();
+        let index = |sp: &Span| spans.iter().find(|(x, _)| x == sp).map(|(_, k)| *k);
+        for (ac, lf, rule) in pair_entities(&tokens, &gold) {
+            if let (Some(a), Some(l)) = (index(&ac), index(&lf)) {
+                pairs.push(Pair { ac: a, lf: l, rule, score: entities[a].score * entities[l].score });
+            }
+        }
+    }
+    pairs.sort_by_key(|p| (entities[p.ac].start, p.ac));
+    (pairs.clone(), glossary(entities, &pairs))
+}
+
+fn glossary(entities: &[Entity], pairs: &[Pair]) -> Glossary {
+    let key = |i: usize| entities[i].text.to_lowercase();
+    let mut defining: BTreeMap<String, &Pair> = BTreeMap::new();
+    // bracketed definitions first (in document order), then any other pair for abbreviations still undefined
+    for p in pairs.iter().filter(|p| p.rule == PairRule::Parenthesised) {
+        defining.entry(key(p.ac)).or_insert(p);
+    }
+    for p in pairs {
+        defining.entry(key(p.ac)).or_insert(p);
+    }
+    defining
+        .into_values()
+        .map(|p| {
+            let k = key(p.ac);
+            let mentions =
+                (0..entities.len()).filter(|&i| entity_type(&entities[i].label) == "AC" && key(i) == k).collect();
+            let entry =
+                GlossaryEntry { long_form: entities[p.lf].text.clone(), ac: p.ac, lf: p.lf, mentions };
+            (entities[p.ac].text.clone(), entry)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infer::text::{split_sentences, split_words};
+
+    fn entity(text: &str, label: &str, needle: &str, nth: usize) -> Entity {
+        let start = text.match_indices(needle).nth(nth).unwrap().0;
+        Entity { label: label.into(), text: needle.into(), start, end: start + needle.len(), score: 0.5, word: None }
+    }
+
+    #[test]
+    fn pairs_definitions_and_links_remention_across_sentences() {
+        let text = "We used magnetic resonance imaging (MRI) here. Later, MRI showed lesions.";
+        let ents = vec![
+            entity(text, "LF", "magnetic resonance imaging", 0),
+            entity(text, "AC", "MRI", 0),
+            entity(text, "AC", "MRI", 1),
+        ];
+        let words = split_words(text);
+        let sentences = split_sentences(text, &words);
+        assert_eq!(sentences.len(), 2);
+        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &ents);
+        assert_eq!(pairs, vec![Pair { ac: 1, lf: 0, rule: PairRule::Parenthesised, score: 0.25 }]);
+        let entry = &glossary["MRI"];
+        assert_eq!(entry.long_form, "magnetic resonance imaging");
+        assert_eq!(entry.mentions, vec![1, 2]);
+    }
+}

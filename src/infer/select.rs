@@ -1,0 +1,153 @@
+//! Which engine tags raw text: `--backend auto|ort|ort-int8|ort-cuda|tract`, and the exported graphs it needs.
+//!
+//! `auto` tries, in order: ONNX Runtime on CUDA (when this build has the `cuda` feature and the library has
+//! the provider), ONNX Runtime int8 on the CPU, ONNX Runtime fp32, tract (pure Rust: tagging still works when
+//! the ONNX Runtime library is missing). Each step down is logged once with its reason and reported in
+//! [`Loaded::why`]. A model directory without exported graphs (e.g. `nerkit train`'s `best/`) is exported on
+//! first use (fp32 + int8) into `<dir>/.nerkit-onnx/`, or into `$NERKIT_HOME/exports/` when the directory is
+//! read-only; the cache is redone when `model.safetensors` changes.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{load_backend, Backend, BackendKind, BackendOptions, InferError, FP32_FILE, INT8_FILE};
+use crate::runtime::Device;
+
+/// The engine a user asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendChoice {
+    /// CUDA when it loads, else ORT int8 on the CPU, else ORT fp32, else tract.
+    #[default]
+    Auto,
+    /// ONNX Runtime fp32 on the CPU.
+    Ort,
+    /// ONNX Runtime int8 on the CPU.
+    OrtInt8,
+    /// ONNX Runtime fp32 on CUDA (an error when CUDA cannot be used).
+    OrtCuda,
+    /// tract, pure Rust, fp32.
+    Tract,
+}
+
+/// A loaded engine, and why it is the one in use.
+pub struct Loaded {
+    pub backend: Box<dyn Backend>,
+    /// The directory holding the graphs actually loaded.
+    pub graph_dir: PathBuf,
+    /// One line per decision, e.g. `ort-cuda unavailable (...); using ort int8`.
+    pub why: Vec<String>,
+}
+
+/// Directory holding `model.onnx` for `model_dir`: the directory itself when exported, else the export cache
+/// (written now if missing or stale).
+pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
+    if model_dir.join(FP32_FILE).is_file() {
+        return Ok(model_dir.to_path_buf());
+    }
+    let weights = model_dir.join("model.safetensors");
+    let meta = std::fs::metadata(&weights).map_err(|e| InferError::Load {
+        backend: "export",
+        path: weights.clone(),
+        message: format!("{e} (a model directory needs model.onnx, or config.json + model.safetensors)"),
+    })?;
+    let stamp = format!(
+        "{} {}",
+        meta.len(),
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
+    );
+    let beside = model_dir.join(".nerkit-onnx");
+    let canonical = std::fs::canonicalize(model_dir).unwrap_or_else(|_| model_dir.to_path_buf());
+    let home = crate::paths::nerkit_home().join("exports").join(format!("{:016x}", fnv(&canonical.to_string_lossy())));
+    for dir in [&beside, &home] {
+        if std::fs::read_to_string(dir.join("source.txt")).is_ok_and(|s| s == stamp) && dir.join(INT8_FILE).is_file() {
+            return Ok(dir.clone());
+        }
+    }
+    let mut last_err = None;
+    for dir in [beside, home] {
+        if std::fs::create_dir_all(&dir).is_err() {
+            continue;
+        }
+        tracing::info!(model = %model_dir.display(), cache = %dir.display(), "exporting the inference graphs (fp32 + int8) on first use");
+        let req = nerkit_export::pipeline::ExportRequest {
+            model_dir: model_dir.to_path_buf(),
+            out_dir: dir.clone(),
+            labels: None,
+            seed: 0,
+            opset: 17,
+            int8: Some(Default::default()),
+            fused: false,
+        };
+        match nerkit_export::pipeline::export_model_dir(&req) {
+            Ok(summary) if summary.classifier_initialised => {
+                return Err(InferError::Load {
+                    backend: "export",
+                    path: model_dir.to_path_buf(),
+                    message: "no trained classifier in model.safetensors (train one with `nerkit train`)".into(),
+                })
+            }
+            Ok(_) => {
+                std::fs::write(dir.join("source.txt"), &stamp).ok();
+                return Ok(dir);
+            }
+            Err(e) => last_err = Some(e.to_string()),
+        }
+    }
+    Err(InferError::Load {
+        backend: "export",
+        path: model_dir.to_path_buf(),
+        message: last_err.unwrap_or_else(|| "no writable export cache (directory and $NERKIT_HOME)".into()),
+    })
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Loads `choice` for `model_dir` (exporting it first if needed), with `threads` intra-op threads.
+pub fn load(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<Loaded, InferError> {
+    let dir = exported_dir(model_dir)?;
+    let cpu = BackendOptions { device: Device::Cpu, threads };
+    let cuda = BackendOptions { device: Device::Cuda, threads };
+    let mut why = Vec::new();
+    let backend: Box<dyn Backend> = match choice {
+        BackendChoice::Ort => load_backend(BackendKind::Ort, &dir, &cpu)?,
+        BackendChoice::OrtInt8 => load_backend(BackendKind::OrtInt8, &dir, &cpu)?,
+        BackendChoice::OrtCuda => load_backend(BackendKind::Ort, &dir, &cuda)?,
+        BackendChoice::Tract => load_backend(BackendKind::Tract, &dir, &cpu)?,
+        BackendChoice::Auto => {
+            let attempts: [(&str, BackendKind, &BackendOptions); 3] = [
+                ("ort-cuda", BackendKind::Ort, &cuda),
+                ("ort-int8", BackendKind::OrtInt8, &cpu),
+                ("ort", BackendKind::Ort, &cpu),
+            ];
+            let mut found = None;
+            for (name, kind, opts) in attempts {
+                if kind == BackendKind::OrtInt8 && !dir.join(INT8_FILE).is_file() {
+                    why.push(format!("{name}: no {INT8_FILE} in {}", dir.display()));
+                    continue;
+                }
+                match crate::infer::ort_backend::OrtBackend::load(&dir.join(kind.files()[0]), opts) {
+                    Ok(b) => {
+                        found = Some(Box::new(b) as Box<dyn Backend>);
+                        why.push(format!("using {name}"));
+                        break;
+                    }
+                    Err(e) => why.push(format!("{name} unavailable: {e}")),
+                }
+            }
+            match found {
+                Some(b) => b,
+                None => {
+                    why.push("using tract".into());
+                    load_backend(BackendKind::Tract, &dir, &cpu)?
+                }
+            }
+        }
+    };
+    for line in &why {
+        tracing::info!("backend: {line}");
+    }
+    Ok(Loaded { backend, graph_dir: dir, why })
+}

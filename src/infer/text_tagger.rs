@@ -1,0 +1,302 @@
+//! Raw text in, entities out: the one tagging path that `nerkit predict`, `nerkit serve` and the raw-text
+//! evaluation share.
+//!
+//! Native aggregation: text → PLOD-style words and sentences ([`super::text`]) → sub-word windows with stride
+//! (no truncation: a 5,000-word document is tagged end to end) → length-sorted batches → each word's first
+//! sub-word → BIO-constrained Viterbi per sentence → entities. The Hugging Face strategies instead tokenize the
+//! whole text as the pipeline does and post-process tokens exactly like it ([`super::hf_pipeline`]); a text
+//! longer than the window is cut into token windows with stride there too, where the pipeline (without
+//! `stride`) would truncate it. Both end in pairs and a glossary ([`super::glossary`]).
+use std::ops::Range;
+use std::path::Path;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use tokenizers::Decoder;
+
+use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
+use super::glossary::{pairs_and_glossary, Glossary, Pair};
+use super::hf_pipeline::{self, Token};
+use super::select::{self, BackendChoice};
+use super::tagger::{tag_sentences, TagError};
+use super::text::{split_sentences, split_words, Word};
+use super::{Backend, InferError, PaddedBatch};
+use crate::labels::LabelSet;
+use crate::metrics::entities::default_entities;
+use crate::prepare::batch::batches_by_length;
+use crate::prepare::encode::{EncodeOptions, Encoder};
+use crate::prepare::windows::{merge_windows, plan_windows, WindowSpan};
+
+/// The result for one text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaggedText {
+    pub entities: Vec<Entity>,
+    pub pairs: Vec<Pair>,
+    pub glossary: Glossary,
+    /// The text's PLOD words, sentence by sentence, with a BIO tag each (for CoNLL output and word-level
+    /// scoring); byte offsets.
+    #[serde(skip)]
+    pub sentences: Vec<TaggedSentence>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaggedSentence {
+    pub words: Vec<Word>,
+    pub tags: Vec<String>,
+}
+
+/// A model ready to tag raw text.
+pub struct TextTagger {
+    backend: Box<dyn Backend>,
+    encoder: Encoder,
+    labels: LabelSet,
+    /// Windows per engine call.
+    pub batch_size: usize,
+    /// Token window of the Hugging Face strategies (the pipeline's `model_max_length`).
+    hf_max_len: usize,
+    why: Vec<String>,
+}
+
+impl TextTagger {
+    /// `native` sets the native path's windows (`max_len`, `stride`); the Hugging Face strategies use
+    /// `hf_max_len`-token windows with the same stride.
+    pub fn new(
+        backend: Box<dyn Backend>,
+        tokenizer: tokenizers::Tokenizer,
+        native: EncodeOptions,
+        hf_max_len: usize,
+    ) -> Result<Self, TagError> {
+        let labels = LabelSet::new(backend.labels().to_vec())
+            .map_err(|e| TagError::Infer(InferError::Batch(format!("model labels: {e}"))))?;
+        let encoder = Encoder::new(tokenizer, native)?;
+        let hf_max_len = hf_max_len.max(encoder.options().max_len);
+        Ok(TextTagger { backend, encoder, labels, batch_size: 32, hf_max_len, why: Vec::new() })
+    }
+
+    /// Opens a model directory (exported, or trained and exported now; see [`select`]) on `choice`.
+    pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<Self, TagError> {
+        let loaded = select::load(model_dir, choice, threads)?;
+        let model = crate::model::ModelDir::open(&loaded.graph_dir)?;
+        let cfg = nerkit_export::config::BertConfig::from_file(&loaded.graph_dir.join("config.json")).ok();
+        let positions = cfg.map_or(512, |c| c.max_position_embeddings);
+        let mut t = Self::new(loaded.backend, model.tokenizer()?, EncodeOptions::default(), positions.min(512))?;
+        t.why = loaded.why;
+        Ok(t)
+    }
+
+    /// The engine in use, e.g. `ort-cpu int8`.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// Why this engine: the fallback decisions taken when it was loaded.
+    pub fn backend_reasons(&self) -> &[String] {
+        &self.why
+    }
+
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Longest window in tokens (native path), special tokens included.
+    pub fn max_len(&self) -> usize {
+        self.encoder.options().max_len
+    }
+
+    /// Tags `texts` (batched together) with `opts`.
+    pub fn tag(&mut self, texts: &[&str], opts: &TagOptions) -> Result<Vec<TaggedText>, TagError> {
+        let decoding = opts.decoding().map_err(|m| TagError::Infer(InferError::Batch(m)))?;
+        let segmented: Vec<(Vec<Word>, Vec<Range<usize>>)> = texts
+            .iter()
+            .map(|t| {
+                let words = split_words(t);
+                let sentences = split_sentences(t, &words);
+                (words, sentences)
+            })
+            .collect();
+        let mut out = if opts.aggregation.is_hf() {
+            let entities = self.hf_entities(texts, opts)?;
+            texts
+                .iter()
+                .zip(segmented)
+                .zip(entities)
+                .map(|((text, (words, sentences)), entities)| {
+                    let tagged = sentences_from_entities(&words, &sentences, &entities);
+                    finish(text, &words, &sentences, entities, tagged)
+                })
+                .collect()
+        } else {
+            self.native(texts, segmented, decoding)?
+        };
+        if opts.offsets == Offsets::Chars {
+            for (text, tagged) in texts.iter().zip(&mut out) {
+                to_char_offsets(text, &mut tagged.entities);
+            }
+        }
+        Ok(out)
+    }
+
+    fn native(
+        &mut self,
+        texts: &[&str],
+        segmented: Vec<(Vec<Word>, Vec<Range<usize>>)>,
+        decoding: super::decode::Decoding,
+    ) -> Result<Vec<TaggedText>, TagError> {
+        let mut flat: Vec<Vec<String>> = Vec::new();
+        for (text, (words, sentences)) in texts.iter().zip(&segmented) {
+            for r in sentences {
+                flat.push(words[r.clone()].iter().map(|w| w.text(text).to_string()).collect());
+            }
+        }
+        let tags = tag_sentences(self.backend.as_mut(), &self.encoder, &flat, self.batch_size, &self.labels, decoding)?;
+        let mut tags = tags.into_iter();
+        let mut out = Vec::with_capacity(texts.len());
+        for (text, (words, sentences)) in texts.iter().zip(segmented) {
+            let mut entities = Vec::new();
+            let mut tagged = Vec::new();
+            for r in &sentences {
+                let word_tags = tags.next().expect("one tag list per sentence");
+                let names: Vec<String> =
+                    word_tags.iter().map(|t| self.labels.name(t.label).unwrap_or("O").to_string()).collect();
+                for span in default_entities(&names) {
+                    let (first, last) = (&words[r.start + span.start], &words[r.start + span.end - 1]);
+                    let score = word_tags[span.start..span.end].iter().map(|t| t.score).sum::<f32>() / span.len() as f32;
+                    entities.push(Entity {
+                        label: span.kind.clone(),
+                        text: text[first.start..last.end].to_string(),
+                        start: first.start,
+                        end: last.end,
+                        score,
+                        word: None,
+                    });
+                }
+                tagged.push(TaggedSentence { words: words[r.clone()].to_vec(), tags: names });
+            }
+            out.push(finish(text, &words, &sentences, entities, tagged));
+        }
+        Ok(out)
+    }
+
+    /// Entities of each text under a Hugging Face strategy (byte offsets).
+    fn hf_entities(&mut self, texts: &[&str], opts: &TagOptions) -> Result<Vec<Vec<Entity>>, TagError> {
+        let tokenizer = self.encoder.tokenizer();
+        let tok_err = |e: tokenizers::Error| {
+            TagError::Infer(InferError::Tokenizer { path: "tokenizer.json".into(), message: e.to_string() })
+        };
+        let budget = self.hf_max_len - (self.encoder.options().max_len - self.encoder.budget());
+        let stride = self.encoder.options().stride.min(budget.saturating_sub(1));
+        let mut encodings = Vec::with_capacity(texts.len());
+        let (mut windows, mut seqs) = (Vec::new(), Vec::new());
+        for (i, text) in texts.iter().enumerate() {
+            let enc = tokenizer.encode(*text, false).map_err(tok_err)?;
+            if !enc.get_ids().is_empty() {
+                for w in plan_windows(i, &vec![1; enc.get_ids().len()], budget, stride) {
+                    seqs.push(self.encoder.wrap(&enc.get_ids()[w.words.clone()]));
+                    windows.push(w);
+                }
+            }
+            encodings.push(enc);
+        }
+        let logits = run_batched(self.backend.as_mut(), &seqs, self.batch_size, i64::from(self.encoder.pad_id()))?;
+        let prefix = self.encoder.prefix_len();
+        let per_window: Vec<Vec<Vec<f32>>> = windows
+            .iter()
+            .zip(&logits)
+            .map(|(w, l)| (0..w.words.len()).map(|k| softmax(l.row(prefix + k).as_slice().expect("row"))).collect())
+            .collect();
+        // merge per text; texts without tokens have no window
+        let mut by_text: Vec<Vec<(WindowSpan, Vec<Vec<f32>>)>> = vec![Vec::new(); texts.len()];
+        for (w, p) in windows.into_iter().zip(per_window) {
+            let i = w.sentence_index;
+            by_text[i].push((WindowSpan { sentence_index: 0, ..w }, p));
+        }
+        let decoder = tokenizer.get_decoder();
+        let decode = |tokens: Vec<String>| match decoder {
+            Some(d) => d.decode(tokens.clone()).unwrap_or_else(|_| tokens.join(" ")),
+            None => tokens.join(" "),
+        };
+        let labels = self.labels.labels().to_vec();
+        let ignore = vec![self.labels.labels()[self.labels.outside_id()].clone()];
+        let unk = self.encoder.unk_id();
+        let mut out = Vec::with_capacity(texts.len());
+        for ((text, enc), parts) in texts.iter().zip(&encodings).zip(by_text) {
+            if parts.is_empty() {
+                out.push(Vec::new());
+                continue;
+            }
+            let (spans, preds): (Vec<WindowSpan>, Vec<Vec<Vec<f32>>>) = parts.into_iter().unzip();
+            let scores = merge_windows(&spans, &preds)?.pop().expect("one text");
+            let tokens: Vec<Token> = enc
+                .get_ids()
+                .iter()
+                .zip(enc.get_tokens())
+                .zip(enc.get_offsets())
+                .zip(scores)
+                .map(|(((&id, piece), &(start, end)), scores)| Token { id, piece: piece.clone(), start, end, scores })
+                .collect();
+            out.push(hf_pipeline::entities(text, &tokens, &labels, unk, opts.aggregation, &ignore, &decode));
+        }
+        Ok(out)
+    }
+}
+
+fn finish(
+    text: &str,
+    words: &[Word],
+    sentences: &[Range<usize>],
+    entities: Vec<Entity>,
+    tagged: Vec<TaggedSentence>,
+) -> TaggedText {
+    let (pairs, glossary) = pairs_and_glossary(text, words, sentences, &entities);
+    TaggedText { entities, pairs, glossary, sentences: tagged }
+}
+
+/// BIO word tags from entities with byte offsets (Hugging Face strategies): a word takes the first entity
+/// overlapping it; an `LF` starts with `B-` and continues with `I-`, every word of an `AC` is `B-AC`.
+fn sentences_from_entities(words: &[Word], sentences: &[Range<usize>], entities: &[Entity]) -> Vec<TaggedSentence> {
+    let mut tags = vec![String::from("O"); words.len()];
+    for e in entities {
+        let first = words.partition_point(|w| w.end <= e.start);
+        let last = words.partition_point(|w| w.start < e.end);
+        let kind = entity_type(&e.label);
+        for (k, t) in tags.iter_mut().enumerate().take(last).skip(first) {
+            if t == "O" {
+                let inside = k > first && kind != "AC" && !e.label.starts_with("B-");
+                *t = if e.label.starts_with("I-") || inside { format!("I-{kind}") } else { format!("B-{kind}") };
+            }
+        }
+    }
+    sentences.iter().map(|r| TaggedSentence { words: words[r.clone()].to_vec(), tags: tags[r.clone()].to_vec() }).collect()
+}
+
+fn softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = row.iter().map(|&v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// Runs `seqs` through `backend` in length-sorted batches; returns each sequence's `[len, labels]` logits.
+pub fn run_batched(
+    backend: &mut dyn Backend,
+    seqs: &[Vec<i64>],
+    batch_size: usize,
+    pad_id: i64,
+) -> Result<Vec<Array2<f32>>, InferError> {
+    let lengths: Vec<usize> = seqs.iter().map(Vec::len).collect();
+    let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
+    let mut out = vec![Array2::zeros((0, 0)); seqs.len()];
+    for indices in batches_by_length(&lengths, batch_size, 0) {
+        let batch: Vec<Vec<i64>> = indices.iter().map(|&i| seqs[i].clone()).collect();
+        let logits = backend.run(&PaddedBatch::from_sequences(&batch, pad_id))?;
+        for (row, &i) in indices.iter().enumerate() {
+            let l = logits.index_axis(ndarray::Axis(0), row);
+            out[i] = l.slice(ndarray::s![..lengths[i], ..]).to_owned();
+        }
+    }
+    Ok(out)
+}
