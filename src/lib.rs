@@ -13,6 +13,7 @@ pub mod labels;
 pub mod metrics;
 pub mod model;
 pub mod paths;
+pub mod predict;
 pub mod prepare;
 pub mod report;
 pub mod runtime;

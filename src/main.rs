@@ -20,6 +20,8 @@ enum Command {
     Evaluate(nerkit::cli::evaluate::Args),
     /// Build the ONNX inference graph (+ int8) from a model directory.
     Export(nerkit::cli::export::Args),
+    /// Tag raw text: documents (arguments, text, JSONL) → entities, AC↔LF pairs, glossary (JSONL, CoNLL, brat).
+    Predict(nerkit::cli::predict::Args),
     /// Check the installation: ONNX Runtime library, embedded model, data.
     Doctor(nerkit::cli::doctor::Args),
 }
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => nerkit::cli::train::run(a),
         Command::Evaluate(a) => nerkit::cli::evaluate::run(a),
         Command::Export(a) => nerkit::cli::export::run(a),
+        Command::Predict(a) => nerkit::cli::predict::run(a),
         Command::Doctor(a) => nerkit::cli::doctor::run(a),
     }
 }

@@ -3,6 +3,7 @@ pub mod analyze;
 pub mod doctor;
 pub mod evaluate;
 pub mod export;
+pub mod predict;
 pub mod prepare;
 pub mod train;
 

@@ -57,7 +57,10 @@ pub fn pairs_and_glossary(
         let Some(s) = sentences.iter().position(|r| r.contains(&first)) else { continue };
         let r = &sentences[s];
         let span = Span::new(entity_type(&e.label), first - r.start, last.min(r.end) - r.start);
-        per_sentence[s].push((span, k));
+        // sub-word entities (Hugging Face strategies) can fall in one word: pair the word's first entity once
+        if !per_sentence[s].iter().any(|(x, _)| *x == span) {
+            per_sentence[s].push((span, k));
+        }
     }
     let mut pairs = Vec::new();
     for (s, spans) in per_sentence.iter().enumerate() {
@@ -94,8 +97,7 @@ fn glossary(entities: &[Entity], pairs: &[Pair]) -> Glossary {
             let k = key(p.ac);
             let mentions =
                 (0..entities.len()).filter(|&i| entity_type(&entities[i].label) == "AC" && key(i) == k).collect();
-            let entry =
-                GlossaryEntry { long_form: entities[p.lf].text.clone(), ac: p.ac, lf: p.lf, mentions };
+            let entry = GlossaryEntry { long_form: entities[p.lf].text.clone(), ac: p.ac, lf: p.lf, mentions };
             (entities[p.ac].text.clone(), entry)
         })
         .collect()

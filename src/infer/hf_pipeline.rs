@@ -125,19 +125,12 @@ fn aggregate_word(
         }
         _ => {
             let n = word.len() as f32;
-            let mean: Vec<f32> =
-                (0..labels.len()).map(|k| word.iter().map(|p| p.scores[k]).sum::<f32>() / n).collect();
+            let mean: Vec<f32> = (0..labels.len()).map(|k| word.iter().map(|p| p.scores[k]).sum::<f32>() / n).collect();
             let i = argmax(&mean);
             (i, mean[i])
         }
     };
-    Candidate {
-        entity: labels[idx].clone(),
-        score,
-        word: text,
-        start: word[0].start,
-        end: word[word.len() - 1].end,
-    }
+    Candidate { entity: labels[idx].clone(), score, word: text, start: word[0].start, end: word[word.len() - 1].end }
 }
 
 /// `get_tag`: (`B` | `I`, type); a label without a B-/I- prefix counts as `I`.
@@ -149,7 +142,14 @@ fn group(items: Vec<Candidate>, decode: &dyn Fn(Vec<String>) -> String) -> Vec<C
     let mut groups: Vec<Vec<Candidate>> = Vec::new();
     for c in items {
         match groups.last_mut() {
-            Some(g) if { let (b, t) = tag(&c.entity); !b && t == tag(&g[g.len() - 1].entity).1 } => g.push(c),
+            Some(g)
+                if {
+                    let (b, t) = tag(&c.entity);
+                    !b && t == tag(&g[g.len() - 1].entity).1
+                } =>
+            {
+                g.push(c)
+            }
             _ => groups.push(vec![c]),
         }
     }
@@ -197,10 +197,10 @@ mod tests {
         ];
         let o = vec!["O".to_string()];
         let simple = entities(text, &toks, &labels(), 100, Aggregation::Simple, &o, &wordpiece);
-        assert_eq!(simple.iter().map(|e| (e.label.as_str(), e.start, e.end)).collect::<Vec<_>>(), [
-            ("LF", 0, 18),
-            ("AC", 20, 23)
-        ]);
+        assert_eq!(
+            simple.iter().map(|e| (e.label.as_str(), e.start, e.end)).collect::<Vec<_>>(),
+            [("LF", 0, 18), ("AC", 20, 23)]
+        );
         assert_eq!(simple[0].word.as_deref(), Some("magnetic resonance"));
         assert_eq!(simple[1].text, "MRI");
         let none = entities(text, &toks, &labels(), 100, Aggregation::None, &o, &wordpiece);

@@ -27,10 +27,10 @@ impl Word {
 
 /// Abbreviations after which a full stop neither ends a sentence nor leaves the word (lowercase, with stop).
 const ABBREVIATIONS: &[&str] = &[
-    "al.", "e.g.", "i.e.", "fig.", "figs.", "vs.", "v.", "approx.", "ca.", "cf.", "dr.", "prof.", "no.", "nos.",
-    "eq.", "eqs.", "ref.", "refs.", "resp.", "sp.", "spp.", "ssp.", "var.", "inc.", "ltd.", "co.", "corp.", "st.",
-    "mr.", "mrs.", "ms.", "vol.", "pp.", "p.", "tab.", "suppl.", "min.", "max.", "avg.", "est.", "dept.", "univ.",
-    "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "oct.", "nov.", "dec.", "u.s.",
+    "al.", "e.g.", "i.e.", "fig.", "figs.", "vs.", "v.", "approx.", "ca.", "cf.", "dr.", "prof.", "no.", "nos.", "eq.",
+    "eqs.", "ref.", "refs.", "resp.", "sp.", "spp.", "ssp.", "var.", "inc.", "ltd.", "co.", "corp.", "st.", "mr.",
+    "mrs.", "ms.", "vol.", "pp.", "p.", "tab.", "suppl.", "min.", "max.", "avg.", "est.", "dept.", "univ.", "jan.",
+    "feb.", "mar.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "oct.", "nov.", "dec.", "u.s.",
 ];
 
 /// Punctuation split off the front of a word.
@@ -198,9 +198,10 @@ mod tests {
         assert_eq!(words("imaging (MRI)."), ["imaging", "(", "MRI", ")", "."]);
         assert_eq!(words("IL-6, and/or 0.05;"), ["IL-6", ",", "and/or", "0.05", ";"]);
         assert_eq!(words("“quoted” [1]"), ["“", "quoted", "”", "[", "1", "]"]);
-        assert_eq!(words("the patient's e.g. Fig. J. U.K. end."), [
-            "the", "patient", "'s", "e.g.", "Fig.", "J.", "U.K.", "end", "."
-        ]);
+        assert_eq!(
+            words("the patient's e.g. Fig. J. U.K. end."),
+            ["the", "patient", "'s", "e.g.", "Fig.", "J.", "U.K.", "end", "."]
+        );
         assert_eq!(words("a\u{a0}b\tc\n d"), ["a", "b", "c", "d"]);
         assert_eq!(words("(("), ["(", "("]);
         assert_eq!(words(""), Vec::<&str>::new());
@@ -210,10 +211,10 @@ mod tests {
     fn sentences_do_not_split_inside_brackets_or_after_abbreviations() {
         assert_eq!(sentences("We used MRI. It worked."), ["We used MRI .", "It worked ."]);
         assert_eq!(sentences("Smith et al. Showed it. Next one."), ["Smith et al. Showed it .", "Next one ."]);
-        assert_eq!(sentences("Data (see Fig. 2. Also Table 1.) agree. Then more."), [
-            "Data ( see Fig. 2 . Also Table 1 . ) agree .",
-            "Then more ."
-        ]);
+        assert_eq!(
+            sentences("Data (see Fig. 2. Also Table 1.) agree. Then more."),
+            ["Data ( see Fig. 2 . Also Table 1 . ) agree .", "Then more ."]
+        );
         assert_eq!(sentences("Drugs, e.g. Aspirin, help. Yes"), ["Drugs , e.g. Aspirin , help .", "Yes"]);
         assert_eq!(sentences("no stop at the end"), ["no stop at the end"]);
         assert_eq!(sentences("What? Really! OK."), ["What ?", "Really !", "OK ."]);

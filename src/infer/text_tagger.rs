@@ -164,7 +164,8 @@ impl TextTagger {
                     word_tags.iter().map(|t| self.labels.name(t.label).unwrap_or("O").to_string()).collect();
                 for span in default_entities(&names) {
                     let (first, last) = (&words[r.start + span.start], &words[r.start + span.end - 1]);
-                    let score = word_tags[span.start..span.end].iter().map(|t| t.score).sum::<f32>() / span.len() as f32;
+                    let score =
+                        word_tags[span.start..span.end].iter().map(|t| t.score).sum::<f32>() / span.len() as f32;
                     entities.push(Entity {
                         label: span.kind.clone(),
                         text: text[first.start..last.end].to_string(),
@@ -270,7 +271,10 @@ fn sentences_from_entities(words: &[Word], sentences: &[Range<usize>], entities:
             }
         }
     }
-    sentences.iter().map(|r| TaggedSentence { words: words[r.clone()].to_vec(), tags: tags[r.clone()].to_vec() }).collect()
+    sentences
+        .iter()
+        .map(|r| TaggedSentence { words: words[r.clone()].to_vec(), tags: tags[r.clone()].to_vec() })
+        .collect()
 }
 
 fn softmax(row: &[f32]) -> Vec<f32> {

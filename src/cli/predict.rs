@@ -1,0 +1,131 @@
+//! `nerkit predict`: raw text → entities (see [`crate::predict`]).
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::infer::decode::Decoding;
+use crate::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
+use crate::predict::{Format, OnError, PredictJob, Shard};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model directory: trained (`nerkit train`'s best/, exported on first use) or exported (model.onnx).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Texts to tag (one document each) when no --input is given.
+    pub texts: Vec<String>,
+    /// Input file (`-` = stdin): plain text, one document per line, or JSONL `{"id", "text", ...}`
+    /// (a `.jsonl` name or --jsonl).
+    #[arg(long, value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+    /// Read the input as JSONL whatever its name.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// The whole plain-text input is one document.
+    #[arg(long)]
+    pub whole_file: bool,
+    /// Output file (JSONL / CoNLL) or directory (brat); stdout when absent.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: Format,
+    #[arg(long, value_enum, default_value = "native")]
+    pub aggregation: Aggregation,
+    /// Word decoding of the native aggregation (default viterbi; the HF strategies use argmax).
+    #[arg(long, value_enum)]
+    pub decode: Option<Decoding>,
+    /// Entity offsets: Unicode code points (Python `str`) or UTF-8 bytes.
+    #[arg(long, value_enum, default_value = "chars")]
+    pub offsets: Offsets,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// Engine threads (default: the engine's own choice).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Take every N-th document starting at I (0-based). Default: JOB_COMPLETION_INDEX / NERKIT_SHARDS.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Skip documents whose id is already in the output; append the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// What a bad input line does: stop with file:line, or go to <output>.errors.jsonl.
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_error: OnError,
+    /// Documents per tagging round.
+    #[arg(long, default_value_t = 64)]
+    pub chunk: usize,
+    /// Windows per engine call.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+}
+
+/// The Kubernetes Indexed Job convention: JOB_COMPLETION_INDEX with the shard count in NERKIT_SHARDS.
+fn shard_from_env() -> anyhow::Result<Option<Shard>> {
+    match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("NERKIT_SHARDS")) {
+        (Ok(i), Ok(n)) => Ok(Some(format!("{i}/{n}").parse().map_err(anyhow::Error::msg)?)),
+        (Ok(_), Err(_)) => anyhow::bail!("JOB_COMPLETION_INDEX is set but NERKIT_SHARDS (the shard count) is not"),
+        _ => Ok(None),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.input.is_none() && args.texts.is_empty() {
+        anyhow::bail!("nothing to tag: give texts as arguments or --input FILE|-");
+    }
+    let options = TagOptions { aggregation: args.aggregation, decode: args.decode, offsets: args.offsets };
+    options.decoding().map_err(anyhow::Error::msg)?;
+    if args.format == Format::Brat && args.offsets == Offsets::Bytes {
+        anyhow::bail!("brat standoff counts characters: use --offsets chars with --format brat");
+    }
+    let mut tagger = TextTagger::open(&args.model, args.backend, args.threads)?;
+    tagger.batch_size = args.batch_size.max(1);
+    tracing::info!(backend = tagger.backend_name(), "model {}", args.model.display());
+    let jsonl = args.jsonl || args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "jsonl"));
+    let job = PredictJob {
+        input: args.input.clone(),
+        texts: args.texts.clone(),
+        jsonl,
+        whole_file: args.whole_file,
+        output: args.output.clone(),
+        format: args.format,
+        shard: match args.shard {
+            Some(s) => Some(s),
+            None => shard_from_env()?,
+        },
+        resume: args.resume,
+        on_error: args.on_error,
+        options,
+        chunk: args.chunk,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} documents, {per_sec}, {elapsed}")
+                .expect("template"),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let start = std::time::Instant::now();
+    let summary = crate::predict::run(&mut tagger, &job, &|n| {
+        if let Some(b) = &bar {
+            b.set_position(n as u64);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "predict: {} documents, {} sentences, {} entities in {:.1} s ({:.1} sentences/s, backend {}){}{}",
+        summary.documents,
+        summary.sentences,
+        summary.entities,
+        secs,
+        summary.sentences as f64 / secs,
+        tagger.backend_name(),
+        if summary.skipped_resume > 0 { format!(", {} already done", summary.skipped_resume) } else { String::new() },
+        if summary.bad_lines > 0 { format!(", {} bad lines skipped", summary.bad_lines) } else { String::new() },
+    );
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! `nerkit predict`: documents in (arguments, plain text, JSONL), entities out (JSONL, CoNLL, brat), streamed
+//! in chunks so memory stays flat on any input size.
+//!
+//! - Plain text: one document per line (or the whole file with `whole_file`); ids are 1-based line numbers.
+//!   JSONL: `{"id", "text", ...}`, extra fields passed through; a missing id is the line number.
+//! - Sharding: document `k` (0-based, in input order) belongs to shard `k mod N`.
+//! - Resume (JSONL output): ids already in the output are skipped and new records appended; a partial last
+//!   line (a killed run) is dropped first and redone. Each record is written with one `write` and flushed.
+//! - Bad lines (not UTF-8, no `text`, empty document) stop with `file:line`; with `on_error = skip` they go to
+//!   `<output>.errors.jsonl` instead. Nothing is dropped silently.
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::infer::{TagOptions, TaggedText, TextTagger};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON record per document: id, entities, pairs, glossary (+ the input's extra fields).
+    #[default]
+    Jsonl,
+    /// `word<TAB>tag`, a blank line between sentences, `# id = ...` before each document.
+    Conll,
+    /// brat standoff: `<id>.txt` + `<id>.ann` per document in the output directory (entities as T lines,
+    /// pairs as `Abbreviation` relations).
+    Brat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    #[default]
+    Stop,
+    Skip,
+}
+
+/// One input document.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub id: Value,
+    pub text: String,
+    /// Extra JSONL fields, passed through.
+    pub extra: Map<String, Value>,
+}
+
+/// A bad input line.
+#[derive(Debug, Clone)]
+pub struct BadLine {
+    pub origin: String,
+    pub line: usize,
+    pub message: String,
+    pub raw: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.origin, self.line, self.message)
+    }
+}
+
+/// Parses one input line (1-based `line`) into a document.
+pub fn parse_line(bytes: &[u8], line: usize, origin: &str, jsonl: bool) -> Result<Document, BadLine> {
+    let bad = |message: String| BadLine {
+        origin: origin.to_string(),
+        line,
+        message,
+        raw: String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not valid UTF-8 ({e})")))?;
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if !jsonl {
+        if text.trim().is_empty() {
+            return Err(bad("empty document".into()));
+        }
+        return Ok(Document { id: json!(line), text: text.to_string(), extra: Map::new() });
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let Value::Object(mut obj) = value else { return Err(bad("expected a JSON object".into())) };
+    let text = match obj.remove("text") {
+        Some(Value::String(t)) => t,
+        Some(other) => return Err(bad(format!("field `text` must be a string, got {other}"))),
+        None => return Err(bad("missing field `text`".into())),
+    };
+    if text.trim().is_empty() {
+        return Err(bad("empty document (field `text`)".into()));
+    }
+    let id = obj.remove("id").unwrap_or_else(|| json!(line));
+    Ok(Document { id, text, extra: obj })
+}
+
+/// Shard `index` of `count` (0-based index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `I/N`, 0 ≤ I < N.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("shard `{s}`: expected I/N, e.g. 0/4"))?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| format!("shard `{s}`: I is not a number"))?,
+            n.trim().parse().map_err(|_| format!("shard `{s}`: N is not a number"))?,
+        );
+        if count == 0 || index >= count {
+            return Err(format!("shard `{s}`: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Id key used by `resume` (a JSON id's compact text).
+fn id_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Ids of the complete records in a JSONL output; truncates a partial last line away.
+pub fn completed_ids(path: &Path) -> std::io::Result<HashSet<String>> {
+    let Ok(bytes) = std::fs::read(path) else { return Ok(HashSet::new()) };
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    if complete < bytes.len() {
+        let f = std::fs::OpenOptions::new().write(true).open(path)?;
+        f.set_len(complete as u64)?;
+    }
+    let mut ids = HashSet::new();
+    for line in bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if let Ok(v) = serde_json::from_slice::<Value>(line) {
+            if let Some(id) = v.get("id") {
+                ids.insert(id_key(id));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// The JSONL record of one document.
+pub fn record(doc: &Document, tagged: &TaggedText) -> Value {
+    let mut obj = Map::new();
+    obj.insert("id".into(), doc.id.clone());
+    for (k, v) in &doc.extra {
+        obj.insert(k.clone(), v.clone());
+    }
+    obj.insert("entities".into(), serde_json::to_value(&tagged.entities).expect("entities serialise"));
+    obj.insert("pairs".into(), serde_json::to_value(&tagged.pairs).expect("pairs serialise"));
+    obj.insert("glossary".into(), serde_json::to_value(&tagged.glossary).expect("glossary serialises"));
+    Value::Object(obj)
+}
+
+/// CoNLL lines of one document.
+pub fn conll(doc: &Document, tagged: &TaggedText) -> String {
+    let mut out = format!("# id = {}\n", id_key(&doc.id));
+    for s in &tagged.sentences {
+        for (w, t) in s.words.iter().zip(&s.tags) {
+            out.push_str(&format!("{}\t{}\n", w.text(&doc.text), t));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// brat `.ann` of one document (entity offsets must be code points, as brat counts them).
+pub fn brat_ann(tagged: &TaggedText) -> String {
+    let mut out = String::new();
+    for (i, e) in tagged.entities.iter().enumerate() {
+        out.push_str(&format!("T{}\t{} {} {}\t{}\n", i + 1, e.label, e.start, e.end, e.text.replace('\n', " ")));
+    }
+    for (i, p) in tagged.pairs.iter().enumerate() {
+        out.push_str(&format!("R{}\tAbbreviation Arg1:T{} Arg2:T{}\n", i + 1, p.ac + 1, p.lf + 1));
+    }
+    out
+}
+
+/// A file name for brat output from an id (path separators and odd characters replaced).
+fn brat_name(id: &Value) -> String {
+    id_key(id).chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+/// What `predict` reads and writes.
+pub struct PredictJob {
+    /// `None` = the `texts` given on the command line.
+    pub input: Option<PathBuf>,
+    pub texts: Vec<String>,
+    pub jsonl: bool,
+    pub whole_file: bool,
+    /// `None` = stdout (JSONL / CoNLL only).
+    pub output: Option<PathBuf>,
+    pub format: Format,
+    pub shard: Option<Shard>,
+    pub resume: bool,
+    pub on_error: OnError,
+    pub options: TagOptions,
+    /// Documents tagged per engine round (batched together).
+    pub chunk: usize,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PredictSummary {
+    pub documents: usize,
+    pub sentences: usize,
+    pub entities: usize,
+    pub skipped_resume: usize,
+    pub bad_lines: usize,
+}
+
+/// Runs `job` with `tagger`; `progress` is told the number of documents done.
+pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) -> anyhow::Result<PredictSummary> {
+    use anyhow::Context;
+    let mut summary = PredictSummary::default();
+    let done = match (&job.output, job.resume, job.format) {
+        (Some(p), true, Format::Jsonl) => completed_ids(p).with_context(|| format!("reading {}", p.display()))?,
+        (Some(p), true, Format::Brat) => std::fs::read_dir(p)
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".ann").map(String::from)).collect())
+            .unwrap_or_default(),
+        (_, true, _) => anyhow::bail!("--resume needs --output FILE with --format jsonl or brat"),
+        _ => HashSet::new(),
+    };
+    let mut sink: Box<dyn Write> = match (&job.output, job.format) {
+        (Some(dir), Format::Brat) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Box::new(std::io::sink())
+        }
+        (None, Format::Brat) => anyhow::bail!("--format brat writes one .txt + .ann per document: give --output DIR"),
+        (Some(p), _) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(job.resume)
+                .truncate(!job.resume)
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))?;
+            Box::new(f)
+        }
+        (None, _) => Box::new(std::io::stdout().lock()),
+    };
+    let mut errors: Option<std::fs::File> = None;
+    let errors_path = job.output.as_ref().map_or_else(
+        || PathBuf::from("predict.errors.jsonl"),
+        |p| PathBuf::from(format!("{}.errors.jsonl", p.display())),
+    );
+    let mut pending: Vec<Document> = Vec::new();
+    let mut flush =
+        |pending: &mut Vec<Document>, summary: &mut PredictSummary, sink: &mut dyn Write| -> anyhow::Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let texts: Vec<&str> = pending.iter().map(|d| d.text.as_str()).collect();
+            let tagged = tagger.tag(&texts, &job.options)?;
+            for (doc, t) in pending.iter().zip(&tagged) {
+                summary.documents += 1;
+                summary.sentences += t.sentences.len();
+                summary.entities += t.entities.len();
+                match job.format {
+                    Format::Jsonl => {
+                        let mut line = serde_json::to_vec(&record(doc, t))?;
+                        line.push(b'\n');
+                        sink.write_all(&line)?;
+                    }
+                    Format::Conll => sink.write_all(conll(doc, t).as_bytes())?,
+                    Format::Brat => {
+                        let dir = job.output.as_ref().expect("checked above");
+                        let name = brat_name(&doc.id);
+                        std::fs::write(dir.join(format!("{name}.txt")), &doc.text)?;
+                        // .ann last: its presence marks the document done for --resume
+                        std::fs::write(dir.join(format!("{name}.ann")), brat_ann(t))?;
+                    }
+                }
+            }
+            sink.flush()?;
+            progress(summary.documents);
+            pending.clear();
+            Ok(())
+        };
+    let mut handle = |item: Result<Document, BadLine>,
+                      k: usize,
+                      pending: &mut Vec<Document>,
+                      summary: &mut PredictSummary|
+     -> anyhow::Result<()> {
+        if let Some(s) = job.shard {
+            if k % s.count != s.index {
+                return Ok(());
+            }
+        }
+        match item {
+            Ok(doc)
+                if done.contains(&id_key(&doc.id))
+                    || (job.format == Format::Brat && done.contains(&brat_name(&doc.id))) =>
+            {
+                summary.skipped_resume += 1
+            }
+            Ok(doc) => pending.push(doc),
+            Err(bad) if job.on_error == OnError::Skip => {
+                summary.bad_lines += 1;
+                tracing::warn!("{bad} (written to {})", errors_path.display());
+                if errors.is_none() {
+                    errors = Some(std::fs::OpenOptions::new().create(true).append(true).open(&errors_path)?);
+                }
+                let rec = json!({"origin": bad.origin, "line": bad.line, "error": bad.message, "raw": bad.raw});
+                writeln!(errors.as_mut().expect("opened"), "{rec}")?;
+            }
+            Err(bad) => {
+                anyhow::bail!("{bad} (--on-error skip writes such lines to {} and goes on)", errors_path.display())
+            }
+        }
+        Ok(())
+    };
+    match &job.input {
+        None => {
+            for (k, t) in job.texts.iter().enumerate() {
+                handle(parse_line(t.as_bytes(), k + 1, "argument", false), k, &mut pending, &mut summary)?;
+            }
+        }
+        Some(path) => {
+            let origin = path.display().to_string();
+            let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                let f = std::fs::File::open(path).with_context(|| format!("opening {origin}"))?;
+                Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+            };
+            if job.whole_file {
+                let mut bytes = Vec::new();
+                let mut reader = reader;
+                reader.read_to_end(&mut bytes).with_context(|| format!("reading {origin}"))?;
+                let item = parse_line(&bytes, 1, &origin, false).map(|mut d| {
+                    d.id = json!(Path::new(&origin)
+                        .file_stem()
+                        .map_or(origin.clone(), |s| s.to_string_lossy().into_owned()));
+                    d
+                });
+                handle(item, 0, &mut pending, &mut summary)?;
+            } else {
+                let mut reader = reader;
+                let mut buf = Vec::new();
+                let mut k = 0;
+                loop {
+                    buf.clear();
+                    let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {origin}"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    handle(parse_line(line, k + 1, &origin, job.jsonl), k, &mut pending, &mut summary)?;
+                    k += 1;
+                    if pending.len() >= job.chunk.max(1) {
+                        flush(&mut pending, &mut summary, sink.as_mut())?;
+                    }
+                }
+            }
+        }
+    }
+    flush(&mut pending, &mut summary, sink.as_mut())?;
+    Ok(summary)
+}
