@@ -7,26 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nerkit::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
-use nerkit_export::config::BertConfig;
-use nerkit_export::weights::Weights;
-
-const LABELS: [&str; 4] = ["O", "B-AC", "B-LF", "I-LF"];
-
-/// A token-classifier directory (config with id2label, weights with the formula head, tokenizer) in `dir`.
-fn model_dir(dir: &Path) -> PathBuf {
-    let src = common::embedded_dir();
-    let out = dir.join("model");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut cfg = BertConfig::from_file(&src.join("config.json")).unwrap();
-    let labels: Vec<String> = LABELS.map(String::from).to_vec();
-    cfg.set_labels(&labels);
-    std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
-    let mut w = Weights::load(&src.join("model.safetensors")).unwrap();
-    common::formula_classifier(&mut w, 4, cfg.hidden_size);
-    w.save(&out.join("model.safetensors")).unwrap();
-    std::fs::copy(src.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
-    out
-}
 
 const STRATEGIES: [Aggregation; 6] = [
     Aggregation::Native,
@@ -44,7 +24,7 @@ const UNICODE_TEXT: &str =
 #[test]
 fn entity_text_equals_the_input_slice_in_every_strategy_and_offset_unit() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&model_dir(tmp.path()), BackendChoice::Auto, Some(2)).unwrap();
+    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Auto, Some(2)).unwrap();
     let chars: Vec<char> = UNICODE_TEXT.chars().collect();
     let mut seen = 0;
     for aggregation in STRATEGIES {
@@ -71,7 +51,7 @@ fn entity_text_equals_the_input_slice_in_every_strategy_and_offset_unit() {
 #[test]
 fn leading_whitespace_of_any_kind_shifts_offsets_and_changes_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&model_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
+    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
     let text = "Echo planar imaging (EPI) and magnetic resonance imaging (MRI) were compared.";
     let shifted = format!("\u{a0}\t \u{2003}{text}");
     let mut total = 0;
@@ -95,7 +75,7 @@ fn leading_whitespace_of_any_kind_shifts_offsets_and_changes_nothing_else() {
 #[test]
 fn a_long_document_is_tagged_end_to_end_without_truncation() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&model_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
+    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
     // 5,000+ words: many sentences, and one 700-word sentence that needs windows on its own
     let mut doc = String::new();
     for i in 0..400 {
@@ -139,7 +119,7 @@ fn sorted_lines(bytes: &[u8]) -> Vec<String> {
 #[test]
 fn shards_together_equal_one_run_and_resume_equals_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = model_dir(tmp.path());
+    let model = common::token_classifier_dir(tmp.path());
     let input = corpus(tmp.path());
     let (m, i) = (model.to_str().unwrap(), input.to_str().unwrap());
     let full = tmp.path().join("full.jsonl");
@@ -179,7 +159,7 @@ fn shards_together_equal_one_run_and_resume_equals_an_uninterrupted_run() {
 #[test]
 fn bad_lines_stop_with_file_and_line_or_go_to_the_errors_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = model_dir(tmp.path());
+    let model = common::token_classifier_dir(tmp.path());
     let input = tmp.path().join("bad.jsonl");
     let mut bytes =
         b"{\"id\": 1, \"text\": \"Computed tomography (CT).\"}\n{\"id\": 2, \"title\": \"no text\"}\n".to_vec();

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests that run the embedded MiniLM against transformers fixtures.
 #![allow(dead_code)] // each test binary uses its own subset
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nerkit_export::weights::{Tensor, Weights};
 
@@ -20,4 +20,20 @@ pub fn formula_classifier(weights: &mut Weights, labels: usize, hidden: usize) {
         "classifier.bias",
         Tensor::new(vec![labels], (0..labels).map(|j| (0.01 * (j as f64).cos()) as f32).collect()),
     );
+}
+
+/// A token-classifier directory: the embedded MiniLM with the formula head and labels O, B-AC, B-LF, I-LF (config with id2label, weights with the formula head, tokenizer) in `dir`.
+pub fn token_classifier_dir(dir: &Path) -> PathBuf {
+    let src = embedded_dir();
+    let out = dir.join("model");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cfg = nerkit_export::config::BertConfig::from_file(&src.join("config.json")).unwrap();
+    let labels: Vec<String> = ["O", "B-AC", "B-LF", "I-LF"].map(String::from).to_vec();
+    cfg.set_labels(&labels);
+    std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    let mut w = nerkit_export::weights::Weights::load(&src.join("model.safetensors")).unwrap();
+    formula_classifier(&mut w, 4, cfg.hidden_size);
+    w.save(&out.join("model.safetensors")).unwrap();
+    std::fs::copy(src.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
+    out
 }
