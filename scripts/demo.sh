@@ -30,7 +30,16 @@ step "evaluate: the int8 graph, compared with fp32"
 "$bin" evaluate --model "$run/export" --backend ort-int8 --data "$run/train/validation.jsonl" \
   --out "$run/evaluate-int8" --compare "$run/evaluate-fp32/metrics.json" --title "nerkit demo: int8 vs fp32"
 
+step "predict: raw text → entities, AC↔LF pairs and glossary (JSONL), on the exported int8 graph"
+printf '%s\n' \
+  "Functional magnetic resonance imaging (fMRI) and positron emission tomography (PET) were compared. Later, fMRI was repeated." \
+  "Patients with chronic obstructive pulmonary disease (COPD) had a lower forced expiratory volume (FEV1)." \
+  > "$run/predict-input.txt"
+"$bin" predict --model "$run/export" --input "$run/predict-input.txt" --output "$run/predictions.jsonl"
+head -c 600 "$run/predictions.jsonl"; echo
+
 echo
 echo "demo: done. Outputs in $run/: analysis/, prepared/, train/ (metrics.csv, curves.png, best/),"
-echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html"
+echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html,"
+echo "      predictions.jsonl (nerkit predict)"
 echo "demo: not built yet: serve, bench (see README, Life cycle)."
