@@ -3,7 +3,7 @@
 //! back, so each word of each sentence gets exactly one prediction.
 use std::path::Path;
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use nerkit_export::config::BertConfig;
 use nerkit_export::fused::fused_inference_model;
 use nerkit_export::inference::{inference_model, InferenceOptions};
@@ -98,16 +98,9 @@ pub fn tag_sentences(
     for (i, words) in sentences.iter().enumerate() {
         examples.extend(encoder.encode_unlabelled(i, words)?);
     }
-    let lengths: Vec<usize> = examples.iter().map(Example::len).collect();
-    let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
-    let mut per_window = vec![Vec::new(); examples.len()];
-    for indices in batches_by_length(&lengths, batch_size, 0) {
-        let seqs: Vec<Vec<i64>> = indices.iter().map(|&i| examples[i].input_ids.clone()).collect();
-        let logits = backend.run(&PaddedBatch::from_sequences(&seqs, i64::from(encoder.pad_id())))?;
-        for (row, &i) in indices.iter().enumerate() {
-            per_window[i] = word_tags(&examples[i], logits.index_axis(ndarray::Axis(0), row));
-        }
-    }
+    let seqs: Vec<Vec<i64>> = examples.iter().map(|e| e.input_ids.clone()).collect();
+    let logits = run_batched(backend, &seqs, batch_size, i64::from(encoder.pad_id()))?;
+    let per_window: Vec<Vec<WordTag>> = examples.iter().zip(&logits).map(|(e, l)| word_tags(e, l.view())).collect();
     let mut merged = merge_windows(&examples, &per_window)?;
     // Sentences with no words produce no window; give them an empty prediction list.
     merged.resize(sentences.len(), Vec::new());
@@ -147,6 +140,27 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
     } else {
         Ok(Box::new(TractBackend::from_proto(&model, dir)?))
     }
+}
+
+/// Runs `seqs` through `backend` in length-sorted batches; returns each sequence's `[len, labels]` logits.
+pub fn run_batched(
+    backend: &mut dyn Backend,
+    seqs: &[Vec<i64>],
+    batch_size: usize,
+    pad_id: i64,
+) -> Result<Vec<Array2<f32>>, InferError> {
+    let lengths: Vec<usize> = seqs.iter().map(Vec::len).collect();
+    let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
+    let mut out = vec![Array2::zeros((0, 0)); seqs.len()];
+    for indices in batches_by_length(&lengths, batch_size, 0) {
+        let batch: Vec<Vec<i64>> = indices.iter().map(|&i| seqs[i].clone()).collect();
+        let logits = backend.run(&PaddedBatch::from_sequences(&batch, pad_id))?;
+        for (row, &i) in indices.iter().enumerate() {
+            let l = logits.index_axis(ndarray::Axis(0), row);
+            out[i] = l.slice(ndarray::s![..lengths[i], ..]).to_owned();
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

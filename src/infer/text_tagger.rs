@@ -10,7 +10,6 @@
 use std::ops::Range;
 use std::path::Path;
 
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use tokenizers::Decoder;
 
@@ -18,12 +17,11 @@ use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
 use super::glossary::{pairs_and_glossary, Glossary, Pair};
 use super::hf_pipeline::{self, Token};
 use super::select::{self, BackendChoice};
-use super::tagger::{tag_sentences, TagError};
+use super::tagger::{run_batched, tag_sentences, TagError};
 use super::text::{split_sentences, split_words, Word};
-use super::{Backend, InferError, PaddedBatch};
+use super::{Backend, InferError};
 use crate::labels::LabelSet;
 use crate::metrics::entities::default_entities;
-use crate::prepare::batch::batches_by_length;
 use crate::prepare::encode::{EncodeOptions, Encoder};
 use crate::prepare::windows::{merge_windows, plan_windows, WindowSpan};
 
@@ -282,25 +280,4 @@ fn softmax(row: &[f32]) -> Vec<f32> {
     let exp: Vec<f32> = row.iter().map(|&v| (v - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
     exp.into_iter().map(|e| e / sum).collect()
-}
-
-/// Runs `seqs` through `backend` in length-sorted batches; returns each sequence's `[len, labels]` logits.
-pub fn run_batched(
-    backend: &mut dyn Backend,
-    seqs: &[Vec<i64>],
-    batch_size: usize,
-    pad_id: i64,
-) -> Result<Vec<Array2<f32>>, InferError> {
-    let lengths: Vec<usize> = seqs.iter().map(Vec::len).collect();
-    let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
-    let mut out = vec![Array2::zeros((0, 0)); seqs.len()];
-    for indices in batches_by_length(&lengths, batch_size, 0) {
-        let batch: Vec<Vec<i64>> = indices.iter().map(|&i| seqs[i].clone()).collect();
-        let logits = backend.run(&PaddedBatch::from_sequences(&batch, pad_id))?;
-        for (row, &i) in indices.iter().enumerate() {
-            let l = logits.index_axis(ndarray::Axis(0), row);
-            out[i] = l.slice(ndarray::s![..lengths[i], ..]).to_owned();
-        }
-    }
-    Ok(out)
 }
