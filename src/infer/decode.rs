@@ -37,7 +37,8 @@ fn transitions(labels: &LabelSet) -> (Vec<Vec<bool>>, Vec<bool>) {
     (allowed, start)
 }
 
-fn argmax(row: &[f32]) -> usize {
+/// Index of the first maximum (numpy's `argmax`).
+pub(crate) fn argmax(row: &[f32]) -> usize {
     row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
 }
 

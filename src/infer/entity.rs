@@ -76,7 +76,7 @@ impl TagOptions {
         match (self.aggregation.is_hf(), self.decode) {
             (true, Some(Decoding::Viterbi)) => Err(format!(
                 "decode = viterbi applies to the native aggregation only; the Hugging Face strategy `{}` decodes by argmax",
-                serde_json::to_value(self.aggregation).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                clap::ValueEnum::to_possible_value(&self.aggregation).map(|v| v.get_name().to_string()).unwrap_or_default()
             )),
             (true, _) => Ok(Decoding::Argmax),
             (false, d) => Ok(d.unwrap_or_default()),

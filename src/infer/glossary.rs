@@ -11,7 +11,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use super::entity::{entity_type, Entity};
-use super::text::Word;
+use super::text::{words_overlapping, Word};
 use crate::evaluate::pairs::{pair_entities, PairRule};
 use crate::metrics::Span;
 
@@ -49,8 +49,7 @@ pub fn pairs_and_glossary(
     // each entity as a word span inside its sentence
     let mut per_sentence: Vec<Vec<(Span, usize)>> = vec![Vec::new(); sentences.len()];
     for (k, e) in entities.iter().enumerate() {
-        let first = words.partition_point(|w| w.end <= e.start);
-        let last = words.partition_point(|w| w.start < e.end);
+        let Range { start: first, end: last } = words_overlapping(words, e.start, e.end);
         if first >= last {
             continue;
         }
@@ -78,7 +77,8 @@ pub fn pairs_and_glossary(
         }
     }
     pairs.sort_by_key(|p| (entities[p.ac].start, p.ac));
-    (pairs.clone(), glossary(entities, &pairs))
+    let glossary = glossary(entities, &pairs);
+    (pairs, glossary)
 }
 
 fn glossary(entities: &[Entity], pairs: &[Pair]) -> Glossary {

@@ -4,6 +4,7 @@
 //! length — the `##` prefix of WordPiece; unknown tokens are words of their own, named by their text),
 //! `aggregate` / `aggregate_word(s)` for `none | simple | first | average | max`, `group_entities` (an entity
 //! continues while the type stays and the tag is not `B-`), then the `ignore_labels` filter (`O`).
+use super::decode::argmax;
 use super::entity::{entity_type, Aggregation, Entity};
 
 /// One sub-word token of the text, as the pipeline sees it.
@@ -34,11 +35,6 @@ struct Candidate {
     word: String,
     start: usize,
     end: usize,
-}
-
-fn argmax(v: &[f32]) -> usize {
-    // numpy's argmax: the first maximum
-    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
 }
 
 /// Entities of `text` from its `tokens` (special tokens already left out), in byte offsets.

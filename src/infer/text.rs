@@ -115,6 +115,11 @@ fn split_chunk(text: &str, mut start: usize, mut end: usize, out: &mut Vec<Word>
     out.extend(suffixes.into_iter().rev());
 }
 
+/// Indices of the `words` overlapping the byte range `start..end` (empty when none does).
+pub fn words_overlapping(words: &[Word], start: usize, end: usize) -> Range<usize> {
+    words.partition_point(|w| w.end <= start)..words.partition_point(|w| w.start < end)
+}
+
 /// Groups `words` of `text` into sentences: ranges of word indices covering every word once, in order.
 pub fn split_sentences(text: &str, words: &[Word]) -> Vec<Range<usize>> {
     if words.is_empty() {

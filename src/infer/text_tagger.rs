@@ -18,7 +18,7 @@ use super::glossary::{pairs_and_glossary, Glossary, Pair};
 use super::hf_pipeline::{self, Token};
 use super::select::{self, BackendChoice};
 use super::tagger::{run_batched, tag_sentences, TagError};
-use super::text::{split_sentences, split_words, Word};
+use super::text::{split_sentences, split_words, words_overlapping, Word};
 use super::{Backend, InferError};
 use crate::labels::LabelSet;
 use crate::metrics::entities::default_entities;
@@ -259,8 +259,7 @@ fn finish(
 fn sentences_from_entities(words: &[Word], sentences: &[Range<usize>], entities: &[Entity]) -> Vec<TaggedSentence> {
     let mut tags = vec![String::from("O"); words.len()];
     for e in entities {
-        let first = words.partition_point(|w| w.end <= e.start);
-        let last = words.partition_point(|w| w.start < e.end);
+        let Range { start: first, end: last } = words_overlapping(words, e.start, e.end);
         let kind = entity_type(&e.label);
         for (k, t) in tags.iter_mut().enumerate().take(last).skip(first) {
             if t == "O" {
