@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
                     }
                     ranges.push(r);
                 }
-                let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Bytes };
+                let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Bytes, stride: None };
                 let out = tagger.tag(&[&text], &opts)?.remove(0);
                 for ((_, gold), r) in chunk.iter().zip(&ranges) {
                     let mut pred = vec!["O".to_string(); r.len()];

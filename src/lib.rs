@@ -17,4 +17,5 @@ pub mod predict;
 pub mod prepare;
 pub mod report;
 pub mod runtime;
+pub mod serve;
 pub mod train;

@@ -22,6 +22,8 @@ enum Command {
     Export(nerkit::cli::export::Args),
     /// Tag raw text: documents (arguments, text, JSONL) → entities, AC↔LF pairs, glossary (JSONL, CoNLL, brat).
     Predict(nerkit::cli::predict::Args),
+    /// HTTP server: POST /tag (nerkit and Hugging Face shapes), /health, /info, /metrics, /docs, web UI.
+    Serve(nerkit::cli::serve::Args),
     /// Check the installation: ONNX Runtime library, embedded model, data.
     Doctor(nerkit::cli::doctor::Args),
 }
@@ -41,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(a) => nerkit::cli::evaluate::run(a),
         Command::Export(a) => nerkit::cli::export::run(a),
         Command::Predict(a) => nerkit::cli::predict::run(a),
+        Command::Serve(a) => nerkit::cli::serve::run(a),
         Command::Doctor(a) => nerkit::cli::doctor::run(a),
     }
 }

@@ -3,8 +3,12 @@
 //!
 //! - weight MatMuls `x @ Transpose(W)` (or `x @ W` with W an initializer): W becomes int8 symmetric, per output
 //!   channel (default) or per tensor; x is quantized at run time,
-//!   `y = Cast(MatMulInteger(DynamicQuantizeLinear(x), W_q, x_zero_point)) · (x_scale · w_scale)`.
-//!   One `DynamicQuantizeLinear` is shared by all MatMuls reading the same value (query/key/value).
+//!   `y = Cast(MatMulInteger(q(x), W_q, x_zero_point)) · x_scale · w_scale`. Activations are quantized per
+//!   row (default: one symmetric scale per token, `x_scale = max|x_row| / 127`, stored as uint8 around a fixed
+//!   zero point 128), so a token's result never depends on the other tokens or sequences of the batch — what
+//!   lets the server batch unrelated requests without changing any answer — or per tensor
+//!   (`DynamicQuantizeLinear`, ONNX Runtime's `quantize_dynamic`; its scale spans the whole batch).
+//!   One quantization is shared by all MatMuls reading the same value (query/key/value).
 //! - embedding tables read by `Gather`: int8 rows, `Cast(Gather(T_q, ids)) · t_scale` (per hidden column or per
 //!   tensor).
 //!
@@ -25,6 +29,16 @@ pub enum QuantizeError {
     BadInitializer { name: String, dims: Vec<i64>, values: usize },
 }
 
+/// Scale granularity of the run-time activation quantization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ActivationScale {
+    /// One symmetric scale per row (token): batch-invariant.
+    #[default]
+    PerRow,
+    /// One asymmetric scale per tensor (`DynamicQuantizeLinear`): depends on the whole batch.
+    PerTensor,
+}
+
 /// Scale granularity of int8 weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Granularity {
@@ -42,11 +56,17 @@ pub struct QuantizeOptions {
     pub keep_fp32: Vec<String>,
     /// Quantize `Gather` embedding tables too.
     pub embeddings: bool,
+    pub activations: ActivationScale,
 }
 
 impl Default for QuantizeOptions {
     fn default() -> Self {
-        QuantizeOptions { granularity: Granularity::PerChannel, keep_fp32: vec!["classifier".into()], embeddings: true }
+        QuantizeOptions {
+            granularity: Granularity::PerChannel,
+            keep_fp32: vec!["classifier".into()],
+            embeddings: true,
+            activations: ActivationScale::PerRow,
+        }
     }
 }
 
@@ -119,6 +139,41 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<pb::
     }
 }
 
+const ROW_EPS: &str = "nerkit.quant.eps";
+const ROW_INV127: &str = "nerkit.quant.inv127";
+const ROW_MID: &str = "nerkit.quant.mid";
+const ROW_ZERO: &str = "nerkit.quant.zero_point";
+
+/// The shared constants of per-row quantization.
+fn per_row_constants() -> Vec<pb::TensorProto> {
+    vec![
+        tensor::f32(ROW_EPS, &[], &[1e-8]),
+        tensor::f32(ROW_INV127, &[], &[1.0 / 127.0]),
+        tensor::f32(ROW_MID, &[], &[128.0]),
+        tensor::u8(ROW_ZERO, &[], &[128]),
+    ]
+}
+
+/// Symmetric per-row quantization of `x` [.., K] in standard ops:
+/// `s = max(max|x_row|, eps) / 127`, `q = uint8(round(x / s) + 128)`, zero point 128.
+/// Returns the names of q, s ([.., 1]) and the zero point.
+fn quantize_per_row(x: &str, nodes: &mut Vec<pb::NodeProto>) -> [String; 3] {
+    let p = format!("{x}.rowquant");
+    let name = |s: &str| format!("{p}.{s}");
+    let keep = vec![attr::ints("axes", &[-1]), attr::int("keepdims", 1)];
+    nodes.push(node("Abs", &name("abs"), &[x], &[&name("abs")], vec![]));
+    nodes.push(node("ReduceMax", &name("amax"), &[&name("abs")], &[&name("amax")], keep));
+    nodes.push(node("Max", &name("amax_eps"), &[&name("amax"), ROW_EPS], &[&name("amax_eps")], vec![]));
+    nodes.push(node("Mul", &name("scale"), &[&name("amax_eps"), ROW_INV127], &[&name("scale")], vec![]));
+    nodes.push(node("Div", &name("div"), &[x, &name("scale")], &[&name("div")], vec![]));
+    nodes.push(node("Round", &name("round"), &[&name("div")], &[&name("round")], vec![]));
+    // |x / s| <= 127 by construction, so round(x / s) + 128 lies in [1, 255]: no Clip needed
+    nodes.push(node("Add", &name("shift"), &[&name("round"), ROW_MID], &[&name("shift")], vec![]));
+    let to_u8 = vec![attr::int("to", ElemType::U8.onnx() as i64)];
+    nodes.push(node("Cast", &name("q"), &[&name("shift")], &[&name("q")], to_u8));
+    [name("q"), name("scale"), ROW_ZERO.to_string()]
+}
+
 /// A weight found behind a node input: its initializer and whether it is read through `Transpose([1, 0])`.
 struct WeightRef<'a> {
     init: &'a pb::TensorProto,
@@ -158,6 +213,7 @@ pub fn quantize_dynamic(
     let mut new_inits: Vec<pb::TensorProto> = Vec::new();
     let mut quantized_inputs: HashMap<String, [String; 3]> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
+    let mut per_row_constants_added = false;
     for n in &graph.node {
         let target = match n.op_type.as_str() {
             "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
@@ -201,18 +257,37 @@ pub fn quantize_dynamic(
         let x = n.input[0].clone();
         let [xq, xs, xz] = quantized_inputs
             .entry(x.clone())
-            .or_insert_with(|| {
-                let qn = format!("{x}.quant");
-                let outs = [format!("{qn}:0"), format!("{qn}:1"), format!("{qn}:2")];
-                new_nodes.push(node("DynamicQuantizeLinear", &qn, &[&x], &[&outs[0], &outs[1], &outs[2]], vec![]));
-                outs
+            .or_insert_with(|| match opts.activations {
+                ActivationScale::PerTensor => {
+                    let qn = format!("{x}.quant");
+                    let outs = [format!("{qn}:0"), format!("{qn}:1"), format!("{qn}:2")];
+                    new_nodes.push(node("DynamicQuantizeLinear", &qn, &[&x], &[&outs[0], &outs[1], &outs[2]], vec![]));
+                    outs
+                }
+                ActivationScale::PerRow => {
+                    if !per_row_constants_added {
+                        new_inits.extend(per_row_constants());
+                        per_row_constants_added = true;
+                    }
+                    quantize_per_row(&x, &mut new_nodes)
+                }
             })
             .clone();
         let (mi, mf, sc) = (format!("{}.int", n.name), format!("{}.int.f32", n.name), format!("{}.scale", n.name));
         new_nodes.push(node("MatMulInteger", &mi, &[&xq, &q_name, &xz], &[&mi], vec![]));
         new_nodes.push(node("Cast", &mf, &[&mi], &[&mf], cast_to));
-        new_nodes.push(node("Mul", &sc, &[&xs, &s_name], &[&sc], vec![]));
-        new_nodes.push(node("Mul", &n.name, &[&mf, &sc], &[out], vec![]));
+        match opts.activations {
+            // a scalar activation scale folds into the weight scales first
+            ActivationScale::PerTensor => {
+                new_nodes.push(node("Mul", &sc, &[&xs, &s_name], &[&sc], vec![]));
+                new_nodes.push(node("Mul", &n.name, &[&mf, &sc], &[out], vec![]));
+            }
+            // [.., 1] row scales: rows first, then the [N] weight scales
+            ActivationScale::PerRow => {
+                new_nodes.push(node("Mul", &sc, &[&mf, &xs], &[&sc], vec![]));
+                new_nodes.push(node("Mul", &n.name, &[&sc, &s_name], &[out], vec![]));
+            }
+        }
     }
     // Drop nodes and initializers nothing reads any more (the fp32 weights and their Transposes).
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
@@ -231,7 +306,10 @@ pub fn quantize_dynamic(
     out.graph = Some(pb::GraphProto { node: new_nodes, initializer, ..graph.clone() });
     out.metadata_props.push(pb::StringStringEntryProto {
         key: "nerkit.quantization".into(),
-        value: format!("dynamic int8, {:?}, fp32 kept: {:?}", opts.granularity, opts.keep_fp32),
+        value: format!(
+            "dynamic int8, weights {:?}, activations {:?}, fp32 kept: {:?}",
+            opts.granularity, opts.activations, opts.keep_fp32
+        ),
     });
     report.int8_bytes = out.encoded_len();
     Ok((out, report))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
-use nerkit_export::quantize::{Granularity, QuantizeOptions};
+use nerkit_export::quantize::{ActivationScale, Granularity, QuantizeOptions};
 
 use crate::infer::compare::{compare_dir, SAMPLE_SENTENCES};
 use crate::infer::{BackendKind, BackendOptions};
@@ -23,6 +23,11 @@ pub struct Args {
     /// int8: one scale per weight tensor instead of one per output channel.
     #[arg(long, requires = "int8")]
     pub per_tensor: bool,
+    /// int8: quantize activations with one scale per tensor (ONNX Runtime's `DynamicQuantizeLinear`, whose
+    /// scale spans the whole batch) instead of one per token (the default: a text's result does not depend on
+    /// what it is batched with).
+    #[arg(long, requires = "int8")]
+    pub per_tensor_activations: bool,
     /// int8: comma-separated weight-name patterns kept in fp32 (e.g. classifier,embeddings,layer.5).
     #[arg(long, value_delimiter = ',', default_value = "classifier")]
     pub keep_fp32: Vec<String>,
@@ -65,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         granularity: if args.per_tensor { Granularity::PerTensor } else { Granularity::PerChannel },
         keep_fp32: args.keep_fp32.clone(),
         embeddings: true,
+        activations: if args.per_tensor_activations { ActivationScale::PerTensor } else { ActivationScale::PerRow },
     });
     let req = ExportRequest {
         model_dir: model_dir.clone(),

@@ -5,6 +5,7 @@ pub mod evaluate;
 pub mod export;
 pub mod predict;
 pub mod prepare;
+pub mod serve;
 pub mod train;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.

@@ -71,7 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.input.is_none() && args.texts.is_empty() {
         anyhow::bail!("nothing to tag: give texts as arguments or --input FILE|-");
     }
-    let options = TagOptions { aggregation: args.aggregation, decode: args.decode, offsets: args.offsets };
+    let options =
+        TagOptions { aggregation: args.aggregation, decode: args.decode, offsets: args.offsets, stride: None };
     options.decoding().map_err(anyhow::Error::msg)?;
     if args.format == Format::Brat && args.offsets == Offsets::Bytes {
         anyhow::bail!("brat standoff counts characters: use --offsets chars with --format brat");

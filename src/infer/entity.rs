@@ -68,6 +68,10 @@ pub struct TagOptions {
     /// argmax, as the pipeline does; asking them for Viterbi is an error.
     pub decode: Option<Decoding>,
     pub offsets: Offsets,
+    /// Sub-word overlap between consecutive token windows of a long text under a Hugging Face strategy (the
+    /// pipeline's `stride`); `None` = the tagger's default (32). The native path windows sentences with the
+    /// tagger's own stride.
+    pub stride: Option<usize>,
 }
 
 impl TagOptions {

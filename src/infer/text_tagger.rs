@@ -187,7 +187,7 @@ impl TextTagger {
             TagError::Infer(InferError::Tokenizer { path: "tokenizer.json".into(), message: e.to_string() })
         };
         let budget = self.hf_max_len - (self.encoder.options().max_len - self.encoder.budget());
-        let stride = self.encoder.options().stride.min(budget.saturating_sub(1));
+        let stride = opts.stride.unwrap_or(self.encoder.options().stride).min(budget.saturating_sub(1));
         let mut encodings = Vec::with_capacity(texts.len());
         let (mut windows, mut seqs) = (Vec::new(), Vec::new());
         for (i, text) in texts.iter().enumerate() {

@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 use nerkit_export::weights::{Tensor, Weights};
 
 /// The embedded MiniLM's directory; fails with the setup command when it is not installed.

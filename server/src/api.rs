@@ -1,0 +1,251 @@
+//! The wire format of `POST /tag`: nerkit's own request and answer, and the Hugging Face Inference API's
+//! token-classification shape (so `huggingface_hub.InferenceClient(...).token_classification(...)` works
+//! unchanged). These types are the HTTP contract (and the OpenAPI schemas); the engine behind the server
+//! converts its own results into them.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// How sub-word predictions become entities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// nerkit's own: PLOD-style words, sentence by sentence, BIO-constrained Viterbi (what the model was
+    /// trained and evaluated on).
+    #[default]
+    Native,
+    /// Hugging Face `none`: one entity per sub-word token.
+    None,
+    /// Hugging Face `simple`.
+    Simple,
+    /// Hugging Face `first`.
+    First,
+    /// Hugging Face `average`.
+    Average,
+    /// Hugging Face `max`.
+    Max,
+}
+
+/// Word decoding of the native aggregation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Decode {
+    Viterbi,
+    Argmax,
+}
+
+/// Unit of entity offsets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Offsets {
+    /// Unicode code points (Python `str` indices; what the Hugging Face pipeline returns).
+    #[default]
+    Chars,
+    /// UTF-8 bytes.
+    Bytes,
+}
+
+/// Tagging options; requests with equal options share engine batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TagOptions {
+    pub aggregation: Aggregation,
+    pub decode: Option<Decode>,
+    pub offsets: Offsets,
+    /// Sub-word overlap between windows of a long text (`None` = the engine's default).
+    pub stride: Option<usize>,
+}
+
+/// nerkit's request: one `text` or a list of `texts`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagRequest {
+    /// One text (the answer is one object).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Several texts (the answer is a list, in order).
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
+    #[serde(default)]
+    pub aggregation: Aggregation,
+    /// Default `viterbi` for the native aggregation; the Hugging Face strategies decode by argmax.
+    #[serde(default)]
+    pub decode: Option<Decode>,
+    #[serde(default)]
+    pub offsets: Offsets,
+    /// Include `pairs` and `glossary` (default true).
+    #[serde(default = "yes")]
+    pub pairs: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One entity: `text == input[start..end]` in the requested offset unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Entity {
+    /// `AC` or `LF` (with `aggregation = none`, the token's tag, e.g. `B-AC`).
+    pub label: String,
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+    /// Hugging Face strategies only: the tokenizer's decoding of the entity's sub-words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word: Option<String>,
+}
+
+/// An abbreviation ↔ long-form pair: indices into `entities`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Pair {
+    pub ac: usize,
+    pub lf: usize,
+    /// Which pairing rule matched, e.g. `bracket_after_lf`.
+    pub rule: String,
+    pub score: f32,
+}
+
+/// What one abbreviation stands for in the text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GlossaryEntry {
+    pub long_form: String,
+    pub ac: usize,
+    pub lf: usize,
+    /// Entity indices of every mention of the abbreviation.
+    pub mentions: Vec<usize>,
+}
+
+/// The answer for one text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TagResult {
+    pub entities: Vec<Entity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<Pair>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary: Option<BTreeMap<String, GlossaryEntry>>,
+}
+
+/// The Hugging Face Inference API request for token classification.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HfRequest {
+    /// One text or a list of texts.
+    pub inputs: HfInputs,
+    #[serde(default)]
+    pub parameters: HfParameters,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum HfInputs {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `parameters` of the Hugging Face request.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HfParameters {
+    /// `none`, `simple` (the default here, as on the Inference API), `first`, `average`, `max`; nerkit
+    /// also takes `native`.
+    #[serde(default)]
+    pub aggregation_strategy: Option<Aggregation>,
+    /// Entity groups (or token tags with `none`) to drop; `O` is never returned.
+    #[serde(default)]
+    pub ignore_labels: Option<Vec<String>>,
+    /// Sub-word overlap between the windows of a long text.
+    #[serde(default)]
+    pub stride: Option<usize>,
+}
+
+/// One entity in the Hugging Face shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HfEntity {
+    /// Entity type (`AC`, `LF`) for the grouping strategies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_group: Option<String>,
+    /// Token tag (`B-AC`, ...) with `aggregation_strategy = none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    pub score: f32,
+    pub word: String,
+    /// Code points.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl HfEntity {
+    pub fn from_entity(e: &Entity, aggregation: Aggregation) -> HfEntity {
+        let kind = e.label.strip_prefix("B-").or_else(|| e.label.strip_prefix("I-")).unwrap_or(&e.label);
+        let (entity_group, entity) = match aggregation {
+            Aggregation::None => (None, Some(e.label.clone())),
+            _ => (Some(kind.to_string()), None),
+        };
+        HfEntity {
+            entity_group,
+            entity,
+            score: e.score,
+            word: e.word.clone().unwrap_or_else(|| e.text.clone()),
+            start: e.start,
+            end: e.end,
+        }
+    }
+
+    /// The label `ignore_labels` is matched against.
+    pub fn label(&self) -> &str {
+        self.entity_group.as_deref().or(self.entity.as_deref()).unwrap_or("")
+    }
+}
+
+/// Every error answer: `{"error": "...", "kind": "..."}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    /// Machine-readable class, e.g. `invalid_json`, `text_too_long`, `queue_full`.
+    pub kind: String,
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `loading` or `failed`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What the engine tells about itself.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ModelInfo {
+    /// The model directory or id.
+    pub model_id: String,
+    pub labels: Vec<String>,
+    /// The engine in use, e.g. `ort-cpu int8`.
+    pub backend: String,
+    /// Why this engine (the fallback decisions taken at load time).
+    pub backend_reasons: Vec<String>,
+    /// Longest window in sub-word tokens (longer texts are windowed with stride, never truncated).
+    pub max_len: usize,
+}
+
+/// The server's limits (`/info`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_texts: usize,
+    pub max_chars: usize,
+    pub max_batch_tokens: usize,
+    pub max_wait_ms: u64,
+    pub max_concurrent: usize,
+}
+
+/// `GET /info`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Info {
+    #[serde(flatten)]
+    pub model: ModelInfo,
+    pub limits: Limits,
+    pub auth: bool,
+    pub version: String,
+}

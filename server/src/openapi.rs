@@ -1,0 +1,43 @@
+//! The OpenAPI document (`GET /openapi.json`), generated from the handler annotations and the wire types.
+use utoipa::OpenApi;
+
+use crate::{api, routes, tag};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nerkit",
+        description = "Abbreviation (AC) and long-form (LF) tagging of biomedical text. `POST /tag` takes nerkit's request or the Hugging Face Inference API token-classification request.",
+        license(name = "Apache-2.0")
+    ),
+    paths(tag::tag, routes::health, routes::info, routes::metrics),
+    components(schemas(
+        api::TagRequest,
+        api::HfRequest,
+        api::HfInputs,
+        api::HfParameters,
+        api::TagResult,
+        api::Entity,
+        api::Pair,
+        api::GlossaryEntry,
+        api::HfEntity,
+        api::ErrorBody,
+        api::Health,
+        api::Info,
+        api::ModelInfo,
+        api::Limits,
+        api::Aggregation,
+        api::Decode,
+        api::Offsets,
+        tag::TagBody,
+        tag::TagAnswer
+    ))
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON, with the crate version.
+pub fn document(version: &str) -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = version.to_string();
+    doc.to_pretty_json().expect("OpenAPI JSON")
+}

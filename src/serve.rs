@@ -1,0 +1,135 @@
+//! `nerkit serve`: the raw-text tagger ([`crate::infer::TextTagger`]) behind the HTTP server's
+//! [`nerkit_server::Engine`] trait, and the conversion of its results into the server's wire types.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nerkit_server::api;
+use nerkit_server::{Engine, EngineError, TokenCounter};
+
+use crate::infer::decode::Decoding;
+use crate::infer::tagger::TagError;
+use crate::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TaggedText, TextTagger};
+
+/// A model served over HTTP.
+pub struct ServeEngine {
+    tagger: TextTagger,
+    model_id: String,
+}
+
+impl ServeEngine {
+    /// Opens `model_dir` on `choice` (see [`TextTagger::open`]: exported on first use when needed).
+    pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<ServeEngine, TagError> {
+        let tagger = TextTagger::open(model_dir, choice, threads)?;
+        Ok(ServeEngine { tagger, model_id: model_dir.display().to_string() })
+    }
+
+    pub fn new(tagger: TextTagger, model_id: impl Into<String>) -> ServeEngine {
+        ServeEngine { tagger, model_id: model_id.into() }
+    }
+}
+
+/// The server's options as the tagger's.
+pub fn tag_options(o: &api::TagOptions) -> TagOptions {
+    TagOptions {
+        aggregation: match o.aggregation {
+            api::Aggregation::Native => Aggregation::Native,
+            api::Aggregation::None => Aggregation::None,
+            api::Aggregation::Simple => Aggregation::Simple,
+            api::Aggregation::First => Aggregation::First,
+            api::Aggregation::Average => Aggregation::Average,
+            api::Aggregation::Max => Aggregation::Max,
+        },
+        decode: o.decode.map(|d| match d {
+            api::Decode::Viterbi => Decoding::Viterbi,
+            api::Decode::Argmax => Decoding::Argmax,
+        }),
+        offsets: match o.offsets {
+            api::Offsets::Chars => Offsets::Chars,
+            api::Offsets::Bytes => Offsets::Bytes,
+        },
+        stride: o.stride,
+    }
+}
+
+/// One tagged text in the wire format (the same JSON fields as `nerkit predict --format jsonl`).
+pub fn to_wire(t: TaggedText) -> api::TagResult {
+    api::TagResult {
+        entities: t
+            .entities
+            .into_iter()
+            .map(|e| api::Entity {
+                label: e.label,
+                text: e.text,
+                start: e.start,
+                end: e.end,
+                score: e.score,
+                word: e.word,
+            })
+            .collect(),
+        pairs: Some(
+            t.pairs
+                .into_iter()
+                .map(|p| api::Pair {
+                    ac: p.ac,
+                    lf: p.lf,
+                    rule: serde_json::to_value(p.rule)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    score: p.score,
+                })
+                .collect(),
+        ),
+        glossary: Some(
+            t.glossary
+                .into_iter()
+                .map(|(k, g)| {
+                    (k, api::GlossaryEntry { long_form: g.long_form, ac: g.ac, lf: g.lf, mentions: g.mentions })
+                })
+                .collect(),
+        ),
+    }
+}
+
+impl Engine for ServeEngine {
+    fn info(&self) -> api::ModelInfo {
+        api::ModelInfo {
+            model_id: self.model_id.clone(),
+            labels: self.tagger.labels().labels().to_vec(),
+            backend: self.tagger.backend_name().to_string(),
+            backend_reasons: self.tagger.backend_reasons().to_vec(),
+            max_len: self.tagger.max_len(),
+        }
+    }
+
+    fn token_counter(&self) -> TokenCounter {
+        let tokenizer = self.tagger.encoder().tokenizer().clone();
+        Arc::new(move |text: &str| match tokenizer.encode_fast(text, false) {
+            Ok(enc) => enc.len(),
+            Err(_) => text.len() / 4 + 1,
+        })
+    }
+
+    fn tag(&mut self, texts: &[&str], opts: &api::TagOptions) -> Result<Vec<api::TagResult>, EngineError> {
+        let opts = tag_options(opts);
+        opts.decoding().map_err(EngineError::Invalid)?;
+        let tagged = self.tagger.tag(texts, &opts).map_err(|e| EngineError::Failed(e.to_string()))?;
+        Ok(tagged.into_iter().map(to_wire).collect())
+    }
+}
+
+/// What `--model embedded` means: the bundled sentence encoder, which has no trained token-classification head.
+pub fn refuse_untrained(model: &Path) -> Result<PathBuf, String> {
+    if model.as_os_str() == "embedded" {
+        return Err(format!(
+            "`--model embedded` is the bundled all-MiniLM-L6-v2 encoder ({}), which has no trained \
+             token-classification head: train one (`nerkit train --data ../shared/data/plod/plod-cw-2024-lowercased/train.jsonl \
+             --out runs/quick`) and serve it with `--model runs/quick/best`",
+            crate::paths::embedded_model_dir().display()
+        ));
+    }
+    if !model.is_dir() {
+        return Err(format!("model directory {} does not exist", model.display()));
+    }
+    Ok(model.to_path_buf())
+}
