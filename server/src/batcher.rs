@@ -209,3 +209,126 @@ fn run_batch(engine: &mut dyn Engine, jobs: Vec<Job>, metrics: &Metrics) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Aggregation, Entity};
+
+    /// Answers each text with one entity holding the text; panics on "panic"; fails on "fail".
+    struct Echo {
+        calls: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Engine for Echo {
+        fn info(&self) -> ModelInfo {
+            ModelInfo { model_id: "echo".into(), ..Default::default() }
+        }
+        fn token_counter(&self) -> TokenCounter {
+            Arc::new(|t: &str| t.split_whitespace().count())
+        }
+        fn tag(&mut self, texts: &[&str], opts: &TagOptions) -> Result<Vec<TagResult>, EngineError> {
+            self.calls.lock().unwrap().push(texts.len());
+            if texts.contains(&"panic") {
+                panic!("engine bug");
+            }
+            if texts.contains(&"fail") {
+                return Err(EngineError::Failed("bad".into()));
+            }
+            Ok(texts
+                .iter()
+                .map(|t| TagResult {
+                    entities: vec![Entity {
+                        label: format!("{:?}", opts.aggregation),
+                        text: t.to_string(),
+                        start: 0,
+                        end: t.chars().count(),
+                        score: 1.0,
+                        word: None,
+                    }],
+                    ..Default::default()
+                })
+                .collect())
+        }
+    }
+
+    fn start(enabled: bool, max_wait_ms: u64) -> (Batcher, Arc<Mutex<Vec<usize>>>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let c = calls.clone();
+        let policy = BatchPolicy { enabled, max_tokens: 1000, max_wait: Duration::from_millis(max_wait_ms) };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = Batcher::start(
+            move || Ok(Box::new(Echo { calls: c }) as Box<dyn Engine>),
+            policy,
+            Arc::new(Metrics::new()),
+            move |r| tx.send(r).unwrap(),
+        );
+        rx.recv().unwrap().unwrap();
+        (b, calls)
+    }
+
+    fn texts(r: Result<Vec<TagResult>, EngineError>) -> Vec<String> {
+        r.unwrap().into_iter().map(|t| t.entities[0].text.clone()).collect()
+    }
+
+    #[test]
+    fn batches_concurrent_requests_and_answers_each_its_own_texts_in_order() {
+        let (b, calls) = start(true, 200);
+        calls.lock().unwrap().clear(); // the probe
+        let opts = TagOptions::default();
+        let r1 = b.submit(vec!["a".into(), "b".into()], opts, 2).unwrap();
+        let r2 = b.submit(vec!["c".into()], opts, 1).unwrap();
+        let hf = TagOptions { aggregation: Aggregation::Simple, ..opts };
+        let r3 = b.submit(vec!["d".into()], hf, 1).unwrap();
+        assert_eq!(texts(r1.blocking_recv().unwrap()), ["a", "b"]);
+        assert_eq!(texts(r2.blocking_recv().unwrap()), ["c"]);
+        let r3 = r3.blocking_recv().unwrap().unwrap();
+        assert_eq!((r3[0].text_label()), ("d", "Simple"));
+        // within the wait bound the three requests became one batch, run as one call per option set
+        assert_eq!(*calls.lock().unwrap(), vec![3, 1]);
+        b.stop();
+    }
+
+    impl TagResult {
+        fn text_label(&self) -> (&str, &str) {
+            (&self.entities[0].text, &self.entities[0].label)
+        }
+    }
+
+    #[test]
+    fn without_batching_every_request_is_its_own_call() {
+        let (b, calls) = start(false, 200);
+        calls.lock().unwrap().clear();
+        let rs: Vec<_> = (0..3).map(|i| b.submit(vec![i.to_string()], TagOptions::default(), 1).unwrap()).collect();
+        for (i, r) in rs.into_iter().enumerate() {
+            assert_eq!(texts(r.blocking_recv().unwrap()), [i.to_string()]);
+        }
+        assert_eq!(*calls.lock().unwrap(), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn an_engine_panic_fails_its_batch_only_and_the_engine_goes_on() {
+        let (b, _) = start(false, 0);
+        let opts = TagOptions::default();
+        let bad = b.submit(vec!["panic".into()], opts, 1).unwrap().blocking_recv().unwrap();
+        assert!(matches!(&bad, Err(EngineError::Failed(m)) if m.contains("engine bug")), "{bad:?}");
+        let failed = b.submit(vec!["fail".into()], opts, 1).unwrap().blocking_recv().unwrap();
+        assert!(matches!(failed, Err(EngineError::Failed(_))));
+        assert_eq!(texts(b.submit(vec!["ok".into()], opts, 1).unwrap().blocking_recv().unwrap()), ["ok"]);
+        b.stop();
+        assert!(b.submit(vec!["late".into()], opts, 1).is_none(), "a stopped batcher takes nothing");
+    }
+
+    #[test]
+    fn a_failing_loader_reports_failed() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = Batcher::start(
+            || Err("no such model".to_string()),
+            BatchPolicy { enabled: true, max_tokens: 10, max_wait: Duration::ZERO },
+            Arc::new(Metrics::new()),
+            move |r| tx.send(r).unwrap(),
+        );
+        assert_eq!(rx.recv().unwrap(), Err("no such model".to_string()));
+        assert!(matches!(b.status(), Status::Failed(e) if e == "no such model"));
+    }
+}
