@@ -38,8 +38,22 @@ printf '%s\n' \
 "$bin" predict --model "$run/export" --input "$run/predict-input.txt" --output "$run/predictions.jsonl"
 head -c 600 "$run/predictions.jsonl"; echo
 
+step "serve: the exported model over HTTP on a free loopback port; one POST /tag, then SIGTERM"
+"$bin" serve --model "$run/export" --port 0 > "$run/serve.log" 2>&1 &
+serve_pid=$!
+url=""
+for _ in $(seq 300); do
+  url="$(sed -n 's/^nerkit serve: listening on //p' "$run/serve.log" | head -1)"
+  [ -n "$url" ] && curl -sf "$url/health" > /dev/null && break
+  sleep 0.2
+done
+curl -sf "$url/health" > /dev/null || { cat "$run/serve.log"; kill "$serve_pid"; echo "demo: the server did not come up" >&2; exit 1; }
+curl -s "$url/tag" -H 'Content-Type: application/json' \
+  -d '{"text": "Magnetic resonance imaging (MRI) was performed.", "pairs": false}'; echo
+kill -TERM "$serve_pid"; wait "$serve_pid"
+
 echo
 echo "demo: done. Outputs in $run/: analysis/, prepared/, train/ (metrics.csv, curves.png, best/),"
 echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html,"
-echo "      predictions.jsonl (nerkit predict)"
-echo "demo: not built yet: serve, bench (see README, Life cycle)."
+echo "      predictions.jsonl (nerkit predict), serve.log (nerkit serve: run it with nerkit serve --model $run/export)"
+echo "demo: not built yet: bench, the full web UI (see README, Life cycle)."
