@@ -73,3 +73,15 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import huggingface_hu
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "huggingface_hub==$HF_HUB_VERSION"
 fi
 echo "setup: test tools           $venv (huggingface_hub $HF_HUB_VERSION)"
+
+# Test tools from Debian: headless Chromium and its WebDriver (tests/ui_browser.rs drives the web UI with them).
+if ! command -v chromedriver > /dev/null || ! command -v chromium > /dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "setup: installing chromium + chromium-driver (Debian packages; browser test)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null
+  else
+    echo "setup: chromium + chromium-driver missing and not root: install them (apt-get install chromium chromium-driver) for tests/ui_browser.rs" >&2
+  fi
+fi
+command -v chromedriver > /dev/null && echo "setup: browser               $(chromium --version 2>/dev/null | head -1)"

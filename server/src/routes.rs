@@ -31,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi))
         .route("/docs", web::get().to(docs))
+        .route("/ui.css", web::get().to(ui_css))
+        .route("/ui.js", web::get().to(ui_js))
         .default_service(web::to(not_found));
 }
 
@@ -86,8 +88,17 @@ async fn docs() -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(include_str!("../static/docs.html"))
 }
 
+/// The web UI: one page, its stylesheet and script, embedded in the binary (no CDN, works offline).
 async fn ui() -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(include_str!("../static/index.html"))
+}
+
+async fn ui_css() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/css; charset=utf-8").body(include_str!("../static/ui.css"))
+}
+
+async fn ui_js() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/javascript; charset=utf-8").body(include_str!("../static/ui.js"))
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -99,9 +110,11 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse,
     Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{m} {p}: use POST")))
 }
 
-/// Routes open without the bearer token: the probe Kubernetes calls, and the web UI page itself.
+/// Routes open without the bearer token: the probe Kubernetes calls, and the web UI's static files (the page
+/// asks for the key and sends it with its requests).
 fn is_open(req: &ServiceRequest) -> bool {
-    req.path() == "/health" || (req.path() == "/" && req.method() == actix_web::http::Method::GET)
+    let get = req.method() == actix_web::http::Method::GET;
+    req.path() == "/health" || (get && matches!(req.path(), "/" | "/ui.css" | "/ui.js"))
 }
 
 /// Constant-time comparison of the `Authorization: Bearer` token with `key`.
