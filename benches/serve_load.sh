@@ -9,30 +9,41 @@ model="${1:?usage: benches/serve_load.sh MODEL_DIR [NERKIT_BINARY]}"
 bin="${2:-target/release/nerkit}"
 oha="${OHA:-$(command -v oha || echo .nerkit/tools/bin/oha)}"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.nerkit/ort/libonnxruntime.so.1.31.1}"
-text='Functional magnetic resonance imaging (fMRI) and diffusion tensor imaging (DTI) were acquired in all 42 patients with mild cognitive impairment (MCI) and in healthy controls to measure cortical thickness and white matter integrity.'
+text='Functional magnetic resonance imaging (fMRI) and diffusion tensor imaging (DTI) were acquired in all 42 patients with mild cognitive impairment (MCI) and in healthy controls to measure cortical thickness, white matter integrity and resting state connectivity in the default mode network.'
 body="{\"text\": \"$text\"}"
 port=18471
 
 start() {  # start ARGS...: serve on $port, wait for /health
   "$bin" serve --model "$model" --port "$port" "$@" > /tmp/nerkit-serve-bench.log 2>&1 &
   pid=$!
-  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && return; sleep 0.2; done
+  for _ in $(seq 600); do
+    kill -0 "$pid" 2> /dev/null || { cat /tmp/nerkit-serve-bench.log >&2; exit 1; }
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null && return
+    sleep 0.2
+  done
   echo "server did not become healthy" >&2; exit 1
 }
-stop() { kill -TERM "$pid"; wait "$pid" || true; }
+stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2> /dev/null' EXIT
 rss() { awk '/VmRSS/ {print $2 / 1024 " MB"}' "/proc/$pid/status"; }
 load() {  # load REQUESTS CONCURRENCY
+  local out; out="$(mktemp)"
   "$oha" --no-tui -n "$1" -c "$2" -m POST -H 'Content-Type: application/json' -d "$body" --output-format json \
-    "http://127.0.0.1:$port/tag" | python3 -c '
+    "http://127.0.0.1:$port/tag" > "$out"
+  python3 - "$out" <<'PY'
 import json, sys
-r = json.load(sys.stdin); s = r["summary"]; p = r["latencyPercentiles"]
-codes = r.get("statusCodeDistribution", {})
-print(f"  {s[\"requestsPerSec\"]:8.1f} req/s  p50 {p[\"p50\"]*1e3:6.2f} ms  p99 {p[\"p99\"]*1e3:6.2f} ms  status {codes}")'
+r = json.load(open(sys.argv[1]))
+s, p = r["summary"], r["latencyPercentiles"]
+print("  %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms  status %s"
+      % (s["requestsPerSec"], p["p50"] * 1e3, p["p99"] * 1e3, r.get("statusCodeDistribution", {})))
+PY
+  rm -f "$out"
 }
 
 echo "words in the sentence: $(echo "$text" | wc -w)"
 start
-echo "batching on, RSS after load: $(rss)"
+echo "batching on, RSS after the model loaded: $(rss)"
 load 50 1 > /dev/null
 echo "concurrency 1 (batching on):"; load 1000 1
 echo "concurrency 32, batching on:"; load 3000 32

@@ -16,7 +16,7 @@ use nerkit::infer::{load_backend, Backend, BackendKind, BackendOptions, PaddedBa
 use nerkit_export::builder::{model_bytes, pb};
 use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, InferenceOptions, LAST_HIDDEN_STATE};
-use nerkit_export::quantize::{quantize_dynamic, QuantizeOptions};
+use nerkit_export::quantize::{quantize_dynamic, ActivationScale, QuantizeOptions};
 use nerkit_export::weights::Weights;
 use serde_json::Value;
 use tract_onnx::prelude::*;
@@ -171,7 +171,9 @@ fn tiny_bert_ort_and_tract_agree_in_fp32_and_int8() {
     let cfg = tiny_config();
     let weights = Weights::random(&cfg, 4, 2024);
     let fp32 = inference_model(&cfg, &weights, &InferenceOptions::default()).unwrap();
-    let (int8, report) = quantize_dynamic(&fp32, &QuantizeOptions::default()).unwrap();
+    // tract runs the per-tensor activation variant; the per-row default is ONNX Runtime's (next test)
+    let per_tensor = QuantizeOptions { activations: ActivationScale::PerTensor, ..Default::default() };
+    let (int8, report) = quantize_dynamic(&fp32, &per_tensor).unwrap();
     let batch = tiny_batch();
     let origin = Path::new("tiny.onnx");
     let mut runs = Vec::new();
@@ -196,6 +198,35 @@ fn tiny_bert_ort_and_tract_agree_in_fp32_and_int8() {
         q.max_abs_diff, q.argmax_agree, q.positions, report.fp32_bytes, report.int8_bytes
     );
     assert!(q.max_abs_diff < 0.1 * scale, "int8 drifted: {q:?}");
+}
+
+/// The default int8 graph quantizes activations per token: close to fp32, and a sequence's logits do not depend
+/// on the batch it runs in (the server batches unrelated requests), where per-tensor scales do.
+#[test]
+fn per_row_int8_is_close_to_fp32_and_independent_of_the_batch() {
+    let cfg = tiny_config();
+    let weights = Weights::random(&cfg, 4, 2024);
+    let fp32 = inference_model(&cfg, &weights, &InferenceOptions::default()).unwrap();
+    let (int8, _) = quantize_dynamic(&fp32, &QuantizeOptions::default()).unwrap();
+    let origin = Path::new("tiny.onnx");
+    let opts = BackendOptions::default();
+    let mut f = OrtBackend::from_bytes(&model_bytes(&fp32), origin, &opts).unwrap();
+    let mut q = OrtBackend::from_bytes(&model_bytes(&int8), origin, &opts).unwrap();
+    let batch = tiny_batch();
+    let (lf, lq) = (f.run(&batch).unwrap(), q.run(&batch).unwrap());
+    let a = agreement(&lf, &lq, &batch.attention_mask);
+    let scale = lf.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(a.max_abs_diff < 0.1 * scale, "per-row int8 drifted from fp32: {a:?}");
+    let seqs: Vec<Vec<i64>> =
+        vec![vec![1, 12, 45, 77, 3, 9, 2], vec![1, 5, 2], (0..20).map(|i| (i * 7 % 97) as i64 + 1).collect()];
+    for (i, s) in seqs.iter().enumerate() {
+        let alone = q.run(&PaddedBatch::from_sequences(std::slice::from_ref(s), 0)).unwrap();
+        let d = (0..s.len())
+            .flat_map(|t| (0..4).map(move |k| (t, k)))
+            .map(|(t, k)| (alone[[0, t, k]] - lq[[i, t, k]]).abs())
+            .fold(0f32, f32::max);
+        assert!(d <= 1e-5, "sequence {i}: logits moved by {d} when batched");
+    }
 }
 
 #[test]

@@ -1,11 +1,11 @@
-//! Dynamic int8 quantization of an fp32 graph (the formulation of ONNX Runtime's `quantize_dynamic`, with
-//! standard ops that both ONNX Runtime and tract run):
+//! Dynamic int8 quantization of an fp32 graph (the formulation of ONNX Runtime's `quantize_dynamic`, in
+//! standard ops; tract runs the per-tensor variant):
 //!
 //! - weight MatMuls `x @ Transpose(W)` (or `x @ W` with W an initializer): W becomes int8 symmetric, per output
 //!   channel (default) or per tensor; x is quantized at run time,
-//!   `y = Cast(MatMulInteger(q(x), W_q, x_zero_point)) · x_scale · w_scale`. Activations are quantized per
-//!   row (default: one symmetric scale per token, `x_scale = max|x_row| / 127`, stored as uint8 around a fixed
-//!   zero point 128), so a token's result never depends on the other tokens or sequences of the batch — what
+//!   `y = MatMulInteger(q(x), W_q, x_zero_point) · x_scale · w_scale`. Activations are quantized per row
+//!   (default: one symmetric scale per token, `x_scale = max|x_row| / 127`, per-axis `QuantizeLinear` to uint8
+//!   around a fixed zero point 128, `DequantizeLinear` of the int32 product by the row scales), so a token's result never depends on the other tokens or sequences of the batch — what
 //!   lets the server batch unrelated requests without changing any answer — or per tensor
 //!   (`DynamicQuantizeLinear`, ONNX Runtime's `quantize_dynamic`; its scale spans the whole batch).
 //!   One quantization is shared by all MatMuls reading the same value (query/key/value).
@@ -142,6 +142,9 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<pb::
 const ROW_EPS: &str = "nerkit.quant.eps";
 const ROW_INV127: &str = "nerkit.quant.inv127";
 const ROW_MID: &str = "nerkit.quant.mid";
+const ROW_NIL: &str = "nerkit.quant.nil";
+const ROW_START: &str = "nerkit.quant.start";
+const ROW_END: &str = "nerkit.quant.end";
 const ROW_ZERO: &str = "nerkit.quant.zero_point";
 
 /// The shared constants of per-row quantization.
@@ -150,28 +153,45 @@ fn per_row_constants() -> Vec<pb::TensorProto> {
         tensor::f32(ROW_EPS, &[], &[1e-8]),
         tensor::f32(ROW_INV127, &[], &[1.0 / 127.0]),
         tensor::f32(ROW_MID, &[], &[128.0]),
+        tensor::f32(ROW_NIL, &[], &[0.0]),
+        tensor::i64(ROW_START, &[1], &[0]),
+        tensor::i64(ROW_END, &[1], &[-1]),
         tensor::u8(ROW_ZERO, &[], &[128]),
     ]
 }
 
-/// Symmetric per-row quantization of `x` [.., K] in standard ops:
-/// `s = max(max|x_row|, eps) / 127`, `q = uint8(round(x / s) + 128)`, zero point 128.
-/// Returns the names of q, s ([.., 1]) and the zero point.
-fn quantize_per_row(x: &str, nodes: &mut Vec<pb::NodeProto>) -> [String; 3] {
-    let p = format!("{x}.rowquant");
+/// Symmetric per-row quantization of `x` [.., K]: `x` as [M, K], `s = max(max|x_row|, eps) / 127` per row,
+/// `q = QuantizeLinear(x, s, 128)` per axis 0 (uint8 around the fixed zero point 128). Returns q [M, K], s [M],
+/// the zero point for `MatMulInteger` (scalar 128) and the leading shape of `x` (to reshape the product back).
+/// Standard ops that ONNX Runtime runs; tract does not take a per-axis `QuantizeLinear`, so it runs `model.onnx`.
+fn quantize_per_row(
+    x: &str,
+    k: usize,
+    nodes: &mut Vec<pb::NodeProto>,
+    inits: &mut Vec<pb::TensorProto>,
+) -> [String; 4] {
+    let p = format!("{x}.rowq");
     let name = |s: &str| format!("{p}.{s}");
-    let keep = vec![attr::ints("axes", &[-1]), attr::int("keepdims", 1)];
-    nodes.push(node("Abs", &name("abs"), &[x], &[&name("abs")], vec![]));
-    nodes.push(node("ReduceMax", &name("amax"), &[&name("abs")], &[&name("amax")], keep));
+    inits.push(tensor::i64(&name("shape2d"), &[2], &[-1, k as i64]));
+    nodes.push(node("Reshape", &name("x2d"), &[x, &name("shape2d")], &[&name("x2d")], vec![]));
+    let rows = || vec![attr::ints("axes", &[1]), attr::int("keepdims", 0)];
+    nodes.push(node("ReduceMax", &name("max"), &[&name("x2d")], &[&name("max")], rows()));
+    nodes.push(node("ReduceMin", &name("min"), &[&name("x2d")], &[&name("min")], rows()));
+    nodes.push(node("Neg", &name("negmin"), &[&name("min")], &[&name("negmin")], vec![]));
+    nodes.push(node("Max", &name("amax"), &[&name("max"), &name("negmin")], &[&name("amax")], vec![]));
     nodes.push(node("Max", &name("amax_eps"), &[&name("amax"), ROW_EPS], &[&name("amax_eps")], vec![]));
     nodes.push(node("Mul", &name("scale"), &[&name("amax_eps"), ROW_INV127], &[&name("scale")], vec![]));
-    nodes.push(node("Div", &name("div"), &[x, &name("scale")], &[&name("div")], vec![]));
-    nodes.push(node("Round", &name("round"), &[&name("div")], &[&name("round")], vec![]));
-    // |x / s| <= 127 by construction, so round(x / s) + 128 lies in [1, 255]: no Clip needed
-    nodes.push(node("Add", &name("shift"), &[&name("round"), ROW_MID], &[&name("shift")], vec![]));
+    // a [M] zero point of 128s (QuantizeLinear wants one per scale)
+    nodes.push(node("Mul", &name("zero"), &[&name("scale"), ROW_NIL], &[&name("zero")], vec![]));
+    nodes.push(node("Add", &name("mid"), &[&name("zero"), ROW_MID], &[&name("mid")], vec![]));
     let to_u8 = vec![attr::int("to", ElemType::U8.onnx() as i64)];
-    nodes.push(node("Cast", &name("q"), &[&name("shift")], &[&name("q")], to_u8));
-    [name("q"), name("scale"), ROW_ZERO.to_string()]
+    nodes.push(node("Cast", &name("zp"), &[&name("mid")], &[&name("zp")], to_u8));
+    let q_in = [name("x2d"), name("scale"), name("zp")];
+    let q_in: Vec<&str> = q_in.iter().map(String::as_str).collect();
+    nodes.push(node("QuantizeLinear", &name("q"), &q_in, &[&name("q")], vec![attr::int("axis", 0)]));
+    nodes.push(node("Shape", &name("shape"), &[x], &[&name("shape")], vec![]));
+    nodes.push(node("Slice", &name("lead"), &[&name("shape"), ROW_START, ROW_END], &[&name("lead")], vec![]));
+    [name("q"), name("scale"), ROW_ZERO.to_string(), name("lead")]
 }
 
 /// A weight found behind a node input: its initializer and whether it is read through `Transpose([1, 0])`.
@@ -214,6 +234,7 @@ pub fn quantize_dynamic(
     let mut quantized_inputs: HashMap<String, [String; 3]> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
     let mut per_row_constants_added = false;
+    let mut row_inputs: HashMap<String, [String; 4]> = HashMap::new();
     for n in &graph.node {
         let target = match n.op_type.as_str() {
             "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
@@ -255,39 +276,53 @@ pub fn quantize_dynamic(
             continue;
         }
         let x = n.input[0].clone();
+        if opts.activations == ActivationScale::PerRow {
+            // y = reshape(DequantizeLinear(MatMulInteger(q, W_q, 128), s, axis 0) · w_scale)
+            if !per_row_constants_added {
+                new_inits.extend(per_row_constants());
+                per_row_constants_added = true;
+            }
+            let k = if w.transposed { c } else { r };
+            let nout = if w.transposed { r } else { c };
+            let [xq, xs, xz, lead] = row_inputs
+                .entry(x.clone())
+                .or_insert_with(|| quantize_per_row(&x, k, &mut new_nodes, &mut new_inits))
+                .clone();
+            let nm = |s: &str| format!("{}.{s}", n.name);
+            new_inits.push(tensor::i64(&nm("n"), &[1], &[nout as i64]));
+            new_nodes.push(node("MatMulInteger", &nm("int"), &[&xq, &q_name, &xz], &[&nm("int")], vec![]));
+            new_nodes.push(node(
+                "DequantizeLinear",
+                &nm("rows"),
+                &[&nm("int"), &xs],
+                &[&nm("rows")],
+                vec![attr::int("axis", 0)],
+            ));
+            new_nodes.push(node("Mul", &nm("cols"), &[&nm("rows"), &s_name], &[&nm("cols")], vec![]));
+            new_nodes.push(node(
+                "Concat",
+                &nm("shape"),
+                &[&lead, &nm("n")],
+                &[&nm("shape")],
+                vec![attr::int("axis", 0)],
+            ));
+            new_nodes.push(node("Reshape", &n.name, &[&nm("cols"), &nm("shape")], &[out], vec![]));
+            continue;
+        }
         let [xq, xs, xz] = quantized_inputs
             .entry(x.clone())
-            .or_insert_with(|| match opts.activations {
-                ActivationScale::PerTensor => {
-                    let qn = format!("{x}.quant");
-                    let outs = [format!("{qn}:0"), format!("{qn}:1"), format!("{qn}:2")];
-                    new_nodes.push(node("DynamicQuantizeLinear", &qn, &[&x], &[&outs[0], &outs[1], &outs[2]], vec![]));
-                    outs
-                }
-                ActivationScale::PerRow => {
-                    if !per_row_constants_added {
-                        new_inits.extend(per_row_constants());
-                        per_row_constants_added = true;
-                    }
-                    quantize_per_row(&x, &mut new_nodes)
-                }
+            .or_insert_with(|| {
+                let qn = format!("{x}.quant");
+                let outs = [format!("{qn}:0"), format!("{qn}:1"), format!("{qn}:2")];
+                new_nodes.push(node("DynamicQuantizeLinear", &qn, &[&x], &[&outs[0], &outs[1], &outs[2]], vec![]));
+                outs
             })
             .clone();
         let (mi, mf, sc) = (format!("{}.int", n.name), format!("{}.int.f32", n.name), format!("{}.scale", n.name));
         new_nodes.push(node("MatMulInteger", &mi, &[&xq, &q_name, &xz], &[&mi], vec![]));
         new_nodes.push(node("Cast", &mf, &[&mi], &[&mf], cast_to));
-        match opts.activations {
-            // a scalar activation scale folds into the weight scales first
-            ActivationScale::PerTensor => {
-                new_nodes.push(node("Mul", &sc, &[&xs, &s_name], &[&sc], vec![]));
-                new_nodes.push(node("Mul", &n.name, &[&mf, &sc], &[out], vec![]));
-            }
-            // [.., 1] row scales: rows first, then the [N] weight scales
-            ActivationScale::PerRow => {
-                new_nodes.push(node("Mul", &sc, &[&mf, &xs], &[&sc], vec![]));
-                new_nodes.push(node("Mul", &n.name, &[&sc, &s_name], &[out], vec![]));
-            }
-        }
+        new_nodes.push(node("Mul", &sc, &[&xs, &s_name], &[&sc], vec![]));
+        new_nodes.push(node("Mul", &n.name, &[&mf, &sc], &[out], vec![]));
     }
     // Drop nodes and initializers nothing reads any more (the fp32 weights and their Transposes).
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();

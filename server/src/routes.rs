@@ -175,7 +175,10 @@ pub async fn middleware(
     if let Some(kind) = kind {
         m.errors.with_label_values(&[route.as_str(), kind]).inc();
     }
-    if status.is_server_error() {
+    // /health is polled (503 while loading is its answer, not a fault); a 503 is back-pressure, not a bug
+    if path == "/health" {
+        tracing::debug!(request_id = %id, status = status.as_u16(), "health");
+    } else if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
         tracing::error!(request_id = %id, %method, %path, status = status.as_u16(), ms = secs * 1e3, kind, "request");
     } else if status.is_client_error() {
         tracing::warn!(request_id = %id, %method, %path, status = status.as_u16(), ms = secs * 1e3, kind, "request");

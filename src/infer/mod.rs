@@ -183,10 +183,10 @@ pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Res
     match ort_backend::OrtBackend::load(&path, opts) {
         Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
             tracing::warn!("{e}");
-            // tract runs the standard graph only: fused and int8 variants fall back to model.onnx.
-            let portable = if path.file_name() == Some(std::ffi::OsStr::new(INT8_FILE)) { path } else { fp32 };
-            tracing::warn!(model = %portable.display(), "falling back to tract");
-            Ok(Box::new(tract_backend::TractBackend::load(&portable)?))
+            // tract runs the standard fp32 graph only (the int8 graph's per-row QuantizeLinear and the fused
+            // graph's com.microsoft ops are ONNX Runtime's).
+            tracing::warn!(model = %fp32.display(), "falling back to tract");
+            Ok(Box::new(tract_backend::TractBackend::load(&fp32)?))
         }
         other => Ok(Box::new(other?)),
     }
