@@ -8,7 +8,7 @@ PLOD ?= $(CURDIR)/../shared/data/plod
 RUN ?= runs/demo
 CARGO ?= cargo
 
-.PHONY: setup build release demo test lint bench clean-runs
+.PHONY: setup build release demo test lint bench serve clean-runs
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ test: setup
 	{ $(CARGO) test --workspace --no-fail-fast; a=$$?; \
 	  $(CARGO) test -p nerkit --features ort-training --test ort_training; b=$$?; exit $$((a | b)); } 2>&1 \
 	  | tee .nerkit/test.log; status=$${PIPESTATUS[0]}; bash scripts/test-summary.sh .nerkit/test.log; exit $$status
+
+# Serve a model over HTTP (web UI at http://127.0.0.1:8080/): make serve MODEL=runs/demo/export
+MODEL ?= $(RUN)/export
+serve: setup build
+	target/debug/nerkit serve --model "$(MODEL)"
 
 lint:
 	$(CARGO) fmt --all -- --check

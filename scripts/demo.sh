@@ -51,9 +51,10 @@ curl -sf "$url/health" > /dev/null || { cat "$run/serve.log"; kill "$serve_pid";
 curl -s "$url/tag" -H 'Content-Type: application/json' \
   -d '{"text": "Magnetic resonance imaging (MRI) was performed.", "pairs": false}'; echo
 kill -TERM "$serve_pid"; wait "$serve_pid"
+echo "demo: to keep it running: make serve MODEL=$run/export   (or: $bin serve --model $run/export), then open http://127.0.0.1:8080/"
 
 echo
 echo "demo: done. Outputs in $run/: analysis/, prepared/, train/ (metrics.csv, curves.png, best/),"
 echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html,"
-echo "      predictions.jsonl (nerkit predict), serve.log (nerkit serve: run it with nerkit serve --model $run/export)"
-echo "demo: not built yet: bench, the full web UI (see README, Life cycle)."
+echo "      predictions.jsonl (nerkit predict), serve.log (nerkit serve)"
+echo "demo: not built yet: bench (see README, Life cycle)."

@@ -276,5 +276,8 @@ function init() {
   wireDownloads();
   renderCurl();
   loadInfo();
+  // a shared link: /?text=... fills the box and tags it
+  const shared = new URLSearchParams(location.search).get("text");
+  if (shared) { $("text").value = shared; renderCurl(); tagCurrent(); }
 }
 init();

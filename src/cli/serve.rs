@@ -123,3 +123,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("nerkit serve: stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_serve_toml_reads_and_unknown_keys_are_named() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/serve.toml");
+        let (engine, server) = read_config(&shipped).unwrap();
+        assert_eq!(engine.backend, Some(BackendChoice::Auto));
+        assert_eq!(server, ServerConfig::default(), "the shipped file spells out the defaults");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("serve.toml");
+        std::fs::write(&bad, "model = \"m\"\nmax_text = 3\n").unwrap();
+        let e = read_config(&bad).unwrap_err().to_string();
+        assert!(e.contains("max_text") && e.contains("serve.toml"), "{e}");
+    }
+}
