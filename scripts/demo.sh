@@ -57,4 +57,4 @@ echo
 echo "demo: done. Outputs in $run/: analysis/, prepared/, train/ (metrics.csv, curves.png, best/),"
 echo "      evaluate-fp32/report.html, export/ (model.onnx, model.int8.onnx, model.fused*.onnx), evaluate-int8/report.html,"
 echo "      predictions.jsonl (nerkit predict), serve.log (nerkit serve)"
-echo "demo: not built yet: bench (see README, Life cycle)."
+echo "demo: compare the engines on this model: $bin bench --model $run/export (see README, Life cycle)."

@@ -24,6 +24,8 @@ enum Command {
     Predict(nerkit::cli::predict::Args),
     /// HTTP server: POST /tag (nerkit and Hugging Face shapes), /health, /info, /metrics, /docs, web UI.
     Serve(nerkit::cli::serve::Args),
+    /// Engines side by side on one model: interleaved rounds, p50/p95/p99, sentences/s, tokens/s, ratios.
+    Bench(nerkit::cli::bench::Args),
     /// Check the installation: ONNX Runtime library, embedded model, data.
     Doctor(nerkit::cli::doctor::Args),
 }
@@ -44,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(a) => nerkit::cli::export::run(a),
         Command::Predict(a) => nerkit::cli::predict::run(a),
         Command::Serve(a) => nerkit::cli::serve::run(a),
+        Command::Bench(a) => nerkit::cli::bench::run(a),
         Command::Doctor(a) => nerkit::cli::doctor::run(a),
     }
 }

@@ -1,5 +1,6 @@
 //! Thin clap front ends: each subcommand parses its arguments and calls one library function.
 pub mod analyze;
+pub mod bench;
 pub mod doctor;
 pub mod evaluate;
 pub mod export;

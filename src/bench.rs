@@ -1,0 +1,233 @@
+//! `nerkit bench`: inference engines side by side on one model. Every backend × shape cell is timed in
+//! interleaved rounds (round r runs every cell once before round r + 1), so the machine's drift lands on all of
+//! them alike and the ratios hold even on a noisy shared machine. Backends that cannot load (no GPU, no ONNX
+//! Runtime library, a graph file missing) are reported as skipped with the reason.
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::infer::{load_backend, Backend, BackendKind, BackendOptions, PaddedBatch};
+use crate::runtime::Device;
+
+/// A backend as `--backends` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchBackend {
+    Ort,
+    OrtInt8,
+    OrtFused,
+    OrtFusedInt8,
+    OrtCuda,
+    Tract,
+}
+
+impl BenchBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchBackend::Ort => "ort",
+            BenchBackend::OrtInt8 => "ort-int8",
+            BenchBackend::OrtFused => "ort-fused",
+            BenchBackend::OrtFusedInt8 => "ort-fused-int8",
+            BenchBackend::OrtCuda => "ort-cuda",
+            BenchBackend::Tract => "tract",
+        }
+    }
+
+    fn load(self, dir: &Path, threads: Option<usize>) -> Result<Box<dyn Backend>, String> {
+        let (kind, device) = match self {
+            BenchBackend::Ort => (BackendKind::Ort, Device::Cpu),
+            BenchBackend::OrtInt8 => (BackendKind::OrtInt8, Device::Cpu),
+            BenchBackend::OrtFused => (BackendKind::OrtFused, Device::Cpu),
+            BenchBackend::OrtFusedInt8 => (BackendKind::OrtFusedInt8, Device::Cpu),
+            BenchBackend::OrtCuda => (BackendKind::Ort, Device::Cuda),
+            BenchBackend::Tract => (BackendKind::Tract, Device::Cpu),
+        };
+        // the benchmark must measure what it names: no silent fallback to another graph or engine
+        if let Some(file) = kind.files().first() {
+            if !dir.join(file).is_file() {
+                return Err(format!("no {file} in {} (nerkit export --int8 --fused writes it)", dir.display()));
+            }
+        }
+        let backend = load_backend(kind, dir, &BackendOptions { device, threads }).map_err(|e| e.to_string())?;
+        if self != BenchBackend::Tract && backend.name() == "tract" {
+            return Err("ONNX Runtime is not available (it fell back to tract)".into());
+        }
+        Ok(backend)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    pub backends: Vec<BenchBackend>,
+    pub batches: Vec<usize>,
+    pub seqs: Vec<usize>,
+    pub warmup: usize,
+    pub rounds: usize,
+    pub threads: Option<usize>,
+    pub baseline: BenchBackend,
+}
+
+/// One backend × shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    pub backend: String,
+    pub batch: usize,
+    pub seq: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub sentences_per_s: f64,
+    pub tokens_per_s: f64,
+    /// The baseline's p50 over this one's (> 1: faster than the baseline); `None` when the baseline was skipped.
+    pub ratio: Option<f64>,
+    /// Resident memory added by loading this backend, MB.
+    pub rss_mb: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    pub backend: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub machine: String,
+    pub model: String,
+    pub rounds: usize,
+    pub rows: Vec<BenchRow>,
+    pub skipped: Vec<Skipped>,
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .map_or(0.0, |kb: f64| kb / 1024.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+/// A batch of `batch` sequences of `seq` tokens (`[CLS] … [SEP]` with ids spread over the first 2,000 vocabulary
+/// rows past the special tokens), all attended.
+pub fn synthetic_batch(batch: usize, seq: usize) -> PaddedBatch {
+    let seqs: Vec<Vec<i64>> = (0..batch)
+        .map(|b| {
+            (0..seq)
+                .map(|t| match t {
+                    0 => 101,
+                    t if t + 1 == seq => 102,
+                    t => 1000 + ((b * 7919 + t * 104_729) % 2000) as i64,
+                })
+                .collect()
+        })
+        .collect();
+    PaddedBatch::from_sequences(&seqs, 0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs `plan` on the exported model directory `dir`.
+pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> BenchReport {
+    let mut loaded: Vec<(BenchBackend, Box<dyn Backend>, f64)> = Vec::new();
+    let mut skipped = Vec::new();
+    for &b in &plan.backends {
+        let before = rss_mb();
+        match b.load(dir, plan.threads) {
+            Ok(backend) => loaded.push((b, backend, (rss_mb() - before).max(0.0))),
+            Err(reason) => skipped.push(Skipped { backend: b.name().into(), reason }),
+        }
+    }
+    let shapes: Vec<(usize, usize)> =
+        plan.batches.iter().flat_map(|&b| plan.seqs.iter().map(move |&s| (b, s))).collect();
+    let batches: Vec<PaddedBatch> = shapes.iter().map(|&(b, s)| synthetic_batch(b, s)).collect();
+    // times[backend][shape] in seconds
+    let mut times = vec![vec![Vec::with_capacity(plan.rounds); shapes.len()]; loaded.len()];
+    let mut failed: Vec<Option<String>> = vec![None; loaded.len()];
+    let total = plan.warmup + plan.rounds;
+    for round in 0..total {
+        for (bi, (_, backend, _)) in loaded.iter_mut().enumerate() {
+            if failed[bi].is_some() {
+                continue;
+            }
+            for (si, batch) in batches.iter().enumerate() {
+                let start = Instant::now();
+                if let Err(e) = backend.run(batch) {
+                    failed[bi] = Some(e.to_string());
+                    break;
+                }
+                if round >= plan.warmup {
+                    times[bi][si].push(start.elapsed().as_secs_f64());
+                }
+            }
+        }
+        progress(round + 1, total);
+    }
+    let mut rows = Vec::new();
+    for (bi, (b, _, rss)) in loaded.iter().enumerate() {
+        if let Some(reason) = &failed[bi] {
+            skipped.push(Skipped { backend: b.name().into(), reason: format!("failed while running: {reason}") });
+            continue;
+        }
+        for (si, &(batch, seq)) in shapes.iter().enumerate() {
+            let mut t = times[bi][si].clone();
+            t.sort_by(f64::total_cmp);
+            let p50 = percentile(&t, 0.5);
+            rows.push(BenchRow {
+                backend: b.name().into(),
+                batch,
+                seq,
+                p50_ms: p50 * 1e3,
+                p95_ms: percentile(&t, 0.95) * 1e3,
+                p99_ms: percentile(&t, 0.99) * 1e3,
+                sentences_per_s: batch as f64 / p50,
+                tokens_per_s: (batch * seq) as f64 / p50,
+                ratio: None,
+                rss_mb: *rss,
+            });
+        }
+    }
+    let base: Vec<(usize, usize, f64)> =
+        rows.iter().filter(|r| r.backend == plan.baseline.name()).map(|r| (r.batch, r.seq, r.p50_ms)).collect();
+    for r in &mut rows {
+        r.ratio = base.iter().find(|(b, s, _)| *b == r.batch && *s == r.seq).map(|(_, _, p)| p / r.p50_ms);
+    }
+    BenchReport { machine: machine(), model: dir.display().to_string(), rounds: plan.rounds, rows, skipped }
+}
+
+/// The terminal table.
+pub fn table(report: &BenchReport, baseline: &str) -> String {
+    let mut out = format!(
+        "nerkit bench: {} · {} · {} interleaved rounds\n{:<15} {:>5} {:>5} {:>9} {:>9} {:>9} {:>11} {:>11} {:>8} {:>7}\n",
+        report.model, report.machine, report.rounds, "backend", "batch", "seq", "p50 ms", "p95 ms", "p99 ms",
+        "sent/s", "tokens/s", format!("vs {baseline}"), "RSS MB"
+    );
+    for r in &report.rows {
+        let ratio = r.ratio.map_or("-".to_string(), |x| format!("{x:.2}x"));
+        out += &format!(
+            "{:<15} {:>5} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>11.1} {:>11.0} {:>8} {:>7.0}\n",
+            r.backend, r.batch, r.seq, r.p50_ms, r.p95_ms, r.p99_ms, r.sentences_per_s, r.tokens_per_s, ratio, r.rss_mb
+        );
+    }
+    for s in &report.skipped {
+        out += &format!("skipped {}: {}\n", s.backend, s.reason);
+    }
+    out
+}
