@@ -154,6 +154,41 @@ async fn the_page_shows_what_the_api_returns() {
     .unwrap();
     assert_eq!(marks(&c).await.len(), above, "threshold {cut}");
 
+    // Ctrl+Enter in the text box tags it (WebDriver keys: Control, Enter, then release with NULL)
+    c.execute(
+        "const t = document.getElementById('threshold'); t.value = 0; t.dispatchEvent(new Event('input')); return 0",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let area = c.find(Locator::Id("text")).await.unwrap();
+    area.clear().await.unwrap();
+    area.send_keys("The body mass index (BMI) was recorded.").await.unwrap();
+    c.execute("document.getElementById('doc').innerHTML=''; return 0", vec![]).await.unwrap();
+    area.send_keys("\u{E009}\u{E007}\u{E000}").await.unwrap();
+    c.wait().at_most(Duration::from_secs(60)).for_element(Locator::Css("#doc mark.ent, #doc p.muted")).await.unwrap();
+    let api = post_json(addr, "/tag", &json!({"text": "The body mass index (BMI) was recorded."})).json();
+    assert_eq!(marks(&c).await.len(), api["entities"].as_array().unwrap().len(), "Ctrl+Enter did not tag");
+
+    // uploading a .jsonl file tags every document and lets the user page through them
+    let tmp = tempfile::tempdir().unwrap();
+    let upload = tmp.path().join("docs.jsonl");
+    std::fs::write(
+        &upload,
+        format!("{}\n{}\n", json!({"id": "a", "text": TEXT}), json!({"id": "b", "text": "Heart rate (HR) rose."})),
+    )
+    .unwrap();
+    c.find(Locator::Id("file")).await.unwrap().send_keys(upload.to_str().unwrap()).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::XPath("//span[@id='doc-pos'][contains(., 'document 1 of 2')]"))
+        .await
+        .unwrap();
+    assert_eq!(marks(&c).await, expected, "the first uploaded document is the TEXT above");
+    c.find(Locator::Id("next")).await.unwrap().click().await.unwrap();
+    let pos = c.find(Locator::Id("doc-pos")).await.unwrap().text().await.unwrap();
+    assert!(pos.contains("document 2 of 2: b"), "{pos}");
+
     // an oversized text shows the server's message, not a blank page
     let long = "word ".repeat(100);
     tag(&c, &long).await;
