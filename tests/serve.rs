@@ -502,3 +502,29 @@ fn hugging_face_inference_client_works_unchanged() {
         }
     }
 }
+
+/// The committed tiny fixture (`onnx/fixtures/tiny-bert`, random weights) serves on ONNX Runtime int8 and on tract,
+/// and the two give the same entity spans for fp32 ORT and tract.
+#[test]
+fn the_tiny_onnx_fixture_serves_on_ort_and_tract() {
+    let fixture = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/onnx/fixtures/tiny-bert"));
+    let int8 = Server::start(&fixture, &[], &[]);
+    let info = get(int8.addr, "/info").json();
+    assert_eq!(info["labels"], json!(["O", "B-AC", "B-LF", "I-LF"]));
+    assert!(info["backend"].as_str().unwrap().contains("int8"), "{info}");
+    let ort = Server::start(&fixture, &["--backend", "ort"], &[]);
+    let tract = Server::start(&fixture, &["--backend", "tract"], &[]);
+    let mut spans = 0;
+    for t in TEXTS {
+        let r = post_json(int8.addr, "/tag", &json!({"text": t}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        check_offsets(t, &r.json()["entities"]);
+        let (a, b) = (
+            post_json(ort.addr, "/tag", &json!({"text": t})).json(),
+            post_json(tract.addr, "/tag", &json!({"text": t})).json(),
+        );
+        assert_eq!(entity_keys(&a["entities"]), entity_keys(&b["entities"]), "{t}");
+        spans += entity_keys(&a["entities"]).len();
+    }
+    assert!(spans > 0, "the fixture found no entity at all: nothing was compared");
+}
