@@ -38,6 +38,10 @@ pub fn session(bytes: &[u8], device: Device, threads: usize) -> Result<Session, 
     if !eps.is_empty() {
         builder = builder.with_execution_providers(eps).map_err(|e| ort_err("registering CUDA")(e.into()))?;
     }
+    // ONNX Runtime adds a custom-op domain to one process-wide schema map while it loads the graph, and two
+    // sessions loading at once can both try to add `ai.nerkit` ("domain is already exist"): load one at a time.
+    static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LOADING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     builder.commit_from_memory(bytes).map_err(ort_err("loading the graph"))
 }
 
