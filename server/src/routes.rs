@@ -59,13 +59,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     (status = 503, description = "The model is not loaded", body = crate::api::ErrorBody)
 ))]
 pub async fn info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let model = match state.batcher.status() {
-        Status::Ready(info, _) => (*info).clone(),
-        Status::Loading => return Err(ApiError::unavailable("loading", "the model is still loading", 5)),
-        Status::Failed(e) => {
-            return Err(ApiError::unavailable("model_failed", format!("the model failed to load: {e}"), 60))
-        }
-    };
+    let model = (*state.ready()?.0).clone();
     Ok(HttpResponse::Ok().json(Info {
         model,
         limits: state.config.limits(),

@@ -6,7 +6,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{Aggregation, Decode, HfEntity, HfInputs, HfRequest, Offsets, TagOptions, TagRequest, TagResult};
-use crate::batcher::Status;
 use crate::engine::EngineError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -160,13 +159,7 @@ impl Drop for InFlight<'_> {
 
 /// Checks the texts against the limits, then queues them and waits for the batcher.
 async fn run(state: &AppState, texts: Vec<String>, opts: TagOptions) -> Result<Vec<TagResult>, ApiError> {
-    let counter = match state.batcher.status() {
-        Status::Ready(_, counter) => counter,
-        Status::Loading => return Err(ApiError::unavailable("loading", "the model is still loading", 5)),
-        Status::Failed(e) => {
-            return Err(ApiError::unavailable("model_failed", format!("the model failed to load: {e}"), 60))
-        }
-    };
+    let (_, counter) = state.ready()?;
     let limits = &state.config;
     if texts.is_empty() {
         return Err(ApiError::unprocessable("no_texts", "`texts` is empty"));
@@ -186,17 +179,15 @@ async fn run(state: &AppState, texts: Vec<String>, opts: TagOptions) -> Result<V
             ));
         }
     }
-    let total_bytes: usize = texts.iter().map(String::len).sum();
-    let (texts, tokens) = if total_bytes > 16 << 10 {
-        web::block(move || {
-            let n = texts.iter().map(|t| counter(t)).sum();
-            (texts, n)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("token counting failed: {e}")))?
-    } else {
-        let n = texts.iter().map(|t| counter(t)).sum();
+    let count = move |texts: Vec<String>| {
+        let n: usize = texts.iter().map(|t| counter(t)).sum();
         (texts, n)
+    };
+    // large requests are tokenized off the async executor
+    let (texts, tokens) = if texts.iter().map(String::len).sum::<usize>() > 16 << 10 {
+        web::block(move || count(texts)).await.map_err(|e| ApiError::internal(format!("token counting failed: {e}")))?
+    } else {
+        count(texts)
     };
     let before = state.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     state.metrics.in_flight.inc();
