@@ -5,9 +5,10 @@
 //!   channel (default) or per tensor; x is quantized at run time,
 //!   `y = MatMulInteger(q(x), W_q, x_zero_point) · x_scale · w_scale`. Activations are quantized per row
 //!   (default: one symmetric scale per token, `x_scale = max|x_row| / 127`, per-axis `QuantizeLinear` to uint8
-//!   around a fixed zero point 128, `DequantizeLinear` of the int32 product by the row scales), so a token's result never depends on the other tokens or sequences of the batch — what
-//!   lets the server batch unrelated requests without changing any answer — or per tensor
-//!   (`DynamicQuantizeLinear`, ONNX Runtime's `quantize_dynamic`; its scale spans the whole batch).
+//!   around a fixed zero point 128, `DequantizeLinear` of the int32 product by the row scales), so a token's
+//!   result never depends on the other tokens or sequences of the batch — what lets the server batch unrelated
+//!   requests without changing any answer — or per tensor (`DynamicQuantizeLinear`, ONNX Runtime's
+//!   `quantize_dynamic`; its scale spans the whole batch).
 //!   One quantization is shared by all MatMuls reading the same value (query/key/value).
 //! - embedding tables read by `Gather`: int8 rows, `Cast(Gather(T_q, ids)) · t_scale` (per hidden column or per
 //!   tensor).
@@ -141,8 +142,6 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<pb::
 
 const ROW_EPS: &str = "nerkit.quant.eps";
 const ROW_INV127: &str = "nerkit.quant.inv127";
-const ROW_MID: &str = "nerkit.quant.mid";
-const ROW_NIL: &str = "nerkit.quant.nil";
 const ROW_START: &str = "nerkit.quant.start";
 const ROW_END: &str = "nerkit.quant.end";
 const ROW_ZERO: &str = "nerkit.quant.zero_point";
@@ -152,8 +151,6 @@ fn per_row_constants() -> Vec<pb::TensorProto> {
     vec![
         tensor::f32(ROW_EPS, &[], &[1e-8]),
         tensor::f32(ROW_INV127, &[], &[1.0 / 127.0]),
-        tensor::f32(ROW_MID, &[], &[128.0]),
-        tensor::f32(ROW_NIL, &[], &[0.0]),
         tensor::i64(ROW_START, &[1], &[0]),
         tensor::i64(ROW_END, &[1], &[-1]),
         tensor::u8(ROW_ZERO, &[], &[128]),
@@ -182,10 +179,9 @@ fn quantize_per_row(
     nodes.push(node("Max", &name("amax_eps"), &[&name("amax"), ROW_EPS], &[&name("amax_eps")], vec![]));
     nodes.push(node("Mul", &name("scale"), &[&name("amax_eps"), ROW_INV127], &[&name("scale")], vec![]));
     // a [M] zero point of 128s (QuantizeLinear wants one per scale)
-    nodes.push(node("Mul", &name("zero"), &[&name("scale"), ROW_NIL], &[&name("zero")], vec![]));
-    nodes.push(node("Add", &name("mid"), &[&name("zero"), ROW_MID], &[&name("mid")], vec![]));
-    let to_u8 = vec![attr::int("to", ElemType::U8.onnx() as i64)];
-    nodes.push(node("Cast", &name("zp"), &[&name("mid")], &[&name("zp")], to_u8));
+    nodes.push(node("Shape", &name("rows"), &[&name("scale")], &[&name("rows")], vec![]));
+    let fill = vec![attr::tensor("value", tensor::u8("value", &[1], &[128]))];
+    nodes.push(node("ConstantOfShape", &name("zp"), &[&name("rows")], &[&name("zp")], fill));
     let q_in = [name("x2d"), name("scale"), name("zp")];
     let q_in: Vec<&str> = q_in.iter().map(String::as_str).collect();
     nodes.push(node("QuantizeLinear", &name("q"), &q_in, &[&name("q")], vec![attr::int("axis", 0)]));
@@ -233,8 +229,10 @@ pub fn quantize_dynamic(
     let mut new_inits: Vec<pb::TensorProto> = Vec::new();
     let mut quantized_inputs: HashMap<String, [String; 3]> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
-    let mut per_row_constants_added = false;
     let mut row_inputs: HashMap<String, [String; 4]> = HashMap::new();
+    if opts.activations == ActivationScale::PerRow {
+        new_inits.extend(per_row_constants()); // dropped below when no MatMul reads them
+    }
     for n in &graph.node {
         let target = match n.op_type.as_str() {
             "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
@@ -278,10 +276,6 @@ pub fn quantize_dynamic(
         let x = n.input[0].clone();
         if opts.activations == ActivationScale::PerRow {
             // y = reshape(DequantizeLinear(MatMulInteger(q, W_q, 128), s, axis 0) · w_scale)
-            if !per_row_constants_added {
-                new_inits.extend(per_row_constants());
-                per_row_constants_added = true;
-            }
             let k = if w.transposed { c } else { r };
             let nout = if w.transposed { r } else { c };
             let [xq, xs, xz, lead] = row_inputs
