@@ -146,34 +146,57 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs `plan` on the exported model directory `dir`.
 pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> BenchReport {
-    let mut loaded: Vec<(BenchBackend, Box<dyn Backend>, f64)> = Vec::new();
+    let mut loaded: Vec<Engine> = Vec::new();
     let mut skipped = Vec::new();
     for &b in &plan.backends {
         let before = rss_mb();
         match b.load(dir, plan.threads) {
-            Ok(backend) => loaded.push((b, backend, (rss_mb() - before).max(0.0))),
+            Ok(backend) => loaded.push(Engine { name: b.name().into(), backend, rss_mb: (rss_mb() - before).max(0.0) }),
             Err(reason) => skipped.push(Skipped { backend: b.name().into(), reason }),
         }
     }
     let shapes: Vec<(usize, usize)> =
         plan.batches.iter().flat_map(|&b| plan.seqs.iter().map(move |&s| (b, s))).collect();
+    let (rows, failed) = time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.baseline.name(), progress);
+    skipped.extend(failed);
+    BenchReport { machine: machine(), model: dir.display().to_string(), rounds: plan.rounds, rows, skipped }
+}
+
+/// A loaded engine to time, and the resident memory its loading added (MB).
+pub struct Engine {
+    pub name: String,
+    pub backend: Box<dyn Backend>,
+    pub rss_mb: f64,
+}
+
+/// Times every engine on every (batch, seq) shape of [`synthetic_batch`]es in interleaved rounds (`warmup`
+/// untimed first); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
+/// are returned as skipped.
+pub fn time_engines(
+    engines: &mut [Engine],
+    shapes: &[(usize, usize)],
+    warmup: usize,
+    rounds: usize,
+    baseline: &str,
+    progress: &dyn Fn(usize, usize),
+) -> (Vec<BenchRow>, Vec<Skipped>) {
     let batches: Vec<PaddedBatch> = shapes.iter().map(|&(b, s)| synthetic_batch(b, s)).collect();
-    // times[backend][shape] in seconds
-    let mut times = vec![vec![Vec::with_capacity(plan.rounds); shapes.len()]; loaded.len()];
-    let mut failed: Vec<Option<String>> = vec![None; loaded.len()];
-    let total = plan.warmup + plan.rounds;
+    // times[engine][shape] in seconds
+    let mut times = vec![vec![Vec::with_capacity(rounds); shapes.len()]; engines.len()];
+    let mut failed: Vec<Option<String>> = vec![None; engines.len()];
+    let total = warmup + rounds;
     for round in 0..total {
-        for (bi, (_, backend, _)) in loaded.iter_mut().enumerate() {
+        for (bi, engine) in engines.iter_mut().enumerate() {
             if failed[bi].is_some() {
                 continue;
             }
             for (si, batch) in batches.iter().enumerate() {
                 let start = Instant::now();
-                if let Err(e) = backend.run(batch) {
+                if let Err(e) = engine.backend.run(batch) {
                     failed[bi] = Some(e.to_string());
                     break;
                 }
-                if round >= plan.warmup {
+                if round >= warmup {
                     times[bi][si].push(start.elapsed().as_secs_f64());
                 }
             }
@@ -181,9 +204,10 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> Ben
         progress(round + 1, total);
     }
     let mut rows = Vec::new();
-    for (bi, (b, _, rss)) in loaded.iter().enumerate() {
+    let mut skipped = Vec::new();
+    for (bi, engine) in engines.iter().enumerate() {
         if let Some(reason) = &failed[bi] {
-            skipped.push(Skipped { backend: b.name().into(), reason: format!("failed while running: {reason}") });
+            skipped.push(Skipped { backend: engine.name.clone(), reason: format!("failed while running: {reason}") });
             continue;
         }
         for (si, &(batch, seq)) in shapes.iter().enumerate() {
@@ -191,7 +215,7 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> Ben
             t.sort_by(f64::total_cmp);
             let p50 = percentile(&t, 0.5);
             rows.push(BenchRow {
-                backend: b.name().into(),
+                backend: engine.name.clone(),
                 batch,
                 seq,
                 p50_ms: p50 * 1e3,
@@ -200,16 +224,16 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> Ben
                 sentences_per_s: batch as f64 / p50,
                 tokens_per_s: (batch * seq) as f64 / p50,
                 ratio: None,
-                rss_mb: *rss,
+                rss_mb: engine.rss_mb,
             });
         }
     }
     let base: Vec<(usize, usize, f64)> =
-        rows.iter().filter(|r| r.backend == plan.baseline.name()).map(|r| (r.batch, r.seq, r.p50_ms)).collect();
+        rows.iter().filter(|r| r.backend == baseline).map(|r| (r.batch, r.seq, r.p50_ms)).collect();
     for r in &mut rows {
         r.ratio = base.iter().find(|(b, s, _)| *b == r.batch && *s == r.seq).map(|(_, _, p)| p / r.p50_ms);
     }
-    BenchReport { machine: machine(), model: dir.display().to_string(), rounds: plan.rounds, rows, skipped }
+    (rows, skipped)
 }
 
 /// The terminal table.

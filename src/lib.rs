@@ -16,6 +16,7 @@ pub mod model;
 pub mod paths;
 pub mod predict;
 pub mod prepare;
+pub mod quantize;
 pub mod report;
 pub mod runtime;
 pub mod serve;

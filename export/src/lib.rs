@@ -3,11 +3,12 @@
 //!
 //! Built on the ONNX protobuf types of `tract-onnx` ([`builder::pb`]); see [`builder::GraphBuilder`].
 //! Map: [`config`] (config.json) + [`weights`] (safetensors) → [`bert`] (forward graph, reusable by the
-//! training graph) → [`inference`] (model with outputs + metadata) → [`quantize`] (dynamic int8) →
+//! training graph) → [`inference`] (model with outputs + metadata) → [`quantize`] (int8; [`calibrate`] for static ranges) →
 //! [`pipeline`] (a model directory in, `model.onnx` / `model.int8.onnx` out).
 pub mod autodiff;
 pub mod bert;
 pub mod builder;
+pub mod calibrate;
 pub mod config;
 pub mod fingerprint;
 pub mod fused;

@@ -16,7 +16,7 @@
 //! Weights whose name matches a `keep_fp32` pattern (dotted components: `classifier`, `embeddings`,
 //! `layer.5`) are left in fp32. The output of every rewritten node keeps its name, so graph outputs and
 //! downstream nodes are untouched.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use prost::Message;
 
@@ -28,16 +28,24 @@ pub enum QuantizeError {
     NoGraph,
     #[error("initializer {name}: {values} values do not fill dims {dims:?}")]
     BadInitializer { name: String, dims: Vec<i64>, values: usize },
+    #[error("static int8: no calibrated range for activation `{0}` (calibrate with the same keep_fp32 patterns)")]
+    Uncalibrated(String),
+    #[error("static int8: range of `{name}` is not finite: ({min}, {max})")]
+    BadRange { name: String, min: f32, max: f32 },
 }
 
-/// Scale granularity of the run-time activation quantization.
+/// How activations (the left operands of weight MatMuls) are quantized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ActivationScale {
-    /// One symmetric scale per row (token): batch-invariant.
+    /// At run time, one symmetric scale per row (token): batch-invariant.
     #[default]
     PerRow,
-    /// One asymmetric scale per tensor (`DynamicQuantizeLinear`): depends on the whole batch.
+    /// At run time, one asymmetric scale per tensor (`DynamicQuantizeLinear`): depends on the whole batch.
     PerTensor,
+    /// Static: one asymmetric scale and zero point per activation, fixed at export from calibration ranges
+    /// ([`QuantizeOptions::ranges`], see [`crate::calibrate`]): batch-invariant, and one fused ONNX Runtime
+    /// kernel per MatMul (`QuantizeLinear` + `com.microsoft.MatMulIntegerToFloat`; ONNX Runtime only).
+    Static,
 }
 
 /// Scale granularity of int8 weights.
@@ -58,6 +66,9 @@ pub struct QuantizeOptions {
     /// Quantize `Gather` embedding tables too.
     pub embeddings: bool,
     pub activations: ActivationScale,
+    /// [`ActivationScale::Static`]: the calibrated (min, max) of each activation, by value name (the names
+    /// [`activation_inputs`] lists).
+    pub ranges: BTreeMap<String, (f32, f32)>,
 }
 
 impl Default for QuantizeOptions {
@@ -67,6 +78,7 @@ impl Default for QuantizeOptions {
             keep_fp32: vec!["classifier".into()],
             embeddings: true,
             activations: ActivationScale::PerRow,
+            ranges: BTreeMap::new(),
         }
     }
 }
@@ -196,33 +208,110 @@ struct WeightRef<'a> {
     transposed: bool,
 }
 
+/// Finds the nodes the quantizer rewrites: MatMuls whose right operand is a 2-D fp32 initializer (maybe behind
+/// `Transpose([1, 0])`), and `Gather`s from such a table (embeddings).
+struct Targets<'a> {
+    inits: HashMap<&'a str, &'a pb::TensorProto>,
+    producer: HashMap<&'a str, &'a pb::NodeProto>,
+}
+
+impl<'a> Targets<'a> {
+    fn new(graph: &'a pb::GraphProto) -> Self {
+        let inits = graph
+            .initializer
+            .iter()
+            .filter(|t| t.data_type == ElemType::F32.onnx() && t.dims.len() == 2)
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let producer = graph.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
+        Targets { inits, producer }
+    }
+
+    fn weight_behind(&self, value: &str) -> Option<WeightRef<'a>> {
+        if let Some(init) = self.inits.get(value) {
+            return Some(WeightRef { init, transposed: false });
+        }
+        let n = self.producer.get(value)?;
+        let perm = n.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
+        if n.op_type == "Transpose" && perm.as_deref() == Some(&[1, 0]) {
+            return self.inits.get(n.input[0].as_str()).map(|init| WeightRef { init, transposed: true });
+        }
+        None
+    }
+
+    /// The weight `n` reads and whether `n` is an embedding `Gather`; `None` for nodes left alone.
+    fn of(&self, n: &pb::NodeProto, opts: &QuantizeOptions) -> Option<(WeightRef<'a>, bool)> {
+        match n.op_type.as_str() {
+            "MatMul" => self.weight_behind(&n.input[1]).map(|w| (w, false)),
+            "Gather" if opts.embeddings => {
+                self.inits.get(n.input[0].as_str()).map(|&init| (WeightRef { init, transposed: false }, true))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_kept(name: &str, opts: &QuantizeOptions) -> bool {
+    opts.keep_fp32.iter().any(|p| matches_pattern(name, p))
+}
+
+/// The activations that `quantize_dynamic` with `opts` quantizes: the left operands of the weight MatMuls it
+/// rewrites, in graph order, each once (query, key and value share one). With [`ActivationScale::Static`] each
+/// needs a calibrated range.
+pub fn activation_inputs(model: &pb::ModelProto, opts: &QuantizeOptions) -> Result<Vec<String>, QuantizeError> {
+    let graph = model.graph.as_ref().ok_or(QuantizeError::NoGraph)?;
+    let targets = Targets::new(graph);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for n in &graph.node {
+        if let Some((w, false)) = targets.of(n, opts) {
+            if !is_kept(&w.init.name, opts) && seen.insert(n.input[0].clone()) {
+                out.push(n.input[0].clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// uint8 affine parameters (scale, zero point) of a calibrated range, widened to hold 0 exactly.
+pub fn affine_u8(min: f32, max: f32) -> (f32, u8) {
+    let (lo, hi) = (min.min(0.0), max.max(0.0));
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    let zp = (-lo / scale).round_ties_even().clamp(0.0, 255.0) as u8;
+    (scale, zp)
+}
+
+/// Static quantization of `x` with a fixed scale and zero point: `QuantizeLinear(x, s, zp)`. Returns the uint8
+/// value, the scale and zero point initializers.
+fn quantize_static(
+    x: &str,
+    range: (f32, f32),
+    nodes: &mut Vec<pb::NodeProto>,
+    inits: &mut Vec<pb::TensorProto>,
+) -> Result<[String; 3], QuantizeError> {
+    if !(range.0.is_finite() && range.1.is_finite()) {
+        return Err(QuantizeError::BadRange { name: x.to_string(), min: range.0, max: range.1 });
+    }
+    let (scale, zp) = affine_u8(range.0, range.1);
+    let p = format!("{x}.staticq");
+    let (s, z, q) = (format!("{p}.scale"), format!("{p}.zero_point"), format!("{p}.q"));
+    inits.push(tensor::f32(&s, &[], &[scale]));
+    inits.push(tensor::u8(&z, &[], &[zp]));
+    nodes.push(node("QuantizeLinear", &q, &[x, &s, &z], &[&q], vec![]));
+    Ok([q, s, z])
+}
+
+/// ONNX Runtime's contrib-op domain (`MatMulIntegerToFloat`).
+const MS_DOMAIN: &str = "com.microsoft";
+
 /// Rewrites `model` with int8 weights; see the module docs.
 pub fn quantize_dynamic(
     model: &pb::ModelProto,
     opts: &QuantizeOptions,
 ) -> Result<(pb::ModelProto, QuantizeReport), QuantizeError> {
     let graph = model.graph.as_ref().ok_or(QuantizeError::NoGraph)?;
-    let inits: HashMap<&str, &pb::TensorProto> = graph
-        .initializer
-        .iter()
-        .filter(|t| t.data_type == ElemType::F32.onnx() && t.dims.len() == 2)
-        .map(|t| (t.name.as_str(), t))
-        .collect();
-    let producer: HashMap<&str, &pb::NodeProto> =
-        graph.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
-    let weight_behind = |value: &str| -> Option<WeightRef> {
-        if let Some(init) = inits.get(value) {
-            return Some(WeightRef { init, transposed: false });
-        }
-        let n = producer.get(value)?;
-        let perm = n.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
-        if n.op_type == "Transpose" && perm.as_deref() == Some(&[1, 0]) {
-            return inits.get(n.input[0].as_str()).map(|init| WeightRef { init, transposed: true });
-        }
-        None
-    };
+    let targets = Targets::new(graph);
     let per_channel = opts.granularity == Granularity::PerChannel;
-    let kept = |name: &str| opts.keep_fp32.iter().any(|p| matches_pattern(name, p));
 
     let mut report = QuantizeReport { fp32_bytes: model.encoded_len(), ..Default::default() };
     let mut new_nodes = Vec::with_capacity(graph.node.len() * 2);
@@ -233,20 +322,14 @@ pub fn quantize_dynamic(
     if opts.activations == ActivationScale::PerRow {
         new_inits.extend(per_row_constants()); // dropped below when no MatMul reads them
     }
+    let mut static_inputs: HashMap<String, [String; 3]> = HashMap::new();
     for n in &graph.node {
-        let target = match n.op_type.as_str() {
-            "MatMul" => weight_behind(&n.input[1]).map(|w| (w, false)),
-            "Gather" if opts.embeddings => {
-                inits.get(n.input[0].as_str()).map(|init| (WeightRef { init, transposed: false }, true))
-            }
-            _ => None,
-        };
-        let Some((w, is_gather)) = target else {
+        let Some((w, is_gather)) = targets.of(n, opts) else {
             new_nodes.push(n.clone());
             continue;
         };
         let wname = w.init.name.clone();
-        if kept(&wname) {
+        if is_kept(&wname, opts) {
             report.kept_fp32.push(wname);
             new_nodes.push(n.clone());
             continue;
@@ -274,6 +357,22 @@ pub fn quantize_dynamic(
             continue;
         }
         let x = n.input[0].clone();
+        if opts.activations == ActivationScale::Static {
+            // y = MatMulIntegerToFloat(QuantizeLinear(x, s, zp), W_q, s, w_scale, zp): one MLAS kernel
+            let [xq, xs, xz] = match static_inputs.get(&x) {
+                Some(q) => q.clone(),
+                None => {
+                    let range = *opts.ranges.get(&x).ok_or_else(|| QuantizeError::Uncalibrated(x.clone()))?;
+                    let q = quantize_static(&x, range, &mut new_nodes, &mut new_inits)?;
+                    static_inputs.insert(x.clone(), q.clone());
+                    q
+                }
+            };
+            let mut mm = node("MatMulIntegerToFloat", &n.name, &[&xq, &q_name, &xs, &s_name, &xz], &[out], vec![]);
+            mm.domain = MS_DOMAIN.into();
+            new_nodes.push(mm);
+            continue;
+        }
         if opts.activations == ActivationScale::PerRow {
             // y = reshape(DequantizeLinear(MatMulInteger(q, W_q, 128), s, axis 0) · w_scale)
             let k = if w.transposed { c } else { r };
@@ -332,11 +431,15 @@ pub fn quantize_dynamic(
     let initializer: Vec<pb::TensorProto> =
         graph.initializer.iter().chain(new_inits.iter()).filter(|t| used.contains(t.name.as_str())).cloned().collect();
     let mut out = model.clone();
+    let uses_ms = new_nodes.iter().any(|n| n.domain == MS_DOMAIN);
+    if uses_ms && !out.opset_import.iter().any(|o| o.domain == MS_DOMAIN) {
+        out.opset_import.push(pb::OperatorSetIdProto { domain: MS_DOMAIN.into(), version: 1 });
+    }
     out.graph = Some(pb::GraphProto { node: new_nodes, initializer, ..graph.clone() });
     out.metadata_props.push(pb::StringStringEntryProto {
         key: "nerkit.quantization".into(),
         value: format!(
-            "dynamic int8, weights {:?}, activations {:?}, fp32 kept: {:?}",
+            "int8, weights {:?}, activations {:?}, fp32 kept: {:?}",
             opts.granularity, opts.activations, opts.keep_fp32
         ),
     });

@@ -1,10 +1,14 @@
 //! `nerkit export`: a model directory → `model.onnx` (+ `model.int8.onnx`), `config.json` with `id2label`,
-//! tokenizer files; prints sizes and an fp32-vs-int8 logit comparison on built-in sentences.
+//! tokenizer files, `export.json` (what int8 variant was written and why); prints sizes and an fp32-vs-int8
+//! logit comparison on built-in sentences. With `--int8 --data` the accuracy guard
+//! ([`crate::quantize::guard`]) picks the int8 variant.
 use std::path::PathBuf;
 
 use anyhow::Context;
+use nerkit_export::builder::{parse_model, save_model};
+use nerkit_export::calibrate::CalibrationMethod;
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
-use nerkit_export::quantize::{ActivationScale, Granularity, QuantizeOptions};
+use nerkit_export::quantize::{quantize_dynamic, ActivationScale, Granularity, QuantizeOptions};
 
 use crate::infer::compare::{compare_dir, SAMPLE_SENTENCES};
 use crate::infer::{BackendKind, BackendOptions};
@@ -26,8 +30,30 @@ pub struct Args {
     /// int8: quantize activations with one scale per tensor (ONNX Runtime's `DynamicQuantizeLinear`, whose
     /// scale spans the whole batch) instead of one per token (the default: a text's result does not depend on
     /// what it is batched with).
-    #[arg(long, requires = "int8")]
+    #[arg(long, requires = "int8", conflicts_with = "static_activations")]
     pub per_tensor_activations: bool,
+    /// int8: static activations, one scale per activation calibrated on `--calibration` (or `--data`) sentences:
+    /// batch-invariant and one fused ONNX Runtime kernel per MatMul (ONNX Runtime only). Without this flag and
+    /// with `--data`, the accuracy guard chooses.
+    #[arg(long = "static", requires = "int8")]
+    pub static_activations: bool,
+    /// int8 with --data: the largest accepted entity micro F1 drop against fp32, in points (paired on the same
+    /// sentences). The guard writes the fastest variant within it, or no int8 graph when none is.
+    #[arg(long, value_name = "POINTS", default_value_t = 0.5, requires = "data")]
+    pub max_f1_drop: f64,
+    /// Sentences static ranges are calibrated on (labels unused). Default: --data.
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// At most this many calibration sentences (the first ones).
+    #[arg(long, default_value_t = 500)]
+    pub calibration_sentences: usize,
+    /// How a static range is chosen: minmax, percentile (99.99), percentile-P, entropy. Clipping (percentile,
+    /// entropy) cuts BERT's outlier activation channels; on MiniLM min-max gave the smallest logit error.
+    #[arg(long, default_value = "minmax", value_parser = parse_method)]
+    pub calibration_method: CalibrationMethod,
+    /// Mixed-precision variants of the guard keep this many of the most sensitive weight groups in fp32.
+    #[arg(long, default_value_t = 2)]
+    pub keep_sensitive: usize,
     /// int8: comma-separated weight-name patterns kept in fp32 (e.g. classifier,embeddings,layer.5).
     #[arg(long, value_delimiter = ',', default_value = "classifier")]
     pub keep_fp32: Vec<String>,
@@ -49,7 +75,8 @@ pub struct Args {
     #[arg(long)]
     pub no_check: bool,
     /// Labelled data (e.g. a training run's validation.jsonl): also print the entity micro F1 of the exported
-    /// fp32 and int8 graphs on it (Viterbi decoding), so the int8 cost is measured, not guessed.
+    /// fp32 and int8 graphs on it (Viterbi decoding), so the int8 cost is measured, not guessed. With --int8
+    /// (and no explicit activation flag) the accuracy guard picks the int8 variant on it.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
 }
@@ -61,27 +88,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{} has no config.json (expected a model directory)",
         model_dir.display()
     );
-    let labels = match args.labels {
+    let labels = match args.labels.clone() {
         Some(l) => Some(l),
         None if has_real_id2label(&model_dir.join("config.json")) => None,
         None => Some(crate::labels::LabelSet::plod().labels().to_vec()),
+    };
+    let activations = if args.per_tensor_activations {
+        ActivationScale::PerTensor
+    } else if args.static_activations {
+        ActivationScale::Static
+    } else {
+        ActivationScale::PerRow
     };
     let int8 = args.int8.then(|| QuantizeOptions {
         granularity: if args.per_tensor { Granularity::PerTensor } else { Granularity::PerChannel },
         keep_fp32: args.keep_fp32.clone(),
         embeddings: true,
-        activations: if args.per_tensor_activations { ActivationScale::PerTensor } else { ActivationScale::PerRow },
+        activations,
+        ranges: Default::default(),
     });
+    // The guard or the static pass write model.int8.onnx themselves (they need the fp32 graph first).
+    let guarded = args.int8 && args.data.is_some() && !args.per_tensor_activations && !args.static_activations;
+    let deferred = guarded || args.static_activations;
     let req = ExportRequest {
         model_dir: model_dir.clone(),
         out_dir: args.out.clone(),
         labels,
         seed: args.seed,
         opset: args.opset,
-        int8,
+        int8: if deferred { None } else { int8.clone() },
         fused: args.fused,
     };
-    let summary = export_model_dir(&req).with_context(|| format!("exporting {}", model_dir.display()))?;
+    let mut summary = export_model_dir(&req).with_context(|| format!("exporting {}", model_dir.display()))?;
+    let int8_note = match (&int8, deferred) {
+        (Some(opts), true) => {
+            let (report, note) = write_int8(&args, &summary.fp32_path, opts, guarded)?;
+            summary.int8 = report;
+            note
+        }
+        (Some(_), false) => serde_json::json!({
+            "variant": if args.per_tensor_activations { "per-tensor" } else { "per-row" },
+            "checked": false,
+            "reason": "no --data: the int8 graph's accuracy was not checked",
+        }),
+        (None, _) => serde_json::json!(null),
+    };
+    if int8.is_some() && !guarded {
+        println!("int8: accuracy not checked against fp32 by a guard (give --data to choose the variant on it)");
+    }
+    let export_json = args.out.join("export.json");
+    std::fs::write(&export_json, serde_json::to_string_pretty(&serde_json::json!({ "int8": int8_note }))?)
+        .with_context(|| format!("writing {}", export_json.display()))?;
     println!("labels: {}", summary.labels.join(", "));
     if summary.classifier_initialised && args.int8 && !args.no_check {
         println!(
@@ -156,6 +213,104 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print_f1(&args.out, data, &kinds)?;
     }
     Ok(())
+}
+
+fn parse_method(s: &str) -> Result<CalibrationMethod, String> {
+    s.parse()
+}
+
+/// Writes `model.int8.onnx` from the exported fp32 graph: the guard's choice (`guarded`), or the static graph
+/// calibrated on `--calibration` / `--data`. Returns the quantization report (none when the guard refused every
+/// variant) and the `export.json` note.
+fn write_int8(
+    args: &Args,
+    fp32_path: &std::path::Path,
+    opts: &QuantizeOptions,
+    guarded: bool,
+) -> anyhow::Result<(Option<(PathBuf, nerkit_export::quantize::QuantizeReport)>, serde_json::Value)> {
+    use crate::quantize::{accuracy::Labelled, calibrate, guard};
+    let labels = crate::labels::LabelSet::plod();
+    let fp32 = parse_model(&std::fs::read(fp32_path)?).with_context(|| format!("reading {}", fp32_path.display()))?;
+    let model = crate::model::ModelDir::open(&args.out)?;
+    let encoder = crate::prepare::encode::Encoder::new(model.tokenizer()?, Default::default())?;
+    let calib_path =
+        args.calibration.as_ref().or(args.data.as_ref()).context("--static needs --calibration or --data")?;
+    let calibration = Labelled::load(calib_path, &labels, Some(args.calibration_sentences))
+        .with_context(|| format!("reading calibration sentences {}", calib_path.display()))?;
+    let out = args.out.join(nerkit_export::pipeline::INT8_FILE);
+    if !guarded {
+        let batches = calibrate::batches(&encoder, &calibration.words, 16)?;
+        let stats = calibrate::collect(&fp32, opts, &batches, None)?;
+        let mut opts = opts.clone();
+        opts.ranges = calibrate::ranges(&stats, args.calibration_method);
+        let (q, report) = quantize_dynamic(&fp32, &opts)?;
+        save_model(&q, &out).with_context(|| format!("writing {}", out.display()))?;
+        let note = serde_json::json!({
+            "variant": "static",
+            "checked": false,
+            "calibration": calib_path.display().to_string(),
+            "calibration_sentences": calibration.len(),
+            "calibration_method": args.calibration_method.name(),
+            "reason": "--static asked for; no guard ran",
+        });
+        return Ok((Some((out, report)), note));
+    }
+    let data_path = args.data.as_ref().expect("guarded implies --data");
+    let data = Labelled::load(data_path, &labels, None)?;
+    let layers = nerkit_export::config::BertConfig::from_file(&args.out.join("config.json"))?.num_hidden_layers;
+    let gopts = guard::GuardOptions {
+        max_f1_drop: args.max_f1_drop,
+        method: args.calibration_method,
+        keep_sensitive: args.keep_sensitive,
+        ..Default::default()
+    };
+    println!(
+        "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} F1 points",
+        4,
+        data_path.display(),
+        data.len(),
+        calibration.len(),
+        gopts.method.name(),
+        gopts.max_f1_drop
+    );
+    let (report, chosen) = guard::run(&fp32, layers, opts, &encoder, &labels, &data, &calibration.words, &gopts)?;
+    let (b, sq) = report.speed_shape;
+    println!("  fp32           F1 {:.4}  {b}x{sq} batch p50 {:.1} ms", report.fp32_f1, report.fp32_p50_ms);
+    for v in &report.variants {
+        println!(
+            "  {:<14} F1 {:.4}  {:+.2} points [{:+.2}, {:+.2}]  LF {:+.2}  logit RMSE {:.4}  p50 {:.1} ms ({:.2}x fp32){}",
+            v.name,
+            v.f1,
+            v.delta.micro,
+            v.delta.micro_low,
+            v.delta.micro_high,
+            v.delta.per_type.get("LF").map_or(0.0, |d| d.0),
+            v.logit_rmse,
+            v.p50_ms,
+            v.speedup,
+            if v.within_bound { "" } else { "  (over the bound)" }
+        );
+    }
+    let top: Vec<String> =
+        report.sensitivity.iter().take(4).map(|g| format!("{} ({:.3})", g.group, g.logit_rmse)).collect();
+    println!("  most sensitive groups (logit RMSE alone): {}", top.join(", "));
+    println!("  chose {}", report.reason);
+    let written = match chosen {
+        Some((q, r)) => {
+            save_model(&q, &out).with_context(|| format!("writing {}", out.display()))?;
+            Some((out, r))
+        }
+        None => {
+            let _ = std::fs::remove_file(&out);
+            None
+        }
+    };
+    let note = serde_json::json!({
+        "variant": report.chosen,
+        "checked": true,
+        "guard": report,
+    });
+    Ok((written, note))
 }
 
 /// Entity micro F1 (seqeval default mode, Viterbi decoding) of each graph of `dir` on the labelled `data`.

@@ -81,16 +81,12 @@ fn output_labels(session: &Session) -> Option<usize> {
     shape.last().copied().filter(|&d| d > 0).map(|d| d as usize)
 }
 
-impl Backend for OrtBackend {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn labels(&self) -> &[String] {
-        &self.labels
-    }
-
-    fn run(&mut self, batch: &PaddedBatch) -> Result<Logits, InferError> {
+impl OrtBackend {
+    /// The session inputs of `batch` (token type ids only when the graph takes them).
+    fn inputs<'b>(
+        &self,
+        batch: &'b PaddedBatch,
+    ) -> Result<Vec<(Cow<'static, str>, SessionInputValue<'b>)>, InferError> {
         batch.validate()?;
         let run_err = |e: ort::Error| InferError::Run { backend: NAME, message: e.to_string() };
         let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
@@ -103,6 +99,34 @@ impl Backend for OrtBackend {
                 TensorRef::from_array_view(batch.token_type_ids.view()).map_err(run_err)?.into(),
             ));
         }
+        Ok(inputs)
+    }
+
+    /// Runs `batch` and returns every f32 output by name, in the graph's output order (calibration reads the
+    /// activations a graph was given as extra outputs).
+    pub fn run_outputs(&mut self, batch: &PaddedBatch) -> Result<Vec<(String, ndarray::ArrayD<f32>)>, InferError> {
+        let run_err = |e: ort::Error| InferError::Run { backend: NAME, message: e.to_string() };
+        let inputs = self.inputs(batch)?;
+        let outputs = self.session.run(inputs).map_err(run_err)?;
+        outputs
+            .iter()
+            .map(|(name, value)| Ok((name.to_string(), value.try_extract_array::<f32>().map_err(run_err)?.to_owned())))
+            .collect()
+    }
+}
+
+impl Backend for OrtBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    fn run(&mut self, batch: &PaddedBatch) -> Result<Logits, InferError> {
+        let run_err = |e: ort::Error| InferError::Run { backend: NAME, message: e.to_string() };
+        let inputs = self.inputs(batch)?;
         let outputs = self.session.run(inputs).map_err(run_err)?;
         let logits = outputs[0].try_extract_array::<f32>().map_err(run_err)?;
         logits

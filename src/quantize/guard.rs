@@ -1,0 +1,229 @@
+//! The accuracy guard of `nerkit export --int8 --data`: it builds the int8 variants from the fastest to the
+//! safest, scores each against fp32 on the same labelled sentences (paired bootstrap), and picks the first whose
+//! F1 drop is within the bound. Every variant's numbers are kept for `export.json`.
+use nerkit_export::builder::{model_bytes, pb};
+use nerkit_export::calibrate::CalibrationMethod;
+use nerkit_export::quantize::{quantize_dynamic, ActivationScale, QuantizeOptions, QuantizeReport};
+use serde::Serialize;
+
+use super::accuracy::{paired_delta, score, Labelled, PairedDelta};
+use super::calibrate::{batches, collect, ranges};
+use super::sensitivity::{self, groups, logit_rmse, probe_logits, session, GroupCost};
+use crate::bench::{time_engines, Engine};
+use crate::labels::LabelSet;
+use crate::prepare::encode::Encoder;
+
+/// Settings of the guard.
+#[derive(Clone, Debug)]
+pub struct GuardOptions {
+    /// Largest accepted paired micro F1 drop, in points.
+    pub max_f1_drop: f64,
+    pub method: CalibrationMethod,
+    /// Groups kept fp32 by the mixed-precision variants (the most sensitive ones).
+    pub keep_sensitive: usize,
+    /// Probe sentences (from the calibration set) for logit errors.
+    pub probe_sentences: usize,
+    /// Speed is timed on synthetic batches of this (batch, sequence) shape, in interleaved rounds.
+    pub speed_shape: (usize, usize),
+    pub speed_rounds: usize,
+    pub threads: Option<usize>,
+}
+
+impl Default for GuardOptions {
+    fn default() -> Self {
+        GuardOptions {
+            max_f1_drop: 0.5,
+            // clipping (percentile, entropy) cut BERT's outlier channels: 2.4-2.6x the logit error of min-max on
+            // MiniLM (tests/int8_guard.rs)
+            method: CalibrationMethod::MinMax,
+            keep_sensitive: 2,
+            probe_sentences: 64,
+            speed_shape: (8, 128),
+            speed_rounds: 6,
+            threads: None,
+        }
+    }
+}
+
+/// One int8 variant as judged.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantReport {
+    pub name: String,
+    /// `static` (calibrated) or `per-row` (per-token at run time).
+    pub activations: String,
+    /// Weight patterns left fp32 (the user's plus the sensitive groups).
+    pub kept_fp32: Vec<String>,
+    pub f1: f64,
+    pub per_type: std::collections::BTreeMap<String, f64>,
+    /// Paired difference to fp32, points.
+    pub delta: PairedDelta,
+    pub logit_rmse: f64,
+    /// One tagging pass over the labelled set (tokenisation, inference, Viterbi); noisy on a shared machine.
+    pub sentences_per_s: f64,
+    /// Median latency of one batch of `speed_shape`, ms, timed interleaved with fp32 and the other variants.
+    pub p50_ms: f64,
+    /// fp32's p50 over this variant's (> 1: faster than fp32).
+    pub speedup: f64,
+    pub bytes: usize,
+    pub within_bound: bool,
+}
+
+/// Everything the guard measured; `nerkit export` writes it to `export.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuardReport {
+    pub data: String,
+    pub sentences: usize,
+    pub calibration_sentences: usize,
+    pub calibration_method: String,
+    pub max_f1_drop: f64,
+    pub fp32_f1: f64,
+    pub fp32_per_type: std::collections::BTreeMap<String, f64>,
+    pub fp32_sentences_per_s: f64,
+    /// (batch, sequence) of the speed timing and fp32's p50 there, ms.
+    pub speed_shape: (usize, usize),
+    pub fp32_p50_ms: f64,
+    /// Costs of quantizing one group alone (static activations), most costly first.
+    pub sensitivity: Vec<GroupCost>,
+    /// In the order tried: fastest first.
+    pub variants: Vec<VariantReport>,
+    /// The variant written as `model.int8.onnx`; `None` when none is within the bound.
+    pub chosen: Option<String>,
+    pub reason: String,
+}
+
+/// The variants, fastest first: static activations (one fused kernel per MatMul, no run-time range search),
+/// then per-token activations, then each with the most sensitive groups in fp32.
+fn variants(base: &QuantizeOptions, sensitive: &[String]) -> Vec<(String, QuantizeOptions)> {
+    let with = |activations: ActivationScale, extra: &[String]| {
+        let mut o = base.clone();
+        o.activations = activations;
+        o.keep_fp32.extend(extra.iter().cloned());
+        o
+    };
+    vec![
+        ("static".into(), with(ActivationScale::Static, &[])),
+        ("per-row".into(), with(ActivationScale::PerRow, &[])),
+        ("static-mixed".into(), with(ActivationScale::Static, sensitive)),
+        ("per-row-mixed".into(), with(ActivationScale::PerRow, sensitive)),
+    ]
+}
+
+/// Runs the guard on the fp32 graph `fp32` (a BERT encoder of `layers` layers). `base` gives the weight
+/// granularity and the user's fp32 patterns; `calibration` holds the sentences (words) the static ranges come
+/// from. Returns the report and the chosen graph.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    fp32: &pb::ModelProto,
+    layers: usize,
+    base: &QuantizeOptions,
+    encoder: &Encoder,
+    labels: &LabelSet,
+    data: &Labelled,
+    calibration: &[Vec<String>],
+    opts: &GuardOptions,
+) -> anyhow::Result<(GuardReport, Option<(pb::ModelProto, QuantizeReport)>)> {
+    let mut fp32_backend = session(fp32, opts.threads)?;
+    let fp32_scored = score(&mut fp32_backend, encoder, data, labels)?;
+    let calib_batches = batches(encoder, calibration, 16)?;
+    let stats = collect(fp32, base, &calib_batches, opts.threads)?;
+    let mut base = base.clone();
+    base.ranges = ranges(&stats, opts.method);
+    let probes = batches(encoder, &calibration[..calibration.len().min(opts.probe_sentences)], 16)?;
+    let fp32_probe = probe_logits(&mut fp32_backend, &probes)?;
+    let mut engines = vec![Engine { name: "fp32".into(), backend: Box::new(fp32_backend), rss_mb: 0.0 }];
+
+    let mut static_base = base.clone();
+    static_base.activations = ActivationScale::Static;
+    let sensitivity = sensitivity::measure(
+        fp32,
+        &static_base,
+        &groups(layers),
+        &probes,
+        &fp32_probe,
+        encoder,
+        data,
+        &fp32_scored,
+        labels,
+        opts.threads,
+    )?;
+    let sensitive: Vec<String> = sensitivity.iter().take(opts.keep_sensitive).map(|g| g.group.clone()).collect();
+
+    let mut reports = Vec::new();
+    let mut chosen: Option<(String, pb::ModelProto, QuantizeReport)> = None;
+    for (name, vopts) in variants(&base, &sensitive) {
+        let (q, qreport) = quantize_dynamic(fp32, &vopts)?;
+        let mut backend = session(&q, opts.threads)?;
+        let scored = score(&mut backend, encoder, data, labels)?;
+        let logits = probe_logits(&mut backend, &probes)?;
+        let delta = paired_delta(data, &fp32_scored, &scored);
+        let within_bound = delta.micro >= -opts.max_f1_drop;
+        reports.push(VariantReport {
+            name: name.clone(),
+            activations: if vopts.activations == ActivationScale::Static { "static" } else { "per-row" }.into(),
+            kept_fp32: vopts.keep_fp32.clone(),
+            f1: scored.f1,
+            per_type: scored.per_type.clone(),
+            delta,
+            logit_rmse: logit_rmse(&fp32_probe, &logits, &probes),
+            sentences_per_s: scored.sentences_per_s,
+            p50_ms: 0.0,
+            speedup: 0.0,
+            bytes: model_bytes(&q).len(),
+            within_bound,
+        });
+        engines.push(Engine { name: name.clone(), backend: Box::new(backend), rss_mb: 0.0 });
+        if within_bound && chosen.is_none() {
+            chosen = Some((name, q, qreport));
+        }
+    }
+    let (rows, failed) = time_engines(&mut engines, &[opts.speed_shape], 1, opts.speed_rounds, "fp32", &|_, _| {});
+    if let Some(f) = failed.first() {
+        anyhow::bail!("timing {}: {}", f.backend, f.reason);
+    }
+    drop(engines);
+    let fp32_p50_ms = rows.iter().find(|r| r.backend == "fp32").map_or(0.0, |r| r.p50_ms);
+    for v in &mut reports {
+        if let Some(r) = rows.iter().find(|r| r.backend == v.name) {
+            (v.p50_ms, v.speedup) = (r.p50_ms, r.ratio.unwrap_or(0.0));
+        }
+    }
+    let reason = match &chosen {
+        Some((name, _, _)) => {
+            let skipped: Vec<String> = reports
+                .iter()
+                .take_while(|r| &r.name != name)
+                .map(|r| format!("{} ({:+.2})", r.name, r.delta.micro))
+                .collect();
+            let r = reports.iter().find(|r| &r.name == name).expect("chosen is reported");
+            format!(
+                "{name} ({:.2}x fp32 at {}x{}): the fastest variant whose paired F1 change {:+.2} points (95 % interval {:+.2} to {:+.2}) is within -{}{}",
+                r.speedup,
+                opts.speed_shape.0,
+                opts.speed_shape.1,
+                r.delta.micro,
+                r.delta.micro_low,
+                r.delta.micro_high,
+                opts.max_f1_drop,
+                if skipped.is_empty() { String::new() } else { format!("; faster ones lost more: {}", skipped.join(", ")) }
+            )
+        }
+        None => format!("no int8 variant is within -{} F1 points of fp32; serve fp32", opts.max_f1_drop),
+    };
+    let report = GuardReport {
+        data: data.name.clone(),
+        sentences: data.len(),
+        calibration_sentences: calibration.len(),
+        calibration_method: opts.method.name(),
+        max_f1_drop: opts.max_f1_drop,
+        fp32_f1: fp32_scored.f1,
+        fp32_per_type: fp32_scored.per_type.clone(),
+        fp32_sentences_per_s: fp32_scored.sentences_per_s,
+        speed_shape: opts.speed_shape,
+        fp32_p50_ms,
+        sensitivity,
+        variants: reports,
+        chosen: chosen.as_ref().map(|c| c.0.clone()),
+        reason,
+    };
+    Ok((report, chosen.map(|c| (c.1, c.2))))
+}
