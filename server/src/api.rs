@@ -232,6 +232,8 @@ pub struct ModelInfo {
 /// The server's limits (`/info`).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct Limits {
+    /// Concurrent requests share engine batches (`nerkit serve --no-batching` turns it off).
+    pub batching: bool,
     pub max_body_bytes: usize,
     pub max_texts: usize,
     pub max_chars: usize,

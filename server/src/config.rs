@@ -78,6 +78,7 @@ impl ServerConfig {
 
     pub fn limits(&self) -> Limits {
         Limits {
+            batching: self.batching,
             max_body_bytes: self.max_body_bytes,
             max_texts: self.max_texts,
             max_chars: self.max_chars,

@@ -1,13 +1,15 @@
 //! `nerkit bench`: engines side by side on one model (see [`crate::bench`]).
 use std::path::PathBuf;
 
-use crate::bench::{BenchBackend, BenchPlan};
+use crate::bench::server_load::Load;
+use crate::bench::{BenchBackend, BenchPlan, BenchReport};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory: trained (exported on first use) or exported (model.onnx, model.int8.onnx, ...).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    /// Model directory: trained (exported on first use) or exported (model.onnx, model.int8.onnx, ...). Not
+    /// needed when only --server is measured.
+    #[arg(long, value_name = "DIR", required_unless_present = "server")]
+    pub model: Option<PathBuf>,
     /// Backends to compare (unavailable ones are reported as skipped, with the reason).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ort,ort-int8,tract")]
     pub backends: Vec<BenchBackend>,
@@ -29,38 +31,122 @@ pub struct Args {
     /// The backend the ratio column divides by.
     #[arg(long, value_enum, default_value = "ort")]
     pub baseline: BenchBackend,
-    /// Also write the rows as JSON (`machine`, `model`, `rounds`, `rows`: backend, batch, seq, p50_ms, p95_ms,
-    /// p99_ms, sentences_per_s, tokens_per_s, ratio, rss_mb; `skipped`: backend, reason).
+    /// Labelled data (JSONL, CoNLL, CSV, parquet; e.g. a run's validation.jsonl): each backend's entity micro F1
+    /// beside its speed, and its F1 difference to the baseline paired on the same sentences.
+    #[arg(long, value_name = "DATA")]
+    pub accuracy: Option<PathBuf>,
+    /// With --accuracy: only the first N sentences.
+    #[arg(long, value_name = "N", requires = "accuracy")]
+    pub accuracy_limit: Option<usize>,
+    /// Documents (plain text, one per line; or JSONL with `text`, or labelled `tokens` joined by spaces): time
+    /// the whole raw-text path of `nerkit predict` on them, per backend.
+    #[arg(long, value_name = "FILE")]
+    pub end_to_end: Option<PathBuf>,
+    /// With --end-to-end: timed passes over the file per backend (after one untimed pass), interleaved.
+    #[arg(long, default_value_t = 3, requires = "end_to_end")]
+    pub end_to_end_rounds: usize,
+    /// A running `nerkit serve` to load (loopback addresses only; repeat or comma-separate to compare servers,
+    /// e.g. one started with --no-batching). Texts: the --end-to-end documents, else built-in sentences.
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    pub server: Vec<String>,
+    /// With --server: concurrent requests in flight, one load per value.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub concurrency: Vec<usize>,
+    /// With --server: requests per concurrency level (one text each).
+    #[arg(long, default_value_t = 256)]
+    pub requests: usize,
+    /// With --server: a level stops early after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub max_seconds: f64,
+    /// With --server: bearer token of a server started with --api-key.
+    #[arg(long, env = "NERKIT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Also write the report as JSON (`machine`, `model`, `rounds`; `rows`: backend, batch, seq, p50_ms, p95_ms,
+    /// p99_ms, sentences_per_s, tokens_per_s, ratio, rss_mb, f1; `accuracy`: backend, sentences, f1, per_type,
+    /// vs_baseline {micro, micro_low, micro_high, per_type}; `end_to_end`: backend, documents, sentences,
+    /// entities, p50_s, documents_per_s, sentences_per_s, ratio; `server`: url, batching, backend, concurrency,
+    /// requests, errors, p50_ms, p95_ms, p99_ms, requests_per_s; `skipped`: backend, reason).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page (report.html: throughput, latency distribution, speed against F1) and
+    /// bench.json into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.rounds == 0 || args.batch.contains(&0) || args.seq.iter().any(|&s| s < 2) {
-        anyhow::bail!("--rounds and --batch must be at least 1, --seq at least 2 ([CLS] and [SEP])");
+    if args.rounds == 0 || args.end_to_end_rounds == 0 || args.batch.contains(&0) || args.seq.iter().any(|&s| s < 2)
+    {
+        anyhow::bail!(
+            "--rounds, --end-to-end-rounds and --batch must be at least 1, --seq at least 2 ([CLS] and [SEP])"
+        );
     }
-    let dir = crate::infer::select::exported_dir(&args.model)?;
-    let plan = BenchPlan {
-        backends: args.backends.clone(),
-        batches: args.batch.clone(),
-        seqs: args.seq.clone(),
-        warmup: args.warmup,
-        rounds: args.rounds,
-        threads: args.threads,
-        baseline: args.baseline,
-    };
-    let bar = indicatif::ProgressBar::new((plan.warmup + plan.rounds) as u64);
+    anyhow::ensure!(
+        args.concurrency.iter().all(|&c| c > 0) && args.requests > 0 && args.max_seconds > 0.0,
+        "--concurrency, --requests and --max-seconds must be positive"
+    );
+    let bar = indicatif::ProgressBar::new(1);
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let report = crate::bench::run(&dir, &plan, &|done, _| bar.set_position(done as u64));
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let mut report = match &args.model {
+        Some(model) => {
+            let dir = crate::infer::select::exported_dir(model)?;
+            let plan = BenchPlan {
+                backends: args.backends.clone(),
+                batches: args.batch.clone(),
+                seqs: args.seq.clone(),
+                warmup: args.warmup,
+                rounds: args.rounds,
+                threads: args.threads,
+                baseline: args.baseline,
+                accuracy: args.accuracy.clone(),
+                accuracy_limit: args.accuracy_limit,
+                end_to_end: args.end_to_end.clone(),
+                end_to_end_rounds: args.end_to_end_rounds,
+            };
+            crate::bench::run(&dir, &plan, &progress)?
+        }
+        None => BenchReport {
+            machine: crate::bench::machine(),
+            model: String::new(),
+            rounds: 0,
+            rows: Vec::new(),
+            skipped: Vec::new(),
+            accuracy: Vec::new(),
+            end_to_end: Vec::new(),
+            server: Vec::new(),
+        },
+    };
+    if !args.server.is_empty() {
+        let texts = match &args.end_to_end {
+            Some(path) => crate::bench::end_to_end::read_documents(path)?,
+            None => crate::infer::compare::SAMPLE_SENTENCES.iter().map(|s| s.to_string()).collect(),
+        };
+        let load = Load {
+            concurrency: args.concurrency.clone(),
+            requests: args.requests,
+            max_seconds: args.max_seconds,
+            texts,
+            api_key: args.api_key.clone(),
+        };
+        report.server = crate::bench::server_load::measure(&args.server, &load, &progress)?;
+    }
     bar.finish_and_clear();
-    print!("{}", crate::bench::table(&report, args.baseline.name()));
+    let baseline = args.baseline.name();
+    print!("{}", crate::bench::report::table(&report, baseline));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
-    if report.rows.is_empty() {
+    if let Some(dir) = &args.report {
+        println!("report: {}", crate::bench::report::write(&report, baseline, dir)?.display());
+    }
+    if args.model.is_some() && report.rows.is_empty() {
         anyhow::bail!("no backend could run (see the skipped lines)");
     }
     Ok(())

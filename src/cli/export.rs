@@ -41,6 +41,9 @@ pub struct Args {
     /// sentences). The guard writes the fastest variant within it, or no int8 graph when none is.
     #[arg(long, value_name = "POINTS", default_value_t = 0.5, requires = "data")]
     pub max_f1_drop: f64,
+    /// int8 with --data: the largest accepted F1 drop of any one entity type (AC, LF), in points.
+    #[arg(long, value_name = "POINTS", default_value_t = 1.0, requires = "data")]
+    pub max_type_drop: f64,
     /// Sentences static ranges are calibrated on (labels unused). Default: --data.
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
@@ -260,18 +263,20 @@ fn write_int8(
     let layers = nerkit_export::config::BertConfig::from_file(&args.out.join("config.json"))?.num_hidden_layers;
     let gopts = guard::GuardOptions {
         max_f1_drop: args.max_f1_drop,
+        max_type_drop: args.max_type_drop,
         method: args.calibration_method,
         keep_sensitive: args.keep_sensitive,
         ..Default::default()
     };
     println!(
-        "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} F1 points",
+        "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} micro F1 points, -{} per entity type",
         4,
         data_path.display(),
         data.len(),
         calibration.len(),
         gopts.method.name(),
-        gopts.max_f1_drop
+        gopts.max_f1_drop,
+        gopts.max_type_drop
     );
     let (report, chosen) = guard::run(&fp32, layers, opts, &encoder, &labels, &data, &calibration.words, &gopts)?;
     let (b, sq) = report.speed_shape;
@@ -288,7 +293,7 @@ fn write_int8(
             v.logit_rmse,
             v.p50_ms,
             v.speedup,
-            if v.within_bound { "" } else { "  (over the bound)" }
+            v.over_bound.as_ref().map_or(String::new(), |why| format!("  (over the bound: {why})"))
         );
     }
     let top: Vec<String> =

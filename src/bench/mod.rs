@@ -2,7 +2,16 @@
 //! interleaved rounds (round r runs every cell once before round r + 1), so the machine's drift lands on all of
 //! them alike and the ratios hold even on a noisy shared machine. Backends that cannot load (no GPU, no ONNX
 //! Runtime library, a graph file missing) are reported as skipped with the reason.
-use std::path::Path;
+//!
+//! Beside the graph timings: [`accuracy`] (each engine's F1 on labelled data and its paired difference to the
+//! baseline), [`end_to_end`] (the raw-text path of `nerkit predict` on real documents) and [`report`] (the
+//! terminal table and the self-contained HTML page with charts).
+pub mod accuracy;
+pub mod end_to_end;
+pub mod report;
+pub mod server_load;
+
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -66,6 +75,12 @@ pub struct BenchPlan {
     pub rounds: usize,
     pub threads: Option<usize>,
     pub baseline: BenchBackend,
+    /// Labelled data every engine is scored on (`--accuracy`), optionally its first `accuracy_limit` sentences.
+    pub accuracy: Option<PathBuf>,
+    pub accuracy_limit: Option<usize>,
+    /// Documents the raw-text path is timed on (`--end-to-end`), in `end_to_end_rounds` timed passes each.
+    pub end_to_end: Option<PathBuf>,
+    pub end_to_end_rounds: usize,
 }
 
 /// One backend × shape.
@@ -83,6 +98,11 @@ pub struct BenchRow {
     pub ratio: Option<f64>,
     /// Resident memory added by loading this backend, MB.
     pub rss_mb: f64,
+    /// The backend's entity micro F1 on the `--accuracy` data (the same on every shape); `None` without it.
+    pub f1: Option<f64>,
+    /// Every timed round's latency, ms (for the report's distribution chart; not in the JSON).
+    #[serde(skip)]
+    pub samples_ms: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -98,6 +118,12 @@ pub struct BenchReport {
     pub rounds: usize,
     pub rows: Vec<BenchRow>,
     pub skipped: Vec<Skipped>,
+    /// `--accuracy`: one row per engine that ran.
+    pub accuracy: Vec<accuracy::AccuracyRow>,
+    /// `--end-to-end`: one row per engine that ran.
+    pub end_to_end: Vec<end_to_end::EndToEndRow>,
+    /// `--server`: one row per server × concurrency.
+    pub server: Vec<server_load::ServerRow>,
 }
 
 fn rss_mb() -> f64 {
@@ -109,7 +135,8 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb: f64| kb / 1024.0)
 }
 
-fn machine() -> String {
+/// The CPU model and core count, for every report's header.
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -144,8 +171,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs `plan` on the exported model directory `dir`.
-pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> BenchReport {
+/// Runs `plan` on the exported model directory `dir`. `progress(done, total)` counts timing rounds and
+/// end-to-end passes.
+pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> anyhow::Result<BenchReport> {
+    // read the inputs first: a bad file is reported before minutes of timing
+    let documents = plan.end_to_end.as_deref().map(end_to_end::read_documents).transpose()?;
     let mut loaded: Vec<Engine> = Vec::new();
     let mut skipped = Vec::new();
     for &b in &plan.backends {
@@ -157,9 +187,38 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> Ben
     }
     let shapes: Vec<(usize, usize)> =
         plan.batches.iter().flat_map(|&b| plan.seqs.iter().map(move |&s| (b, s))).collect();
-    let (rows, failed) = time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.baseline.name(), progress);
+    let e2e_passes = if documents.is_some() { plan.end_to_end_rounds + 1 } else { 0 };
+    let total = plan.warmup + plan.rounds + e2e_passes;
+    let (mut rows, failed) =
+        time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.baseline.name(), &|d, _| progress(d, total));
+    let failed_names: Vec<&str> = failed.iter().map(|f| f.backend.as_str()).collect();
+    loaded.retain(|e| !failed_names.contains(&e.name.as_str()));
     skipped.extend(failed);
-    BenchReport { machine: machine(), model: dir.display().to_string(), rounds: plan.rounds, rows, skipped }
+    let baseline = plan.baseline.name();
+    let accuracy = match &plan.accuracy {
+        Some(data) => accuracy::measure(&mut loaded, dir, data, plan.accuracy_limit, baseline)?,
+        None => Vec::new(),
+    };
+    for r in &mut rows {
+        r.f1 = accuracy.iter().find(|a| a.backend == r.backend).map(|a| a.f1);
+    }
+    let end_to_end = match &documents {
+        Some(docs) => {
+            let done = plan.warmup + plan.rounds;
+            end_to_end::measure(loaded, dir, docs, plan.end_to_end_rounds, baseline, &|d, _| progress(done + d, total))?
+        }
+        None => Vec::new(),
+    };
+    Ok(BenchReport {
+        machine: machine(),
+        model: dir.display().to_string(),
+        rounds: plan.rounds,
+        rows,
+        skipped,
+        accuracy,
+        end_to_end,
+        server: Vec::new(),
+    })
 }
 
 /// A loaded engine to time, and the resident memory its loading added (MB).
@@ -225,6 +284,8 @@ pub fn time_engines(
                 tokens_per_s: (batch * seq) as f64 / p50,
                 ratio: None,
                 rss_mb: engine.rss_mb,
+                f1: None,
+                samples_ms: times[bi][si].iter().map(|t| t * 1e3).collect(),
             });
         }
     }
@@ -234,24 +295,4 @@ pub fn time_engines(
         r.ratio = base.iter().find(|(b, s, _)| *b == r.batch && *s == r.seq).map(|(_, _, p)| p / r.p50_ms);
     }
     (rows, skipped)
-}
-
-/// The terminal table.
-pub fn table(report: &BenchReport, baseline: &str) -> String {
-    let mut out = format!(
-        "nerkit bench: {} · {} · {} interleaved rounds\n{:<15} {:>5} {:>5} {:>9} {:>9} {:>9} {:>11} {:>11} {:>8} {:>7}\n",
-        report.model, report.machine, report.rounds, "backend", "batch", "seq", "p50 ms", "p95 ms", "p99 ms",
-        "sent/s", "tokens/s", format!("vs {baseline}"), "RSS MB"
-    );
-    for r in &report.rows {
-        let ratio = r.ratio.map_or("-".to_string(), |x| format!("{x:.2}x"));
-        out += &format!(
-            "{:<15} {:>5} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>11.1} {:>11.0} {:>8} {:>7.0}\n",
-            r.backend, r.batch, r.seq, r.p50_ms, r.p95_ms, r.p99_ms, r.sentences_per_s, r.tokens_per_s, ratio, r.rss_mb
-        );
-    }
-    for s in &report.skipped {
-        out += &format!("skipped {}: {}\n", s.backend, s.reason);
-    }
-    out
 }

@@ -1,0 +1,57 @@
+//! `nerkit bench --accuracy DATA`: each engine's entity micro F1 on labelled sentences beside its speed, and
+//! its paired F1 difference to the baseline engine on the same sentences (so an int8 drop is told from noise).
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Engine;
+use crate::labels::LabelSet;
+use crate::prepare::encode::{EncodeOptions, Encoder};
+use crate::quantize::accuracy::{paired_delta, score, Labelled, PairedDelta, Scored};
+
+/// One engine's accuracy.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccuracyRow {
+    pub backend: String,
+    pub sentences: usize,
+    /// Entity micro F1 (seqeval default mode, Viterbi decoding: what `nerkit evaluate` reports).
+    pub f1: f64,
+    /// F1 per entity type.
+    pub per_type: BTreeMap<String, f64>,
+    /// `f1 - baseline f1` in points with its 95 % paired bootstrap interval; `None` for the baseline itself
+    /// or when the baseline could not run.
+    pub vs_baseline: Option<PairedDelta>,
+}
+
+/// Scores every engine on `data` (optionally its first `limit` sentences), in the engines' order.
+pub fn measure(
+    engines: &mut [Engine],
+    model_dir: &Path,
+    data: &Path,
+    limit: Option<usize>,
+    baseline: &str,
+) -> anyhow::Result<Vec<AccuracyRow>> {
+    let Some(first) = engines.first() else { return Ok(Vec::new()) };
+    let labels = LabelSet::new(first.backend.labels().to_vec())?;
+    let labelled = Labelled::load(data, &labels, limit)?;
+    let tokenizer = crate::model::ModelDir::open(model_dir)?.tokenizer()?;
+    let encoder = Encoder::new(tokenizer, EncodeOptions::default())?;
+    let mut scored: Vec<(String, Scored)> = Vec::new();
+    for engine in engines.iter_mut() {
+        let s = score(engine.backend.as_mut(), &encoder, &labelled, &labels)
+            .map_err(|e| anyhow::anyhow!("{} on {}: {e}", engine.name, data.display()))?;
+        scored.push((engine.name.clone(), s));
+    }
+    let base = scored.iter().find(|(n, _)| n == baseline).map(|(_, s)| s.clone());
+    Ok(scored
+        .into_iter()
+        .map(|(name, s)| AccuracyRow {
+            vs_baseline: base.as_ref().filter(|_| name != baseline).map(|b| paired_delta(&labelled, b, &s)),
+            backend: name,
+            sentences: labelled.len(),
+            f1: s.f1,
+            per_type: s.per_type,
+        })
+        .collect())
+}
