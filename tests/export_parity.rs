@@ -179,7 +179,7 @@ fn tiny_bert_ort_and_tract_agree_in_fp32_and_int8() {
     let mut runs = Vec::new();
     for (tag, model) in [("fp32", &fp32), ("int8", &int8)] {
         let mut ort = OrtBackend::from_bytes(&model_bytes(model), origin, &BackendOptions::default()).unwrap();
-        let mut tract = TractBackend::from_proto(model, origin).unwrap();
+        let mut tract = TractBackend::from_proto(model, origin, None).unwrap();
         assert_eq!(ort.labels(), ["O", "B-AC", "B-LF", "I-LF"]);
         assert_eq!(tract.num_labels(), 4);
         let (lo, lt) = (ort.run(&batch).unwrap(), tract.run(&batch).unwrap());

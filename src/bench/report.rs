@@ -9,11 +9,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{BenchReport, BenchRow};
+use crate::evaluate::charts::{legend, FONT, GRID, INK};
 use crate::evaluate::report_html::esc;
-
-const FONT: &str = "sans-serif";
-const INK: RGBColor = RGBColor(38, 50, 56);
-const GRID: RGBColor = RGBColor(220, 224, 228);
 /// One colour per backend (Paul Tol's bright scheme, colour-blind-safe).
 const COLOURS: [RGBColor; 7] = [
     RGBColor(68, 119, 170),
@@ -123,6 +120,15 @@ fn shapes(report: &BenchReport) -> Vec<(usize, usize)> {
     s
 }
 
+/// The x-axis label of group `x` (a shape index) of the per-shape charts.
+fn shape_label(shapes: &[(usize, usize)], x: &f64) -> String {
+    let i = x.round();
+    match shapes.get(i as usize).filter(|_| (x - i).abs() < 1e-6 && i >= 0.0) {
+        Some((b, s)) => format!("batch {b} × {s} tokens"),
+        None => String::new(),
+    }
+}
+
 fn row<'a>(report: &'a BenchReport, backend: &str, shape: (usize, usize)) -> Option<&'a BenchRow> {
     report.rows.iter().find(|r| r.backend == backend && (r.batch, r.seq) == shape)
 }
@@ -151,13 +157,7 @@ fn throughput_chart(report: &BenchReport) -> Result<String, String> {
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5f64..(shapes.len() as f64 - 0.5), 0f64..top.max(1.0))
             .map_err(e)?;
-        let fmt_x = |x: &f64| {
-            let i = x.round();
-            match shapes.get(i as usize).filter(|_| (x - i).abs() < 1e-6 && i >= 0.0) {
-                Some((b, s)) => format!("batch {b} × {s} tokens"),
-                None => String::new(),
-            }
-        };
+        let fmt_x = |x: &f64| shape_label(&shapes, x);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -176,7 +176,9 @@ fn throughput_chart(report: &BenchReport) -> Result<String, String> {
             let bars: Vec<(f64, f64)> = shapes
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &sh)| row(report, name, sh).map(|r| (i as f64 - 0.4 + k as f64 * w, r.sentences_per_s)))
+                .filter_map(|(i, &sh)| {
+                    row(report, name, sh).map(|r| (i as f64 - 0.4 + k as f64 * w, r.sentences_per_s))
+                })
                 .collect();
             let c = *colour;
             chart
@@ -194,20 +196,6 @@ fn throughput_chart(report: &BenchReport) -> Result<String, String> {
     })
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> DrawResult {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT, 14).into_font().color(&INK))
-        .background_style(WHITE.mix(0.9))
-        .border_style(GRID)
-        .draw()
-        .map_err(e)
-}
-
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[(((sorted.len() - 1) as f64) * q).round() as usize]
 }
@@ -220,19 +208,16 @@ fn latency_chart(report: &BenchReport) -> Result<String, String> {
     let hi = all.iter().copied().fold(0.0f64, f64::max).max(lo * 10.0) * 1.25;
     svg((960, 520), |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption("Latency per batch (ms, log scale; box p25–p75, whiskers p5–p95)", (FONT, 22).into_font().color(&INK))
+            .caption(
+                "Latency per batch (ms, log scale; box p25–p75, whiskers p5–p95)",
+                (FONT, 22).into_font().color(&INK),
+            )
             .margin(16)
             .x_label_area_size(52)
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5f64..(shapes.len() as f64 - 0.5), (lo..hi).log_scale())
             .map_err(e)?;
-        let fmt_x = |x: &f64| {
-            let i = x.round();
-            match shapes.get(i as usize).filter(|_| (x - i).abs() < 1e-6 && i >= 0.0) {
-                Some((b, s)) => format!("batch {b} × {s} tokens"),
-                None => String::new(),
-            }
-        };
+        let fmt_x = |x: &f64| shape_label(&shapes, x);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -324,9 +309,7 @@ fn scatter_chart(report: &BenchReport) -> Result<String, String> {
         let style = TextStyle::from((FONT, 14).into_font()).color(&INK).pos(Pos::new(HPos::Left, VPos::Bottom));
         for (name, c, x, y) in &points {
             chart.draw_series([Circle::new((*x, *y), 7, c.filled())]).map_err(e)?;
-            chart
-                .draw_series([Text::new(format!("{name} ({y:.2})"), (*x, *y), style.clone())])
-                .map_err(e)?;
+            chart.draw_series([Text::new(format!("{name} ({y:.2})"), (*x, *y), style.clone())]).map_err(e)?;
         }
         Ok(())
     })
@@ -469,6 +452,7 @@ pub fn write(report: &BenchReport, baseline: &str, dir: &Path) -> anyhow::Result
     let body = html(report, baseline).map_err(|m| anyhow::anyhow!("drawing the bench charts: {m}"))?;
     std::fs::write(&page, body).map_err(|e| anyhow::anyhow!("{}: {e}", page.display()))?;
     let json = dir.join("bench.json");
-    std::fs::write(&json, serde_json::to_string_pretty(report)?).map_err(|e| anyhow::anyhow!("{}: {e}", json.display()))?;
+    std::fs::write(&json, serde_json::to_string_pretty(report)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", json.display()))?;
     Ok(page)
 }

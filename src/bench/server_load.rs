@@ -111,10 +111,8 @@ async fn one_level(
                 if i >= requests || Instant::now() >= deadline {
                     break;
                 }
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(bodies[i % bodies.len()].clone());
+                let mut req =
+                    client.post(&url).header("content-type", "application/json").body(bodies[i % bodies.len()].clone());
                 if let Some(k) = &key {
                     req = req.bearer_auth(k);
                 }

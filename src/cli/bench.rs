@@ -75,8 +75,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.rounds == 0 || args.end_to_end_rounds == 0 || args.batch.contains(&0) || args.seq.iter().any(|&s| s < 2)
-    {
+    if args.rounds == 0 || args.end_to_end_rounds == 0 || args.batch.contains(&0) || args.seq.iter().any(|&s| s < 2) {
         anyhow::bail!(
             "--rounds, --end-to-end-rounds and --batch must be at least 1, --seq at least 2 ([CLS] and [SEP])"
         );

@@ -9,9 +9,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{EvalError, EvalReport};
 use crate::metrics::ConfusionMatrix;
 
-const FONT: &str = "sans-serif";
-const INK: RGBColor = RGBColor(38, 50, 56);
-const GRID: RGBColor = RGBColor(220, 224, 228);
+pub(crate) const FONT: &str = "sans-serif";
+pub(crate) const INK: RGBColor = RGBColor(38, 50, 56);
+pub(crate) const GRID: RGBColor = RGBColor(220, 224, 228);
 /// Precision, recall, F1 (colour-blind-safe).
 pub const PRF_COLOURS: [RGBColor; 3] = [RGBColor(68, 119, 170), RGBColor(238, 119, 51), RGBColor(34, 136, 51)];
 const ERR_COLOURS: [RGBColor; 2] = [RGBColor(204, 51, 17), RGBColor(136, 34, 85)];
@@ -29,7 +29,7 @@ pub struct ChartFile {
 type DrawResult = Result<(), String>;
 
 /// The house legend: ink-coloured labels on a translucent white box with a grid-coloured border.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> DrawResult {

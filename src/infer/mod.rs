@@ -159,7 +159,7 @@ impl BackendKind {
 #[derive(Clone, Debug, Default)]
 pub struct BackendOptions {
     pub device: Device,
-    /// Intra-op threads (ONNX Runtime); `None` = its default.
+    /// Intra-op threads (ONNX Runtime; tract: its process-wide pool, sized on first load); `None` = every core.
     pub threads: Option<usize>,
 }
 
@@ -178,7 +178,7 @@ pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Res
             path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
     }
     if !kind.is_ort() {
-        return Ok(Box::new(tract_backend::TractBackend::load(&path)?));
+        return Ok(Box::new(tract_backend::TractBackend::load(&path, opts.threads)?));
     }
     match ort_backend::OrtBackend::load(&path, opts) {
         Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
@@ -186,7 +186,7 @@ pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Res
             // tract runs the standard fp32 graph only (the int8 graph's per-row QuantizeLinear and the fused
             // graph's com.microsoft ops are ONNX Runtime's).
             tracing::warn!(model = %fp32.display(), "falling back to tract");
-            Ok(Box::new(tract_backend::TractBackend::load(&fp32)?))
+            Ok(Box::new(tract_backend::TractBackend::load(&fp32, opts.threads)?))
         }
         other => Ok(Box::new(other?)),
     }

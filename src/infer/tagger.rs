@@ -138,7 +138,7 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
         let bytes = nerkit_export::builder::model_bytes(&model);
         Ok(Box::new(OrtBackend::from_bytes(&bytes, dir, opts)?))
     } else {
-        Ok(Box::new(TractBackend::from_proto(&model, dir)?))
+        Ok(Box::new(TractBackend::from_proto(&model, dir, opts.threads)?))
     }
 }
 
