@@ -27,7 +27,7 @@ fn plod() -> PathBuf {
 
 fn pipeline(c: &mut Criterion) {
     let labels = LabelSet::plod();
-    let source = DataSource::from_path(&plod().join("train.jsonl")).expect("PLOD data (../shared/data/plod)");
+    let source = DataSource::from_path(plod().join("train.jsonl")).expect("PLOD data (../shared/data/plod)");
     let mut data = load(&source, &labels, &LoadOptions::default()).expect("PLOD train.jsonl");
     data.sentences.truncate(SENTENCES);
     let model = nerkit::paths::embedded_model_dir();
