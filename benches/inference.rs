@@ -1,9 +1,10 @@
-//! MiniLM (embedded model, 4-label head) at batch 1 × sequence 48 (one sentence, the serving case) and batch
-//! 8 × sequence 128: ONNX Runtime on the standard graph (fp32, int8) and on the fused graph (fp32, int8), and
-//! tract fp32. The model is exported once into a temporary directory. PyTorch on the same shapes:
-//! `benches/reference/pytorch_inference.py`.
+//! MiniLM (embedded model, 4-label head) at batch 1 × sequence 48 (one sentence, the serving case) and the grid
+//! batch {1, 8, 32} × sequence {32, 128, 512}: ONNX Runtime on the standard graph (fp32, int8) and on the fused
+//! graph (fp32, int8), and tract fp32. The model is exported once into a temporary directory. PyTorch on the
+//! serving shapes: `benches/reference/pytorch_inference.py`.
 //!
-//! `cargo bench --bench inference -- --warm-up-time 1 --measurement-time 5`
+//! `cargo bench --bench inference -- --warm-up-time 1 --measurement-time 5` (the whole grid takes about half an
+//! hour on 2 cores; filter, e.g. `-- minilm_b8_s128`)
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -11,7 +12,8 @@ use nerkit::infer::{load_backend, BackendKind, BackendOptions, PaddedBatch};
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
 use nerkit_export::quantize::QuantizeOptions;
 
-const SHAPES: [(usize, usize); 2] = [(1, 48), (8, 128)];
+const SHAPES: [(usize, usize); 10] =
+    [(1, 48), (1, 32), (1, 128), (1, 512), (8, 32), (8, 128), (8, 512), (32, 32), (32, 128), (32, 512)];
 
 fn batch(size: usize, seq: usize) -> PaddedBatch {
     // Deterministic ids inside the wordpiece range, [CLS] ... [SEP], no padding.

@@ -44,6 +44,19 @@ fn bench_reports_each_backend_and_shape_or_why_it_was_skipped() {
         assert!(!s["reason"].as_str().unwrap().is_empty());
     }
     assert!(stdout.contains("skipped ort-cuda"), "{stdout}");
+
+    // --duration ends the timed rounds long before --rounds
+    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
+        .args(["bench", "--model"])
+        .arg(&model)
+        .args(["--backends", "ort", "--batch", "1", "--seq", "16", "--rounds", "100000", "--duration", "1", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rounds = report["rounds"].as_u64().unwrap();
+    assert!((1..100_000).contains(&rounds), "{rounds} rounds");
 }
 
 fn plod_sentences(n: usize) -> Vec<Vec<String>> {

@@ -75,6 +75,8 @@ pub struct BenchPlan {
     pub rounds: usize,
     pub threads: Option<usize>,
     pub baseline: BenchBackend,
+    /// Stop the timed rounds after this many seconds (`--duration`), even before `rounds`.
+    pub duration: Option<f64>,
     /// Labelled data every engine is scored on (`--accuracy`), optionally its first `accuracy_limit` sentences.
     pub accuracy: Option<PathBuf>,
     pub accuracy_limit: Option<usize>,
@@ -190,7 +192,9 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
     let e2e_passes = if documents.is_some() { plan.end_to_end_rounds + 1 } else { 0 };
     let total = plan.warmup + plan.rounds + e2e_passes;
     let (mut rows, failed) =
-        time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.baseline.name(), &|d, _| progress(d, total));
+        time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.duration, plan.baseline.name(), &|d, _| {
+            progress(d, total)
+        });
     let failed_names: Vec<&str> = failed.iter().map(|f| f.backend.as_str()).collect();
     loaded.retain(|e| !failed_names.contains(&e.name.as_str()));
     skipped.extend(failed);
@@ -212,7 +216,7 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
     Ok(BenchReport {
         machine: machine(),
         model: dir.display().to_string(),
-        rounds: plan.rounds,
+        rounds: rows.first().map_or(0, |r| r.samples_ms.len()),
         rows,
         skipped,
         accuracy,
@@ -229,13 +233,15 @@ pub struct Engine {
 }
 
 /// Times every engine on every (batch, seq) shape of [`synthetic_batch`]es in interleaved rounds (`warmup`
-/// untimed first); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
+/// untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed, whichever comes first,
+/// after at least one); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
 /// are returned as skipped.
 pub fn time_engines(
     engines: &mut [Engine],
     shapes: &[(usize, usize)],
     warmup: usize,
     rounds: usize,
+    max_seconds: Option<f64>,
     baseline: &str,
     progress: &dyn Fn(usize, usize),
 ) -> (Vec<BenchRow>, Vec<Skipped>) {
@@ -244,7 +250,11 @@ pub fn time_engines(
     let mut times = vec![vec![Vec::with_capacity(rounds); shapes.len()]; engines.len()];
     let mut failed: Vec<Option<String>> = vec![None; engines.len()];
     let total = warmup + rounds;
+    let mut timed_since = None;
     for round in 0..total {
+        if round == warmup {
+            timed_since = Some(Instant::now());
+        }
         for (bi, engine) in engines.iter_mut().enumerate() {
             if failed[bi].is_some() {
                 continue;
@@ -261,6 +271,11 @@ pub fn time_engines(
             }
         }
         progress(round + 1, total);
+        if let (Some(since), Some(limit)) = (timed_since, max_seconds) {
+            if since.elapsed().as_secs_f64() >= limit {
+                break;
+            }
+        }
     }
     let mut rows = Vec::new();
     let mut skipped = Vec::new();

@@ -25,6 +25,9 @@ pub struct Args {
     /// Timed rounds; each runs every backend × shape once.
     #[arg(long, default_value_t = 20)]
     pub rounds: usize,
+    /// Stop the timed rounds after this many seconds even before --rounds (at least one round is timed).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
     /// Engine intra-op threads (default: the engine's own choice).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -103,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 rounds: args.rounds,
                 threads: args.threads,
                 baseline: args.baseline,
+                duration: args.duration,
                 accuracy: args.accuracy.clone(),
                 accuracy_limit: args.accuracy_limit,
                 end_to_end: args.end_to_end.clone(),

@@ -197,7 +197,8 @@ pub fn run(
             chosen = Some((name, q, qreport));
         }
     }
-    let (rows, failed) = time_engines(&mut engines, &[opts.speed_shape], 1, opts.speed_rounds, "fp32", &|_, _| {});
+    let (rows, failed) =
+        time_engines(&mut engines, &[opts.speed_shape], 1, opts.speed_rounds, None, "fp32", &|_, _| {});
     if let Some(f) = failed.first() {
         anyhow::bail!("timing {}: {}", f.backend, f.reason);
     }
