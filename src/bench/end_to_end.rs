@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::Engine;
+use super::{percentile, Engine};
 use crate::infer::{TagOptions, TextTagger};
+use crate::predict::parse_line;
 use crate::prepare::encode::EncodeOptions;
 
 /// Documents per `TextTagger::tag` call, as `nerkit predict` chunks its input.
@@ -28,32 +29,39 @@ pub struct EndToEndRow {
     pub ratio: Option<f64>,
 }
 
-/// Reads the documents of `path`: JSONL records with `text` (or labelled `tokens`, joined by single spaces, as
-/// the raw-text evaluation rebuilds them), else plain text with one document per non-empty line.
+/// Reads the documents of `path` as `nerkit predict` reads its input ([`parse_line`]: JSONL records with
+/// `text`, else plain text with one document per line), blank lines skipped; a JSONL record without `text` but
+/// with labelled `tokens` is that sentence rebuilt as raw text (tokens joined by single spaces, as the raw-text
+/// evaluation does).
 pub fn read_documents(path: &Path) -> anyhow::Result<Vec<String>> {
-    let content = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
+    let origin = path.display().to_string();
     let mut docs = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        if line.trim().is_empty() {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if !jsonl {
-            docs.push(line.to_string());
-            continue;
+        match parse_line(line, i + 1, &origin, jsonl) {
+            Ok(doc) => docs.push(doc.text),
+            Err(bad) => match jsonl.then(|| tokens_text(line)).flatten() {
+                Some(text) => docs.push(text),
+                None => anyhow::bail!("{bad} (or labelled `tokens`)"),
+            },
         }
-        let where_ = || format!("{}:{}", path.display(), i + 1);
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", where_()))?;
-        let text = match (v.get("text").and_then(|t| t.as_str()), v.get("tokens").and_then(|t| t.as_array())) {
-            (Some(t), _) => t.to_string(),
-            (None, Some(tokens)) => tokens.iter().filter_map(|t| t.as_str()).collect::<Vec<_>>().join(" "),
-            _ => anyhow::bail!("{}: a record needs `text` (a string) or `tokens` (a list of strings)", where_()),
-        };
-        docs.push(text);
     }
     anyhow::ensure!(!docs.is_empty(), "{}: no documents", path.display());
     Ok(docs)
+}
+
+/// The `tokens` of a labelled JSONL record joined by single spaces, when the record has no `text`.
+fn tokens_text(line: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    if v.get("text").is_some() {
+        return None;
+    }
+    let tokens: Vec<&str> = v.get("tokens")?.as_array()?.iter().map(|t| t.as_str()).collect::<Option<_>>()?;
+    Some(tokens.join(" "))
 }
 
 /// Tags `docs` with every engine in `rounds` interleaved rounds (one untimed pass each first). Consumes the
@@ -99,7 +107,7 @@ pub fn measure(
         .zip(counts)
         .map(|(((name, _), mut t), (sentences, entities))| {
             t.sort_by(f64::total_cmp);
-            let p50 = t[t.len() / 2];
+            let p50 = percentile(&t, 0.5);
             EndToEndRow {
                 backend: name.clone(),
                 documents: docs.len(),

@@ -113,7 +113,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct BenchReport {
     pub machine: String,
     pub model: String,
@@ -168,7 +168,11 @@ pub fn synthetic_batch(batch: usize, seq: usize) -> PaddedBatch {
     PaddedBatch::from_sequences(&seqs, 0)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0..=1) of ascending `sorted` by nearest rank; 0 for no samples.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BenchReport, BenchRow};
+use super::{percentile, BenchReport, BenchRow};
 use crate::evaluate::charts::{legend, FONT, GRID, INK};
 use crate::evaluate::report_html::esc;
 /// One colour per backend (Paul Tol's bright scheme, colour-blind-safe).
@@ -196,10 +196,6 @@ fn throughput_chart(report: &BenchReport) -> Result<String, String> {
     })
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[(((sorted.len() - 1) as f64) * q).round() as usize]
-}
-
 /// Latency distribution per shape and backend on a log axis: whiskers p5–p95, box p25–p75, median line.
 fn latency_chart(report: &BenchReport) -> Result<String, String> {
     let (names, shapes) = (backends(report), shapes(report));
@@ -244,7 +240,7 @@ fn latency_chart(report: &BenchReport) -> Result<String, String> {
                 }
                 t.sort_by(f64::total_cmp);
                 let x = i as f64 - 0.4 + (k as f64 + 0.5) * w;
-                let q = |p| quantile(&t, p);
+                let q = |p| percentile(&t, p);
                 elements.push(PathElement::new([(x, q(0.05)), (x, q(0.95))], c.stroke_width(2)));
                 boxes.push(Rectangle::new([(x - 0.35 * w, q(0.25)), (x + 0.35 * w, q(0.75))], c.mix(0.6).filled()));
                 elements.push(PathElement::new([(x - 0.4 * w, q(0.5)), (x + 0.4 * w, q(0.5))], INK.stroke_width(2)));

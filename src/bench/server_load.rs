@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::percentile;
+
 /// One server × concurrency.
 #[derive(Clone, Debug, Serialize)]
 pub struct ServerRow {
@@ -48,13 +50,6 @@ pub fn loopback_base(url: &str) -> anyhow::Result<String> {
     let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback());
     anyhow::ensure!(loopback, "--server {url}: load is only sent to loopback addresses (127.0.0.1, ::1, localhost)");
     Ok(url.trim_end_matches('/').trim_end_matches("/tag").to_string())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
 /// Runs `load` against every server in `urls`, servers and concurrencies in turn.

@@ -114,16 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             };
             crate::bench::run(&dir, &plan, &progress)?
         }
-        None => BenchReport {
-            machine: crate::bench::machine(),
-            model: String::new(),
-            rounds: 0,
-            rows: Vec::new(),
-            skipped: Vec::new(),
-            accuracy: Vec::new(),
-            end_to_end: Vec::new(),
-            server: Vec::new(),
-        },
+        None => BenchReport { machine: crate::bench::machine(), ..Default::default() },
     };
     if !args.server.is_empty() {
         let texts = match &args.end_to_end {
