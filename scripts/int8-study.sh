@@ -41,7 +41,7 @@ python3 - runs/int8-study "${seeds[@]}" <<'PY'
 import json, statistics, sys
 root, seeds = sys.argv[1], sys.argv[2:]
 rows = {}
-order = ["static", "static-mixed", "per-row", "per-row-mixed"]  # the guard's order: fastest first
+order = ["static", "hybrid", "static-mixed", "per-row", "per-row-mixed"]  # the guard's order: fastest first
 def within(v, micro=0.5, per_type=1.0):  # the guard's default bounds (src/quantize/guard.rs)
     d = v["delta"]
     return d["micro"] >= -micro and all(x[0] >= -per_type for x in d["per_type"].values())

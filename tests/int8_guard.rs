@@ -98,6 +98,8 @@ fn every_int8_variant_stays_near_fp32_and_static_is_batch_invariant() {
             QuantizeOptions { activations: ActivationScale::Static, ranges: ranges(&stats, method), ..base.clone() };
         variants.push((format!("static {}", method.name()), opts));
     }
+    let hybrid = QuantizeOptions { per_row: vec!["layer.0.output".into(), "layer.1".into()], ..variants[0].1.clone() };
+    variants.push(("hybrid".into(), hybrid));
     variants.push(("per-row".into(), base.clone()));
     variants.push(("per-tensor".into(), QuantizeOptions { activations: ActivationScale::PerTensor, ..base.clone() }));
     let mut failures = Vec::new();
@@ -121,26 +123,30 @@ fn every_int8_variant_stays_near_fp32_and_static_is_batch_invariant() {
         }
         if opts.activations == ActivationScale::Static {
             let ops = ops(&q);
-            assert!(ops.contains("MatMulIntegerToFloat") && !ops.contains("ReduceMax"), "{name}: {ops:?}");
+            let per_row = !opts.per_row.is_empty();
+            assert!(ops.contains("MatMulIntegerToFloat") && ops.contains("ReduceMax") == per_row, "{name}: {ops:?}");
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    // Static scales are constants: a sentence's logits are the same alone and in any batch.
-    let (q, _) = quantize_dynamic(&fp32, &variants[1].1).unwrap();
-    let mut b = session(&q, None).unwrap();
+    // Static scales are constants and per-row ones depend on the token alone: a sentence's logits are the same
+    // alone and in any batch, for static and the hybrid.
     let seqs: Vec<Vec<i64>> = plod_sentences(200, 6)
         .iter()
         .enumerate()
         .map(|(i, w)| encoder.encode_unlabelled(i, w).unwrap()[0].input_ids.clone())
         .collect();
-    let together = b.run(&PaddedBatch::from_sequences(&seqs, 0)).unwrap();
-    for (i, s) in seqs.iter().enumerate() {
-        let alone = b.run(&PaddedBatch::from_sequences(std::slice::from_ref(s), 0)).unwrap();
-        let d = (0..s.len())
-            .flat_map(|t| (0..4).map(move |k| (t, k)))
-            .map(|(t, k)| (alone[[0, t, k]] - together[[i, t, k]]).abs())
-            .fold(0f32, f32::max);
-        assert!(d <= 1e-5, "sentence {i}: static int8 logits moved by {d} when batched");
+    for (name, opts) in variants.iter().filter(|(n, _)| n == "static percentile-99.99" || n == "hybrid") {
+        let (q, _) = quantize_dynamic(&fp32, opts).unwrap();
+        let mut b = session(&q, None).unwrap();
+        let together = b.run(&PaddedBatch::from_sequences(&seqs, 0)).unwrap();
+        for (i, s) in seqs.iter().enumerate() {
+            let alone = b.run(&PaddedBatch::from_sequences(std::slice::from_ref(s), 0)).unwrap();
+            let d = (0..s.len())
+                .flat_map(|t| (0..4).map(move |k| (t, k)))
+                .map(|(t, k)| (alone[[0, t, k]] - together[[i, t, k]]).abs())
+                .fold(0f32, f32::max);
+            assert!(d <= 1e-5, "{name}, sentence {i}: int8 logits moved by {d} when batched");
+        }
     }
 }
 
@@ -188,12 +194,21 @@ fn guard_finds_a_deliberately_sensitive_layer_and_skips_the_variant_it_breaks() 
     let by = |n: &str| report.variants.iter().find(|v| v.name == n).unwrap();
     assert!(!by("static").within_bound, "the outlier channel breaks per-tensor static scales");
     assert!(by("static").over_bound.as_deref().unwrap().contains("micro F1"));
-    assert_eq!(report.chosen.as_deref(), Some("per-row"), "{}", report.reason);
+    // the hybrid quantizes the planted layer per token, everything else static: within the bound, and faster
+    // than per-row, so it is chosen
+    assert_eq!(report.chosen.as_deref(), Some("hybrid"), "{}", report.reason);
+    assert!(by("hybrid").per_row.contains(&"layer.3.output".to_string()));
+    assert_eq!(by("hybrid").per_row.len(), GuardOptions::default().hybrid_groups);
+    assert!(by("hybrid").logit_rmse < by("static").logit_rmse / 2.0, "per-token scales on the planted layer pay");
     assert!(by("static-mixed").kept_fp32.contains(&"layer.3.output".to_string()));
     assert!(by("static-mixed").logit_rmse < by("static").logit_rmse / 2.0, "keeping the planted layer in fp32 pays");
     assert!(by("static").speedup > 0.0 && report.fp32_p50_ms > 0.0, "speed is timed");
     let (q, _) = chosen.unwrap();
-    assert!(ops(&q).contains("MatMulInteger") && ops(&q).contains("ReduceMax"), "the per-row graph is written");
+    let written = ops(&q);
+    assert!(
+        written.contains("MatMulIntegerToFloat") && written.contains("MatMulInteger") && written.contains("ReduceMax"),
+        "the hybrid graph is written: static and per-row MatMuls"
+    );
 
     // With a bound no variant meets, nothing is chosen.
     let strict = GuardOptions { max_f1_drop: -1.0, ..Default::default() };

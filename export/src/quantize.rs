@@ -69,6 +69,10 @@ pub struct QuantizeOptions {
     /// [`ActivationScale::Static`]: the calibrated (min, max) of each activation, by value name (the names
     /// [`activation_inputs`] lists).
     pub ranges: BTreeMap<String, (f32, f32)>,
+    /// [`ActivationScale::Static`] only: weight patterns (as `keep_fp32`) whose MatMuls quantize their input per
+    /// row at run time instead — the hybrid that keeps the static graph's speed where its fixed ranges are
+    /// harmless and per-token scales where one fixed range costs accuracy (the most sensitive groups).
+    pub per_row: Vec<String>,
 }
 
 impl Default for QuantizeOptions {
@@ -79,6 +83,7 @@ impl Default for QuantizeOptions {
             embeddings: true,
             activations: ActivationScale::PerRow,
             ranges: BTreeMap::new(),
+            per_row: Vec::new(),
         }
     }
 }
@@ -319,9 +324,7 @@ pub fn quantize_dynamic(
     let mut quantized_inputs: HashMap<String, [String; 3]> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
     let mut row_inputs: HashMap<String, [String; 4]> = HashMap::new();
-    if opts.activations == ActivationScale::PerRow {
-        new_inits.extend(per_row_constants()); // dropped below when no MatMul reads them
-    }
+    new_inits.extend(per_row_constants()); // dropped below when no MatMul reads them
     let mut static_inputs: HashMap<String, [String; 3]> = HashMap::new();
     for n in &graph.node {
         let Some((w, is_gather)) = targets.of(n, opts) else {
@@ -357,7 +360,13 @@ pub fn quantize_dynamic(
             continue;
         }
         let x = n.input[0].clone();
-        if opts.activations == ActivationScale::Static {
+        let activations = match opts.activations {
+            ActivationScale::Static if opts.per_row.iter().any(|p| matches_pattern(&wname, p)) => {
+                ActivationScale::PerRow
+            }
+            other => other,
+        };
+        if activations == ActivationScale::Static {
             // y = MatMulIntegerToFloat(QuantizeLinear(x, s, zp), W_q, s, w_scale, zp): one MLAS kernel
             let [xq, xs, xz] = match static_inputs.get(&x) {
                 Some(q) => q.clone(),
@@ -373,7 +382,7 @@ pub fn quantize_dynamic(
             new_nodes.push(mm);
             continue;
         }
-        if opts.activations == ActivationScale::PerRow {
+        if activations == ActivationScale::PerRow {
             // y = reshape(DequantizeLinear(MatMulInteger(q, W_q, 128), s, axis 0) · w_scale)
             let k = if w.transposed { c } else { r };
             let nout = if w.transposed { r } else { c };
@@ -439,8 +448,11 @@ pub fn quantize_dynamic(
     out.metadata_props.push(pb::StringStringEntryProto {
         key: "nerkit.quantization".into(),
         value: format!(
-            "int8, weights {:?}, activations {:?}, fp32 kept: {:?}",
-            opts.granularity, opts.activations, opts.keep_fp32
+            "int8, weights {:?}, activations {:?}{}, fp32 kept: {:?}",
+            opts.granularity,
+            opts.activations,
+            if opts.per_row.is_empty() { String::new() } else { format!(", per-row: {:?}", opts.per_row) },
+            opts.keep_fp32
         ),
     });
     report.int8_bytes = out.encoded_len();

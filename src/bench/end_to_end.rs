@@ -85,7 +85,11 @@ pub fn measure(
     let mut counts = vec![(0, 0); taggers.len()];
     let total = rounds + 1;
     for round in 0..total {
+        let several = taggers.len() > 1;
         for (i, (name, tagger)) in taggers.iter_mut().enumerate() {
+            if several {
+                std::thread::sleep(super::SWITCH_PAUSE);
+            }
             let start = Instant::now();
             let (mut sentences, mut entities) = (0, 0);
             for chunk in docs.chunks(CHUNK) {

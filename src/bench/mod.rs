@@ -240,6 +240,13 @@ pub struct Engine {
 /// untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed, whichever comes first,
 /// after at least one); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
 /// are returned as skipped.
+/// The pause before an engine's turn in interleaved rounds. An ONNX Runtime session's idle worker threads keep
+/// spinning for tens of milliseconds after its run; on 2 cores that spinning took 25-45 % of the next session's
+/// time (MiniLM 8 × 128: fp32 160 ms right after another session, 123 ms after a 100 ms pause; 20 ms was not
+/// enough), and more from a fast int8 graph than from fp32, so ratios shrank. After the pause each engine runs as
+/// it does alone in `serve` or `predict`.
+pub const SWITCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub fn time_engines(
     engines: &mut [Engine],
     shapes: &[(usize, usize)],
@@ -255,6 +262,7 @@ pub fn time_engines(
     let mut failed: Vec<Option<String>> = vec![None; engines.len()];
     let total = warmup + rounds;
     let mut timed_since = None;
+    let engines_len = engines.len();
     for round in 0..total {
         if round == warmup {
             timed_since = Some(Instant::now());
@@ -262,6 +270,9 @@ pub fn time_engines(
         for (bi, engine) in engines.iter_mut().enumerate() {
             if failed[bi].is_some() {
                 continue;
+            }
+            if engines_len > 1 {
+                std::thread::sleep(SWITCH_PAUSE);
             }
             for (si, batch) in batches.iter().enumerate() {
                 let start = Instant::now();

@@ -57,6 +57,10 @@ pub struct Args {
     /// Mixed-precision variants of the guard keep this many of the most sensitive weight groups in fp32.
     #[arg(long, default_value_t = 2)]
     pub keep_sensitive: usize,
+    /// The guard's hybrid variant quantizes this many of the most sensitive weight groups per token (at run
+    /// time) and the rest with static ranges.
+    #[arg(long, default_value_t = 6)]
+    pub hybrid_groups: usize,
     /// int8: comma-separated weight-name patterns kept in fp32 (e.g. classifier,embeddings,layer.5).
     #[arg(long, value_delimiter = ',', default_value = "classifier")]
     pub keep_fp32: Vec<String>,
@@ -109,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         embeddings: true,
         activations,
         ranges: Default::default(),
+        per_row: Vec::new(),
     });
     // The guard or the static pass write model.int8.onnx themselves (they need the fp32 graph first).
     let guarded = args.int8 && args.data.is_some() && !args.per_tensor_activations && !args.static_activations;
@@ -266,11 +271,12 @@ fn write_int8(
         max_type_drop: args.max_type_drop,
         method: args.calibration_method,
         keep_sensitive: args.keep_sensitive,
+        hybrid_groups: args.hybrid_groups,
         ..Default::default()
     };
     println!(
         "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} micro F1 points, -{} per entity type",
-        4,
+        guard::VARIANTS,
         data_path.display(),
         data.len(),
         calibration.len(),

@@ -24,6 +24,8 @@ pub struct GuardOptions {
     pub method: CalibrationMethod,
     /// Groups kept fp32 by the mixed-precision variants (the most sensitive ones).
     pub keep_sensitive: usize,
+    /// Groups the hybrid variant quantizes per row (the most sensitive ones), the rest static.
+    pub hybrid_groups: usize,
     /// Probe sentences (from the calibration set) for logit errors.
     pub probe_sentences: usize,
     /// Speed is timed on synthetic batches of this (batch, sequence) shape, in interleaved rounds.
@@ -41,6 +43,7 @@ impl Default for GuardOptions {
             // MiniLM (tests/int8_guard.rs)
             method: CalibrationMethod::MinMax,
             keep_sensitive: 2,
+            hybrid_groups: 6,
             probe_sentences: 64,
             speed_shape: (8, 128),
             speed_rounds: 6,
@@ -53,8 +56,10 @@ impl Default for GuardOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct VariantReport {
     pub name: String,
-    /// `static` (calibrated) or `per-row` (per-token at run time).
+    /// `static` (calibrated), `per-row` (per-token at run time) or `hybrid` (static, the `per_row` groups per row).
     pub activations: String,
+    /// Weight groups quantized per row in the hybrid.
+    pub per_row: Vec<String>,
     /// Weight patterns left fp32 (the user's plus the sensitive groups).
     pub kept_fp32: Vec<String>,
     pub f1: f64,
@@ -110,21 +115,36 @@ pub fn check_bound(delta: &PairedDelta, opts: &GuardOptions) -> Result<(), Strin
 }
 
 /// The variants, fastest first (as measured on MiniLM, 8 × 128, 2 cores): static activations (one fused kernel
-/// per MatMul, no run-time range search), static with the most sensitive groups in fp32, then per-token
-/// activations, alone and with those groups in fp32.
-fn variants(base: &QuantizeOptions, sensitive: &[String]) -> Vec<(String, QuantizeOptions)> {
-    let with = |activations: ActivationScale, extra: &[String]| {
+/// per MatMul, no run-time range search); the hybrid, static but the `hybrid` most sensitive groups per token;
+/// static with the `sensitive` groups in fp32; then per-token activations, alone and with those groups in fp32.
+fn variants(base: &QuantizeOptions, sensitive: &[String], hybrid: &[String]) -> Vec<(String, QuantizeOptions)> {
+    let with = |activations: ActivationScale, fp32: &[String], per_row: &[String]| {
         let mut o = base.clone();
         o.activations = activations;
-        o.keep_fp32.extend(extra.iter().cloned());
+        o.keep_fp32.extend(fp32.iter().cloned());
+        o.per_row = per_row.to_vec();
         o
     };
     vec![
-        ("static".into(), with(ActivationScale::Static, &[])),
-        ("static-mixed".into(), with(ActivationScale::Static, sensitive)),
-        ("per-row".into(), with(ActivationScale::PerRow, &[])),
-        ("per-row-mixed".into(), with(ActivationScale::PerRow, sensitive)),
+        ("static".into(), with(ActivationScale::Static, &[], &[])),
+        ("hybrid".into(), with(ActivationScale::Static, &[], hybrid)),
+        ("static-mixed".into(), with(ActivationScale::Static, sensitive, &[])),
+        ("per-row".into(), with(ActivationScale::PerRow, &[], &[])),
+        ("per-row-mixed".into(), with(ActivationScale::PerRow, sensitive, &[])),
     ]
+}
+
+/// How many variants [`run`] tries.
+pub const VARIANTS: usize = 5;
+
+/// What a variant's activations are, for the report.
+fn activations_name(o: &QuantizeOptions) -> &'static str {
+    match o.activations {
+        ActivationScale::Static if !o.per_row.is_empty() => "hybrid",
+        ActivationScale::Static => "static",
+        ActivationScale::PerRow => "per-row",
+        ActivationScale::PerTensor => "per-tensor",
+    }
 }
 
 /// Runs the guard on the fp32 graph `fp32` (a BERT encoder of `layers` layers). `base` gives the weight
@@ -165,11 +185,13 @@ pub fn run(
         labels,
         opts.threads,
     )?;
-    let sensitive: Vec<String> = sensitivity.iter().take(opts.keep_sensitive).map(|g| g.group.clone()).collect();
+    let ranked: Vec<String> = sensitivity.iter().map(|g| g.group.clone()).collect();
+    let sensitive = &ranked[..opts.keep_sensitive.min(ranked.len())];
+    let hybrid = &ranked[..opts.hybrid_groups.min(ranked.len())];
 
     let mut reports = Vec::new();
     let mut chosen: Option<(String, pb::ModelProto, QuantizeReport)> = None;
-    for (name, vopts) in variants(&base, &sensitive) {
+    for (name, vopts) in variants(&base, sensitive, hybrid) {
         let (q, qreport) = quantize_dynamic(fp32, &vopts)?;
         let mut backend = session(&q, opts.threads)?;
         let scored = score(&mut backend, encoder, data, labels)?;
@@ -179,7 +201,8 @@ pub fn run(
         let within_bound = over_bound.is_none();
         reports.push(VariantReport {
             name: name.clone(),
-            activations: if vopts.activations == ActivationScale::Static { "static" } else { "per-row" }.into(),
+            activations: activations_name(&vopts).into(),
+            per_row: vopts.per_row.clone(),
             kept_fp32: vopts.keep_fp32.clone(),
             f1: scored.f1,
             per_type: scored.per_type.clone(),
