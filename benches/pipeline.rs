@@ -74,7 +74,12 @@ fn pipeline(c: &mut Criterion) {
     for (name, aggregation) in [("tag_text_native", Aggregation::Native), ("tag_text_hf_simple", Aggregation::Simple)] {
         let opts = TagOptions { aggregation, ..Default::default() };
         group.bench_function(name, |b| {
-            b.iter(|| texts.chunks(64).map(|c| tagger.tag(black_box(c), &opts).expect("tag").len()).sum::<usize>())
+            b.iter(|| {
+                texts
+                    .chunks(nerkit::predict::DEFAULT_CHUNK)
+                    .map(|c| tagger.tag(black_box(c), &opts).expect("tag").len())
+                    .sum::<usize>()
+            })
         });
     }
     group.finish();

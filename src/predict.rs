@@ -195,9 +195,19 @@ pub struct PredictJob {
     pub resume: bool,
     pub on_error: OnError,
     pub options: TagOptions,
-    /// Documents tagged per engine round (batched together).
+    /// Documents tagged per engine round (their windows sorted by length, then batched).
     pub chunk: usize,
+    /// A round also ends once its documents hold this many bytes of text (memory stays flat on huge documents).
+    pub chunk_bytes: usize,
 }
+
+/// Documents per tagging round by default. A round's windows are sorted by length before batching, so the more
+/// documents a round holds, the less padding each batch carries: on 1,000 PLOD sentences (51.6 sub-words on
+/// average, 542 at most) rounds of 1,024 documents tagged 1.8-1.9x the sentences/s of rounds of 64 (MiniLM int8,
+/// 2 cores, identical output — the int8 graphs are batch-invariant).
+pub const DEFAULT_CHUNK: usize = 1024;
+/// Bytes of text per tagging round at most by default.
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PredictSummary {
@@ -206,6 +216,10 @@ pub struct PredictSummary {
     pub entities: usize,
     pub skipped_resume: usize,
     pub bad_lines: usize,
+}
+
+fn text_bytes(docs: &[Document]) -> usize {
+    docs.iter().map(|d| d.text.len()).sum()
 }
 
 /// Runs `job` with `tagger`; `progress` is told the number of documents done.
@@ -347,7 +361,7 @@ pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) 
                     let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
                     handle(parse_line(line, k + 1, &origin, job.jsonl), k, &mut pending, &mut summary)?;
                     k += 1;
-                    if pending.len() >= job.chunk.max(1) {
+                    if pending.len() >= job.chunk.max(1) || text_bytes(&pending) >= job.chunk_bytes {
                         flush(&mut pending, &mut summary, sink.as_mut())?;
                     }
                 }

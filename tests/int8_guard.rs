@@ -125,6 +125,12 @@ fn every_int8_variant_stays_near_fp32_and_static_is_batch_invariant() {
             let ops = ops(&q);
             let per_row = !opts.per_row.is_empty();
             assert!(ops.contains("MatMulIntegerToFloat") && ops.contains("ReduceMax") == per_row, "{name}: {ops:?}");
+            // every dense layer's bias is added inside the fused kernel, not by a separate Add
+            let fused: Vec<_> =
+                q.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "MatMulIntegerToFloat").collect();
+            assert!(fused.iter().all(|n| n.input.len() == 7 && n.input[6].ends_with(".bias")), "{name}");
+            // the hybrid: layer.0.output (FFN out) and all six of layer.1 per row
+            assert_eq!(fused.len(), if per_row { 6 * 6 - 1 - 6 } else { 6 * 6 }, "{name}: static MatMuls");
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

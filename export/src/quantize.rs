@@ -256,6 +256,41 @@ impl<'a> Targets<'a> {
     }
 }
 
+/// For each MatMul output read only by an `Add` of a 1-D fp32 initializer (the bias of a dense layer), and not a
+/// graph output: the Add's output, the bias and its length. A static MatMul takes the bias into its kernel
+/// (`MatMulIntegerToFloat`'s `bias` input), which saves one pass over the product (~10 % of the static graph's
+/// time on MiniLM, 8 × 128).
+fn bias_adds(graph: &pb::GraphProto) -> HashMap<String, (String, String, i64)> {
+    let vectors: HashMap<&str, i64> = graph
+        .initializer
+        .iter()
+        .filter(|t| t.data_type == ElemType::F32.onnx() && t.dims.len() == 1)
+        .map(|t| (t.name.as_str(), t.dims[0]))
+        .collect();
+    let mut readers: HashMap<&str, Vec<&pb::NodeProto>> = HashMap::new();
+    for n in &graph.node {
+        for i in &n.input {
+            readers.entry(i.as_str()).or_default().push(n);
+        }
+    }
+    let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "MatMul" && !outputs.contains(n.output[0].as_str()))
+        .filter_map(|n| {
+            let out = n.output[0].as_str();
+            let [add] = readers.get(out)?.as_slice() else { return None };
+            if add.op_type != "Add" || add.input.len() != 2 {
+                return None;
+            }
+            let other = if add.input[0] == out { &add.input[1] } else { &add.input[0] };
+            let len = *vectors.get(other.as_str())?;
+            Some((out.to_string(), (add.output[0].clone(), other.clone(), len)))
+        })
+        .collect()
+}
+
 fn is_kept(name: &str, opts: &QuantizeOptions) -> bool {
     opts.keep_fp32.iter().any(|p| matches_pattern(name, p))
 }
@@ -326,7 +361,12 @@ pub fn quantize_dynamic(
     let mut row_inputs: HashMap<String, [String; 4]> = HashMap::new();
     new_inits.extend(per_row_constants()); // dropped below when no MatMul reads them
     let mut static_inputs: HashMap<String, [String; 3]> = HashMap::new();
+    let biases = bias_adds(graph);
+    let mut folded_adds: HashSet<String> = HashSet::new();
     for n in &graph.node {
+        if n.op_type == "Add" && folded_adds.contains(&n.output[0]) {
+            continue; // its bias went into the MatMul's kernel
+        }
         let Some((w, is_gather)) = targets.of(n, opts) else {
             new_nodes.push(n.clone());
             continue;
@@ -377,7 +417,16 @@ pub fn quantize_dynamic(
                     q
                 }
             };
-            let mut mm = node("MatMulIntegerToFloat", &n.name, &[&xq, &q_name, &xs, &s_name, &xz], &[out], vec![]);
+            let nout = if w.transposed { r } else { c } as i64;
+            let bias = biases.get(out).filter(|(_, _, len)| *len == nout);
+            let mut mm = match bias {
+                Some((sum, b, _)) => {
+                    folded_adds.insert(sum.clone());
+                    let inputs = [&xq, &q_name, &xs, &s_name, &xz, "", b.as_str()];
+                    node("MatMulIntegerToFloat", &n.name, &inputs, &[sum], vec![])
+                }
+                None => node("MatMulIntegerToFloat", &n.name, &[&xq, &q_name, &xs, &s_name, &xz], &[out], vec![]),
+            };
             mm.domain = MS_DOMAIN.into();
             new_nodes.push(mm);
             continue;

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware::from_fn, web, App, HttpServer};
 
 pub mod api;
@@ -52,40 +54,62 @@ where
     actix_web::rt::System::new().block_on(serve(config, load, on_listen))
 }
 
+/// The state every handler shares, with the engine thread started on `load` (`on_ready` gets its outcome).
+/// `serve` listens with it; an in-process harness (the criterion bench of `POST /tag`) calls [`app`] through
+/// `actix_web::test` instead.
+pub fn state<L, R>(config: &ServerConfig, load: L, on_ready: R) -> web::Data<state::AppState>
+where
+    L: FnOnce() -> Result<Box<dyn Engine>, String> + Send + 'static,
+    R: FnOnce(Result<(), String>) + Send + 'static,
+{
+    let metrics = Arc::new(metrics::Metrics::new());
+    let batcher = Arc::new(batcher::Batcher::start(load, config.batch_policy(), metrics.clone(), on_ready));
+    web::Data::new(state::AppState {
+        config: config.clone(),
+        batcher,
+        metrics,
+        in_flight: AtomicUsize::new(0),
+        openapi: openapi::document(env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// The application: every route and the middleware, over `state`.
+pub fn app(
+    state: web::Data<state::AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new().app_data(state).wrap(from_fn(routes::middleware)).configure(routes::configure)
+}
+
 async fn serve<L>(config: ServerConfig, load: L, on_listen: impl FnOnce(&[SocketAddr])) -> Result<(), ServeError>
 where
     L: FnOnce() -> Result<Box<dyn Engine>, String> + Send + 'static,
 {
-    let metrics = Arc::new(metrics::Metrics::new());
     let handle_slot: Arc<Mutex<Option<actix_web::dev::ServerHandle>>> = Arc::new(Mutex::new(None));
     let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (slot, fail) = (handle_slot.clone(), failure.clone());
-    let batcher = Arc::new(batcher::Batcher::start(load, config.batch_policy(), metrics.clone(), move |outcome| {
-        match outcome {
-            Ok(()) => tracing::info!("model ready"),
-            Err(e) => {
-                tracing::error!("the model failed to load: {e}");
-                *fail.lock().expect("failure") = Some(e);
-                if let Some(h) = slot.lock().expect("handle").as_ref() {
-                    // sends the stop command now; the returned future only waits for it
-                    drop(h.stop(false));
-                }
+    let state = state(&config, load, move |outcome| match outcome {
+        Ok(()) => tracing::info!("model ready"),
+        Err(e) => {
+            tracing::error!("the model failed to load: {e}");
+            *fail.lock().expect("failure") = Some(e);
+            if let Some(h) = slot.lock().expect("handle").as_ref() {
+                // sends the stop command now; the returned future only waits for it
+                drop(h.stop(false));
             }
         }
-    }));
-    let state = web::Data::new(state::AppState {
-        config: config.clone(),
-        batcher: batcher.clone(),
-        metrics,
-        in_flight: AtomicUsize::new(0),
-        openapi: openapi::document(env!("CARGO_PKG_VERSION")),
     });
+    let batcher = state.batcher.clone();
     let addr = format!("{}:{}", config.host, config.port);
     let app_state = state.clone();
-    let mut server = HttpServer::new(move || {
-        App::new().app_data(app_state.clone()).wrap(from_fn(routes::middleware)).configure(routes::configure)
-    })
-    .shutdown_timeout(config.shutdown_timeout_s);
+    let mut server = HttpServer::new(move || app(app_state.clone())).shutdown_timeout(config.shutdown_timeout_s);
     if let Some(w) = config.workers {
         server = server.workers(w);
     }

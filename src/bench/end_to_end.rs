@@ -12,7 +12,7 @@ use crate::predict::parse_line;
 use crate::prepare::encode::EncodeOptions;
 
 /// Documents per `TextTagger::tag` call, as `nerkit predict` chunks its input.
-const CHUNK: usize = 64;
+const CHUNK: usize = crate::predict::DEFAULT_CHUNK;
 
 /// One engine's end-to-end throughput.
 #[derive(Clone, Debug, Serialize)]

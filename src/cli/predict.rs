@@ -50,8 +50,9 @@ pub struct Args {
     /// What a bad input line does: stop with file:line, or go to <output>.errors.jsonl.
     #[arg(long, value_enum, default_value = "stop")]
     pub on_error: OnError,
-    /// Documents per tagging round.
-    #[arg(long, default_value_t = 64)]
+    /// Documents per tagging round (their windows are sorted by length and batched together: larger rounds pad
+    /// less). A round also ends at 4 MiB of text.
+    #[arg(long, default_value_t = crate::predict::DEFAULT_CHUNK)]
     pub chunk: usize,
     /// Windows per engine call.
     #[arg(long, default_value_t = 32)]
@@ -96,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         on_error: args.on_error,
         options,
         chunk: args.chunk,
+        chunk_bytes: crate::predict::DEFAULT_CHUNK_BYTES,
     };
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new_spinner();
