@@ -46,7 +46,7 @@ impl Default for GuardOptions {
             hybrid_groups: 6,
             probe_sentences: 64,
             speed_shape: (8, 128),
-            speed_rounds: 6,
+            speed_rounds: 12,
             threads: None,
         }
     }
