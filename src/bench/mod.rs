@@ -151,16 +151,48 @@ pub fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-/// A batch of `batch` sequences of `seq` tokens (`[CLS] … [SEP]` with ids spread over the first 2,000 vocabulary
-/// rows past the special tokens), all attended.
-pub fn synthetic_batch(batch: usize, seq: usize) -> PaddedBatch {
+/// The token ids synthetic batches are drawn from: the model's `[CLS]` and `[SEP]` and the size of its vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenSpace {
+    pub cls: i64,
+    pub sep: i64,
+    pub vocab: i64,
+}
+
+impl Default for TokenSpace {
+    /// bert-base-uncased (the embedded MiniLM's vocabulary).
+    fn default() -> Self {
+        TokenSpace { cls: 101, sep: 102, vocab: 30_522 }
+    }
+}
+
+impl TokenSpace {
+    /// From a tokenizer: its `[CLS]`/`[SEP]` (BERT's ids when it has none) and vocabulary size.
+    pub fn of(tokenizer: &tokenizers::Tokenizer) -> Self {
+        let id = |t: &str, d: i64| tokenizer.token_to_id(t).map_or(d, i64::from);
+        let d = TokenSpace::default();
+        TokenSpace { cls: id("[CLS]", d.cls), sep: id("[SEP]", d.sep), vocab: tokenizer.get_vocab_size(true) as i64 }
+    }
+
+    /// The tokenizer of the exported model directory `dir`, or BERT's space when it has none.
+    pub fn of_dir(dir: &Path) -> Self {
+        crate::model::load_tokenizer(&dir.join("tokenizer.json"))
+            .map_or_else(|_| TokenSpace::default(), |t| Self::of(&t))
+    }
+}
+
+/// A batch of `batch` sequences of `seq` tokens (`[CLS] … [SEP]` with ids spread over up to 2,000 vocabulary rows
+/// from row 1,000 on, or over the upper half of a smaller vocabulary), all attended.
+pub fn synthetic_batch(batch: usize, seq: usize, space: &TokenSpace) -> PaddedBatch {
+    let lo = 1000.min(space.vocab / 2);
+    let span = 2000.min(space.vocab - lo).max(1);
     let seqs: Vec<Vec<i64>> = (0..batch)
         .map(|b| {
             (0..seq)
                 .map(|t| match t {
-                    0 => 101,
-                    t if t + 1 == seq => 102,
-                    t => 1000 + ((b * 7919 + t * 104_729) % 2000) as i64,
+                    0 => space.cls,
+                    t if t + 1 == seq => space.sep,
+                    t => lo + ((b * 7919 + t * 104_729) as i64 % span),
                 })
                 .collect()
         })
@@ -195,10 +227,16 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
         plan.batches.iter().flat_map(|&b| plan.seqs.iter().map(move |&s| (b, s))).collect();
     let e2e_passes = if documents.is_some() { plan.end_to_end_rounds + 1 } else { 0 };
     let total = plan.warmup + plan.rounds + e2e_passes;
-    let (mut rows, failed) =
-        time_engines(&mut loaded, &shapes, plan.warmup, plan.rounds, plan.duration, plan.baseline.name(), &|d, _| {
-            progress(d, total)
-        });
+    let (mut rows, failed) = time_engines(
+        &mut loaded,
+        &shapes,
+        &TokenSpace::of_dir(dir),
+        plan.warmup,
+        plan.rounds,
+        plan.duration,
+        plan.baseline.name(),
+        &|d, _| progress(d, total),
+    );
     let failed_names: Vec<&str> = failed.iter().map(|f| f.backend.as_str()).collect();
     loaded.retain(|e| !failed_names.contains(&e.name.as_str()));
     skipped.extend(failed);
@@ -236,10 +274,6 @@ pub struct Engine {
     pub rss_mb: f64,
 }
 
-/// Times every engine on every (batch, seq) shape of [`synthetic_batch`]es in interleaved rounds (`warmup`
-/// untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed, whichever comes first,
-/// after at least one); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
-/// are returned as skipped.
 /// The pause before an engine's turn in interleaved rounds. An ONNX Runtime session's idle worker threads keep
 /// spinning for tens of milliseconds after its run; on 2 cores that spinning took 25-45 % of the next session's
 /// time (MiniLM 8 × 128: fp32 160 ms right after another session, 123 ms after a 100 ms pause; 20 ms was not
@@ -247,16 +281,22 @@ pub struct Engine {
 /// it does alone in `serve` or `predict`.
 pub const SWITCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Times every engine on every (batch, seq) shape of [`synthetic_batch`]es drawn from `space` in interleaved
+/// rounds (`warmup` untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed, whichever comes first,
+/// after at least one); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
+/// are returned as skipped.
+#[allow(clippy::too_many_arguments)]
 pub fn time_engines(
     engines: &mut [Engine],
     shapes: &[(usize, usize)],
+    space: &TokenSpace,
     warmup: usize,
     rounds: usize,
     max_seconds: Option<f64>,
     baseline: &str,
     progress: &dyn Fn(usize, usize),
 ) -> (Vec<BenchRow>, Vec<Skipped>) {
-    let batches: Vec<PaddedBatch> = shapes.iter().map(|&(b, s)| synthetic_batch(b, s)).collect();
+    let batches: Vec<PaddedBatch> = shapes.iter().map(|&(b, s)| synthetic_batch(b, s, space)).collect();
     // times[engine][shape] in seconds
     let mut times = vec![vec![Vec::with_capacity(rounds); shapes.len()]; engines.len()];
     let mut failed: Vec<Option<String>> = vec![None; engines.len()];
@@ -325,4 +365,29 @@ pub fn time_engines(
         r.ratio = base.iter().find(|(b, s, _)| *b == r.batch && *s == r.seq).map(|(_, _, p)| p / r.p50_ms);
     }
     (rows, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_batches_stay_inside_the_models_vocabulary() {
+        // the committed tiny fixture has 100 tokens: BERT's ids 1000-2999 would not exist there
+        let tokenizer = crate::model::load_tokenizer(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("onnx/fixtures/tiny-bert/tokenizer.json"),
+        )
+        .unwrap();
+        let space = TokenSpace::of(&tokenizer);
+        assert_eq!(space.vocab, 100);
+        let b = synthetic_batch(3, 16, &space);
+        assert_eq!(b.input_ids.dim(), (3, 16));
+        for row in b.input_ids.outer_iter() {
+            assert_eq!((row[0], row[15]), (space.cls, space.sep));
+            assert!(row.iter().all(|&id| (0..space.vocab).contains(&id)), "{row}");
+            assert!(row.iter().skip(1).take(14).all(|&id| id >= space.vocab / 2), "ordinary tokens: {row}");
+        }
+        let bert = synthetic_batch(1, 8, &TokenSpace::default());
+        assert!(bert.input_ids.iter().skip(1).take(6).all(|&id| (1000..3000).contains(&id)));
+    }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::accuracy::{paired_delta, score, Labelled, PairedDelta};
 use super::calibrate::{batches, collect, ranges};
 use super::sensitivity::{self, groups, logit_rmse, probe_logits, session, GroupCost};
-use crate::bench::{time_engines, Engine};
+use crate::bench::{time_engines, Engine, TokenSpace};
 use crate::labels::LabelSet;
 use crate::prepare::encode::Encoder;
 
@@ -220,8 +220,9 @@ pub fn run(
             chosen = Some((name, q, qreport));
         }
     }
+    let space = TokenSpace::of(encoder.tokenizer());
     let (rows, failed) =
-        time_engines(&mut engines, &[opts.speed_shape], 1, opts.speed_rounds, None, "fp32", &|_, _| {});
+        time_engines(&mut engines, &[opts.speed_shape], &space, 1, opts.speed_rounds, None, "fp32", &|_, _| {});
     if let Some(f) = failed.first() {
         anyhow::bail!("timing {}: {}", f.backend, f.reason);
     }
