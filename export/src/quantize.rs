@@ -378,6 +378,8 @@ pub fn quantize_dynamic(
             continue;
         }
         let (r, c) = (w.init.dims[0] as usize, w.init.dims[1] as usize);
+        // the MatMul's right operand is [k, nout]
+        let (k, nout) = if w.transposed { (c, r) } else { (r, c) };
         let (q_name, s_name) = (format!("{wname}.int8"), format!("{wname}.scale"));
         if done.insert(wname.clone()) {
             let values = initializer_f32(w.init)?;
@@ -417,24 +419,20 @@ pub fn quantize_dynamic(
                     q
                 }
             };
-            let nout = if w.transposed { r } else { c } as i64;
-            let bias = biases.get(out).filter(|(_, _, len)| *len == nout);
-            let mut mm = match bias {
-                Some((sum, b, _)) => {
-                    folded_adds.insert(sum.clone());
-                    let inputs = [&xq, &q_name, &xs, &s_name, &xz, "", b.as_str()];
-                    node("MatMulIntegerToFloat", &n.name, &inputs, &[sum], vec![])
-                }
-                None => node("MatMulIntegerToFloat", &n.name, &[&xq, &q_name, &xs, &s_name, &xz], &[out], vec![]),
-            };
+            let mut inputs = vec![xq.as_str(), &q_name, &xs, &s_name, &xz];
+            let mut result = out;
+            if let Some((sum, b, _)) = biases.get(out).filter(|(_, _, len)| *len == nout as i64) {
+                folded_adds.insert(sum.clone());
+                inputs.extend(["", b.as_str()]); // no B zero point; the bias
+                result = sum;
+            }
+            let mut mm = node("MatMulIntegerToFloat", &n.name, &inputs, &[result], vec![]);
             mm.domain = MS_DOMAIN.into();
             new_nodes.push(mm);
             continue;
         }
         if activations == ActivationScale::PerRow {
             // y = reshape(DequantizeLinear(MatMulInteger(q, W_q, 128), s, axis 0) · w_scale)
-            let k = if w.transposed { c } else { r };
-            let nout = if w.transposed { r } else { c };
             let [xq, xs, xz, lead] = row_inputs
                 .entry(x.clone())
                 .or_insert_with(|| quantize_per_row(&x, k, &mut new_nodes, &mut new_inits))

@@ -84,12 +84,10 @@ pub fn measure(
     let mut times = vec![Vec::new(); taggers.len()];
     let mut counts = vec![(0, 0); taggers.len()];
     let total = rounds + 1;
+    let turns = taggers.len();
     for round in 0..total {
-        let several = taggers.len() > 1;
         for (i, (name, tagger)) in taggers.iter_mut().enumerate() {
-            if several {
-                std::thread::sleep(super::SWITCH_PAUSE);
-            }
+            super::pause_before_turn(turns);
             let start = Instant::now();
             let (mut sentences, mut entities) = (0, 0);
             for chunk in docs.chunks(CHUNK) {

@@ -281,10 +281,17 @@ pub struct Engine {
 /// it does alone in `serve` or `predict`.
 pub const SWITCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Waits [`SWITCH_PAUSE`] before an engine's turn when `engines` take turns (nothing for a lone engine).
+pub(crate) fn pause_before_turn(engines: usize) {
+    if engines > 1 {
+        std::thread::sleep(SWITCH_PAUSE);
+    }
+}
+
 /// Times every engine on every (batch, seq) shape of [`synthetic_batch`]es drawn from `space` in interleaved
-/// rounds (`warmup` untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed, whichever comes first,
-/// after at least one); ratios divide the `baseline` engine's p50 by each row's. Engines that fail while running
-/// are returned as skipped.
+/// rounds (`warmup` untimed first; the timed ones stop after `rounds`, or once `max_seconds` have passed,
+/// whichever comes first, after at least one), each engine's turn after [`pause_before_turn`]; ratios divide the
+/// `baseline` engine's p50 by each row's. Engines that fail while running are returned as skipped.
 #[allow(clippy::too_many_arguments)]
 pub fn time_engines(
     engines: &mut [Engine],
@@ -302,7 +309,7 @@ pub fn time_engines(
     let mut failed: Vec<Option<String>> = vec![None; engines.len()];
     let total = warmup + rounds;
     let mut timed_since = None;
-    let engines_len = engines.len();
+    let turns = engines.len();
     for round in 0..total {
         if round == warmup {
             timed_since = Some(Instant::now());
@@ -311,9 +318,7 @@ pub fn time_engines(
             if failed[bi].is_some() {
                 continue;
             }
-            if engines_len > 1 {
-                std::thread::sleep(SWITCH_PAUSE);
-            }
+            pause_before_turn(turns);
             for (si, batch) in batches.iter().enumerate() {
                 let start = Instant::now();
                 if let Err(e) = engine.backend.run(batch) {

@@ -276,7 +276,7 @@ fn write_int8(
     };
     println!(
         "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} micro F1 points, -{} per entity type",
-        guard::VARIANTS,
+        guard::VARIANTS.len(),
         data_path.display(),
         data.len(),
         calibration.len(),

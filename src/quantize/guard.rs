@@ -125,17 +125,18 @@ fn variants(base: &QuantizeOptions, sensitive: &[String], hybrid: &[String]) -> 
         o.per_row = per_row.to_vec();
         o
     };
-    vec![
-        ("static".into(), with(ActivationScale::Static, &[], &[])),
-        ("hybrid".into(), with(ActivationScale::Static, &[], hybrid)),
-        ("static-mixed".into(), with(ActivationScale::Static, sensitive, &[])),
-        ("per-row".into(), with(ActivationScale::PerRow, &[], &[])),
-        ("per-row-mixed".into(), with(ActivationScale::PerRow, sensitive, &[])),
-    ]
+    let options = [
+        with(ActivationScale::Static, &[], &[]),
+        with(ActivationScale::Static, &[], hybrid),
+        with(ActivationScale::Static, sensitive, &[]),
+        with(ActivationScale::PerRow, &[], &[]),
+        with(ActivationScale::PerRow, sensitive, &[]),
+    ];
+    VARIANTS.iter().map(|n| n.to_string()).zip(options).collect()
 }
 
-/// How many variants [`run`] tries.
-pub const VARIANTS: usize = 5;
+/// The variants [`run`] tries, in order.
+pub const VARIANTS: [&str; 5] = ["static", "hybrid", "static-mixed", "per-row", "per-row-mixed"];
 
 /// What a variant's activations are, for the report.
 fn activations_name(o: &QuantizeOptions) -> &'static str {
