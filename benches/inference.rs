@@ -38,6 +38,7 @@ fn inference(c: &mut Criterion) {
         opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: true,
+        fp16: false,
     };
     export_model_dir(&req).expect("export the embedded MiniLM (run `make setup`)");
     let opts = BackendOptions::default();

@@ -66,6 +66,7 @@ fn pipeline(c: &mut Criterion) {
         opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: false,
+        fp16: false,
     };
     export_model_dir(&req).expect("export the embedded MiniLM");
     let mut tagger = TextTagger::open(dir.path(), BackendChoice::OrtInt8, None).expect("ORT int8 (make setup)");

@@ -57,6 +57,7 @@ fn minilm(dir: &Path) -> Box<dyn Engine> {
         opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: false,
+        fp16: false,
     };
     export_model_dir(&req).expect("export the embedded MiniLM (`make setup` first)");
     Box::new(ServeEngine::open(dir, BackendChoice::OrtInt8, None).expect("ORT int8 (`make setup` first)"))

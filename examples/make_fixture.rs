@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         opset: 17,
         int8: Some(Default::default()),
         fused: false,
+        fp16: false,
     };
     export_model_dir(&req)?;
     println!("wrote {} ({} vocabulary tokens)", out.display(), tokens.len());

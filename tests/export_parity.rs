@@ -118,6 +118,24 @@ fn minilm_matches_transformers_on_ort_and_tract() {
 }
 
 #[test]
+fn fp16_minilm_stays_close_to_transformers_on_ort() {
+    let fx = fixture();
+    let (model, batch) = minilm_model_and_batch(inference_model);
+    let (half, report) = nerkit_export::half::to_fp16(&model);
+    assert_eq!(report.outputs, 2, "logits and last_hidden_state are cast back to float32");
+    assert!(report.saturated >= 1, "the mask's f32::MIN must saturate, not become -inf");
+    let (logits, _) = ort_outputs(&half, &batch);
+    let want = array3(&fx["logits"]);
+    assert!(logits.iter().all(|v| v.is_finite()), "no NaN/inf, padded positions included");
+    // fp16 keeps ~3 significant digits: the logits move by about 1e-3 of their scale, the argmax not at all.
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let a = agreement(&logits, &want, &batch.attention_mask);
+    eprintln!("fp16 ort-cpu vs transformers: logits max|diff| {:.2e} (max|logit| {scale:.2})", a.max_abs_diff);
+    assert!(a.max_abs_diff <= 1e-2 * scale, "fp16 logits {} off (scale {scale})", a.max_abs_diff);
+    assert_eq!(a.argmax_agree, a.positions, "fp16 must not change a tag");
+}
+
+#[test]
 fn fused_minilm_matches_transformers_on_ort() {
     let fx = fixture();
     let (model, batch) = minilm_model_and_batch(nerkit_export::fused::fused_inference_model);
@@ -251,16 +269,23 @@ fn load_backend_runs_an_exported_directory() {
         opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: true,
+        fp16: true,
     };
     let summary = nerkit_export::pipeline::export_model_dir(&req).unwrap();
-    assert!(summary.fused.is_some() && summary.fused_int8.is_some());
+    assert!(summary.fused.is_some() && summary.fused_int8.is_some() && summary.fp16.is_some());
     assert!(summary.classifier_initialised);
     let written = BertConfig::from_file(&out.path().join("config.json")).unwrap();
     assert_eq!(written.labels(4), labels);
     let batch = tiny_batch();
     let mut logits = Vec::new();
-    let kinds =
-        [BackendKind::Ort, BackendKind::OrtInt8, BackendKind::Tract, BackendKind::OrtFused, BackendKind::OrtFusedInt8];
+    let kinds = [
+        BackendKind::Ort,
+        BackendKind::OrtInt8,
+        BackendKind::Tract,
+        BackendKind::OrtFused,
+        BackendKind::OrtFusedInt8,
+        BackendKind::OrtFp16,
+    ];
     for kind in kinds {
         let mut b = load_backend(kind, out.path(), &BackendOptions::default()).unwrap();
         assert_eq!(b.labels(), labels.as_slice());
@@ -271,6 +296,9 @@ fn load_backend_runs_an_exported_directory() {
     assert!(close(0, 3) <= 1e-5, "standard vs fused fp32: {}", close(0, 3));
     assert_ne!(logits[0], logits[1], "ort-int8 must load model.int8.onnx");
     assert_ne!(logits[1], logits[4], "ort-fused-int8 must load model.fused.int8.onnx");
+    assert_ne!(logits[0], logits[5], "ort-fp16 must load model.fp16.onnx");
+    let scale = logits[0].iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(close(0, 5) <= 1e-2 * scale, "fp32 vs fp16: {} (scale {scale})", close(0, 5));
     // Without the fused files the fused kinds fall back to the standard graphs.
     std::fs::remove_file(out.path().join(nerkit::infer::FUSED_INT8_FILE)).unwrap();
     let mut b = load_backend(BackendKind::OrtFusedInt8, out.path(), &BackendOptions::default()).unwrap();

@@ -4,7 +4,8 @@
 //! Built on the ONNX protobuf types of `tract-onnx` ([`builder::pb`]); see [`builder::GraphBuilder`].
 //! Map: [`config`] (config.json) + [`weights`] (safetensors) → [`bert`] (forward graph, reusable by the
 //! training graph) → [`inference`] (model with outputs + metadata) → [`quantize`] (int8; [`calibrate`] for static ranges) →
-//! [`pipeline`] (a model directory in, `model.onnx` / `model.int8.onnx` out).
+//! [`half`] (fp16 for GPUs) → [`pipeline`] (a model directory in, `model.onnx` / `model.int8.onnx` /
+//! `model.fp16.onnx` out).
 pub mod autodiff;
 pub mod bert;
 pub mod builder;
@@ -12,6 +13,7 @@ pub mod calibrate;
 pub mod config;
 pub mod fingerprint;
 pub mod fused;
+pub mod half;
 pub mod inference;
 pub mod pipeline;
 pub mod quantize;

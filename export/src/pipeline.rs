@@ -1,11 +1,12 @@
 //! A model directory in (`config.json`, `model.safetensors`, `tokenizer.json`), an ONNX model directory out
 //! (`model.onnx`, optionally `model.int8.onnx`, the ONNX Runtime–optimised `model.fused.onnx` /
-//! `model.fused.int8.onnx`, `config.json` with `id2label`, `tokenizer.json`).
+//! `model.fused.int8.onnx`, the float16 `model.fp16.onnx`, `config.json` with `id2label`, `tokenizer.json`).
 use std::path::{Path, PathBuf};
 
 use crate::builder::save_model;
 use crate::config::BertConfig;
 use crate::fused::fused_inference_model;
+use crate::half::{to_fp16, HalfReport};
 use crate::inference::{inference_model, InferenceOptions};
 use crate::quantize::{quantize_dynamic, QuantizeOptions, QuantizeReport};
 use crate::weights::Weights;
@@ -16,6 +17,8 @@ pub const INT8_FILE: &str = "model.int8.onnx";
 /// The graph in ONNX Runtime's fused `com.microsoft` ops ([`crate::fused`]); ONNX Runtime only.
 pub const FUSED_FILE: &str = "model.fused.onnx";
 pub const FUSED_INT8_FILE: &str = "model.fused.int8.onnx";
+/// The fp16 graph for GPUs ([`crate::half`]).
+pub const FP16_FILE: &str = "model.fp16.onnx";
 /// Files copied verbatim from the source directory when present.
 pub const COPIED_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
 
@@ -32,6 +35,8 @@ pub struct ExportRequest {
     pub int8: Option<QuantizeOptions>,
     /// Also write the ONNX Runtime–optimised `model.fused.onnx`.
     pub fused: bool,
+    /// Also write the float16 `model.fp16.onnx` (for GPUs).
+    pub fp16: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +47,8 @@ pub struct ExportSummary {
     /// `model.fused.onnx` and its size.
     pub fused: Option<(PathBuf, u64)>,
     pub fused_int8: Option<(PathBuf, QuantizeReport)>,
+    /// `model.fp16.onnx` and what the conversion did.
+    pub fp16: Option<(PathBuf, HalfReport)>,
     pub labels: Vec<String>,
     /// True when the checkpoint had no classifier for these labels and one was initialised from the seed.
     pub classifier_initialised: bool,
@@ -83,6 +90,14 @@ pub fn export_model_dir(req: &ExportRequest) -> Result<ExportSummary, ExportErro
     save_model(&model, &fp32_path).map_err(io(&fp32_path))?;
     let fp32_bytes = std::fs::metadata(&fp32_path).map_err(io(&fp32_path))?.len();
     let int8 = write_int8(&model, req, INT8_FILE)?;
+    let fp16 = if req.fp16 {
+        let (half, report) = to_fp16(&model);
+        let path = req.out_dir.join(FP16_FILE);
+        save_model(&half, &path).map_err(io(&path))?;
+        Some((path, report))
+    } else {
+        None
+    };
     drop(model);
     let (mut fused, mut fused_int8) = (None, None);
     if req.fused {
@@ -109,7 +124,7 @@ pub fn export_model_dir(req: &ExportRequest) -> Result<ExportSummary, ExportErro
         }
     }
     let labels = cfg.labels(cfg.id2label.len());
-    Ok(ExportSummary { fp32_path, fp32_bytes, int8, fused, fused_int8, labels, classifier_initialised, copied })
+    Ok(ExportSummary { fp32_path, fp32_bytes, int8, fused, fused_int8, fp16, labels, classifier_initialised, copied })
 }
 
 /// Quantizes `model` into `req.out_dir/file` when `req.int8` asks for it.

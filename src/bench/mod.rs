@@ -28,6 +28,8 @@ pub enum BenchBackend {
     OrtFused,
     OrtFusedInt8,
     OrtCuda,
+    /// `model.fp16.onnx` on CUDA.
+    OrtCudaFp16,
     Tract,
 }
 
@@ -39,6 +41,7 @@ impl BenchBackend {
             BenchBackend::OrtFused => "ort-fused",
             BenchBackend::OrtFusedInt8 => "ort-fused-int8",
             BenchBackend::OrtCuda => "ort-cuda",
+            BenchBackend::OrtCudaFp16 => "ort-cuda-fp16",
             BenchBackend::Tract => "tract",
         }
     }
@@ -50,12 +53,13 @@ impl BenchBackend {
             BenchBackend::OrtFused => (BackendKind::OrtFused, Device::Cpu),
             BenchBackend::OrtFusedInt8 => (BackendKind::OrtFusedInt8, Device::Cpu),
             BenchBackend::OrtCuda => (BackendKind::Ort, Device::Cuda),
+            BenchBackend::OrtCudaFp16 => (BackendKind::OrtFp16, Device::Cuda),
             BenchBackend::Tract => (BackendKind::Tract, Device::Cpu),
         };
         // the benchmark must measure what it names: no silent fallback to another graph or engine
         if let Some(file) = kind.files().first() {
             if !dir.join(file).is_file() {
-                return Err(format!("no {file} in {} (nerkit export --int8 --fused writes it)", dir.display()));
+                return Err(format!("no {file} in {} (nerkit export --int8 --fused --fp16 writes it)", dir.display()));
             }
         }
         let backend = load_backend(kind, dir, &BackendOptions { device, threads }).map_err(|e| e.to_string())?;

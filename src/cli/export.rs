@@ -69,6 +69,10 @@ pub struct Args {
     /// model.fused.int8.onnx. On a 2-core CPU it beat the standard graph only for fp32 at batch 1 (README).
     #[arg(long)]
     pub fused: bool,
+    /// Also write model.fp16.onnx: every weight and activation in float16, float32 logits out, for ONNX
+    /// Runtime on CUDA (`--backend ort-cuda-fp16`, `nerkit bench --backends ort-cuda-fp16`). CPUs gain nothing.
+    #[arg(long)]
+    pub fp16: bool,
     /// ONNX default-domain opset (at least 17).
     #[arg(long, default_value_t = 17)]
     pub opset: i64,
@@ -126,6 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         opset: args.opset,
         int8: if deferred { None } else { int8.clone() },
         fused: args.fused,
+        fp16: args.fp16,
     };
     let mut summary = export_model_dir(&req).with_context(|| format!("exporting {}", model_dir.display()))?;
     let int8_note = match (&int8, deferred) {
@@ -205,6 +210,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 a.positions
             );
         }
+    }
+    if let Some((path, report)) = &summary.fp16 {
+        println!(
+            "{}: {} ({} tensors in float16, {} values saturated at ±65504)",
+            path.display(),
+            mib(std::fs::metadata(path)?.len()),
+            report.tensors,
+            report.saturated
+        );
     }
     println!("copied: {}", if summary.copied.is_empty() { "nothing".into() } else { summary.copied.join(", ") });
     if let Some(data) = &args.data {

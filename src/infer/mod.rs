@@ -26,7 +26,7 @@ pub use entity::{Aggregation, Entity, Offsets, TagOptions};
 pub use select::BackendChoice;
 pub use text_tagger::{TaggedText, TextTagger};
 
-pub use nerkit_export::pipeline::{FP32_FILE, FUSED_FILE, FUSED_INT8_FILE, INT8_FILE};
+pub use nerkit_export::pipeline::{FP16_FILE, FP32_FILE, FUSED_FILE, FUSED_INT8_FILE, INT8_FILE};
 
 /// f32 [batch, sequence, num_labels].
 pub type Logits = Array3<f32>;
@@ -125,6 +125,8 @@ pub enum BackendKind {
     OrtFused,
     /// ONNX Runtime, `model.fused.int8.onnx`.
     OrtFusedInt8,
+    /// ONNX Runtime, `model.fp16.onnx` (`nerkit export --fp16`; for CUDA).
+    OrtFp16,
     /// tract (pure Rust), `model.onnx`.
     Tract,
 }
@@ -142,6 +144,7 @@ impl BackendKind {
             BackendKind::OrtInt8 => &[INT8_FILE, FP32_FILE],
             BackendKind::OrtFused => &[FUSED_FILE, FP32_FILE],
             BackendKind::OrtFusedInt8 => &[FUSED_INT8_FILE, INT8_FILE, FP32_FILE],
+            BackendKind::OrtFp16 => &[FP16_FILE, FP32_FILE],
         }
     }
 

@@ -1,4 +1,4 @@
-//! Which engine tags raw text: `--backend auto|ort|ort-int8|ort-cuda|tract`, and the exported graphs it needs.
+//! Which engine tags raw text: `--backend auto|ort|ort-int8|ort-cuda|ort-cuda-fp16|tract`, and the exported graphs it needs.
 //!
 //! `auto` tries, in order: ONNX Runtime on CUDA (when this build has the `cuda` feature and the library has
 //! the provider), ONNX Runtime int8 on the CPU, ONNX Runtime fp32, tract (pure Rust: tagging still works when
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{load_backend, Backend, BackendKind, BackendOptions, InferError, FP32_FILE, INT8_FILE};
+use super::{load_backend, Backend, BackendKind, BackendOptions, InferError, FP16_FILE, FP32_FILE, INT8_FILE};
 use crate::runtime::Device;
 
 /// The engine a user asks for.
@@ -26,6 +26,8 @@ pub enum BackendChoice {
     OrtInt8,
     /// ONNX Runtime fp32 on CUDA (an error when CUDA cannot be used).
     OrtCuda,
+    /// ONNX Runtime fp16 on CUDA (`model.fp16.onnx`, converted from the fp32 graph when missing).
+    OrtCudaFp16,
     /// tract, pure Rust, fp32.
     Tract,
 }
@@ -78,6 +80,7 @@ pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
             opset: 17,
             int8: Some(Default::default()),
             fused: false,
+            fp16: false,
         };
         match nerkit_export::pipeline::export_model_dir(&req) {
             Ok(summary) if summary.classifier_initialised => {
@@ -101,6 +104,21 @@ pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
     })
 }
 
+/// Writes `model.fp16.onnx` beside `model.onnx` in `dir` when it is missing (a cheap conversion).
+fn ensure_fp16(dir: &Path) -> Result<(), InferError> {
+    let path = dir.join(FP16_FILE);
+    if path.is_file() {
+        return Ok(());
+    }
+    let fp32 = dir.join(FP32_FILE);
+    let err = |p: &Path, message: String| InferError::Load { backend: "export", path: p.to_path_buf(), message };
+    let bytes = std::fs::read(&fp32).map_err(|e| err(&fp32, e.to_string()))?;
+    let model = nerkit_export::builder::parse_model(&bytes).map_err(|e| err(&fp32, e.to_string()))?;
+    let (half, _) = nerkit_export::half::to_fp16(&model);
+    tracing::info!(graph = %path.display(), "writing the fp16 graph on first use");
+    nerkit_export::builder::save_model(&half, &path).map_err(|e| err(&path, e.to_string()))
+}
+
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
@@ -115,6 +133,10 @@ pub fn load(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> 
         BackendChoice::Ort => load_backend(BackendKind::Ort, &dir, &cpu)?,
         BackendChoice::OrtInt8 => load_backend(BackendKind::OrtInt8, &dir, &cpu)?,
         BackendChoice::OrtCuda => load_backend(BackendKind::Ort, &dir, &cuda)?,
+        BackendChoice::OrtCudaFp16 => {
+            ensure_fp16(&dir)?;
+            load_backend(BackendKind::OrtFp16, &dir, &cuda)?
+        }
         BackendChoice::Tract => load_backend(BackendKind::Tract, &dir, &cpu)?,
         BackendChoice::Auto => {
             let attempts: [(&str, BackendKind, &BackendOptions); 3] = [
