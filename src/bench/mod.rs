@@ -23,13 +23,19 @@ use crate::runtime::Device;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum BenchBackend {
+    /// `model.onnx` on the CPU.
     Ort,
+    /// `model.int8.onnx` on the CPU.
     OrtInt8,
+    /// `model.fused.onnx` (ONNX Runtime's fused ops) on the CPU.
     OrtFused,
+    /// `model.fused.int8.onnx` on the CPU.
     OrtFusedInt8,
+    /// `model.onnx` on CUDA.
     OrtCuda,
     /// `model.fp16.onnx` on CUDA.
     OrtCudaFp16,
+    /// `model.onnx` on tract (pure Rust).
     Tract,
 }
 
