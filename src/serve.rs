@@ -18,26 +18,11 @@ pub struct ServeEngine {
     backend: String,
 }
 
-/// The engine's name for `/info`: the choice that loaded (auto: its `using ...` decision), or tract when ONNX
-/// Runtime fell back to it.
-fn backend_label(tagger: &TextTagger, choice: BackendChoice) -> String {
-    if tagger.backend_name() == "tract" {
-        return "tract".into();
-    }
-    let chosen = tagger.backend_reasons().iter().rev().find_map(|r| r.strip_prefix("using ").map(String::from));
-    match (choice, chosen) {
-        (BackendChoice::Auto, Some(c)) => c,
-        (BackendChoice::Auto, None) => tagger.backend_name().to_string(),
-        (c, _) => clap::ValueEnum::to_possible_value(&c)
-            .map_or_else(|| tagger.backend_name().to_string(), |v| v.get_name().to_string()),
-    }
-}
-
 impl ServeEngine {
     /// Opens `model_dir` on `choice` (see [`TextTagger::open`]: exported on first use when needed).
     pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<ServeEngine, TagError> {
         let tagger = TextTagger::open(model_dir, choice, threads)?;
-        let backend = backend_label(&tagger, choice);
+        let backend = tagger.engine_label(choice);
         Ok(ServeEngine { tagger, model_id: model_dir.display().to_string(), backend })
     }
 }

@@ -126,7 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.entities,
         secs,
         summary.sentences as f64 / secs,
-        tagger.backend_name(),
+        tagger.engine_label(args.backend),
         if summary.skipped_resume > 0 { format!(", {} already done", summary.skipped_resume) } else { String::new() },
         if summary.bad_lines > 0 { format!(", {} bad lines skipped", summary.bad_lines) } else { String::new() },
     );

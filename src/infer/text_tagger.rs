@@ -87,6 +87,21 @@ impl TextTagger {
         self.backend.name()
     }
 
+    /// The engine's name for users (`/info`, `predict`'s summary): the choice that loaded (`auto`: its `using ...`
+    /// decision, e.g. `ort-int8`), or `tract` when ONNX Runtime fell back to it.
+    pub fn engine_label(&self, choice: BackendChoice) -> String {
+        if self.backend_name() == "tract" {
+            return "tract".into();
+        }
+        let chosen = self.why.iter().rev().find_map(|r| r.strip_prefix("using ").map(String::from));
+        match (choice, chosen) {
+            (BackendChoice::Auto, Some(c)) => c,
+            (BackendChoice::Auto, None) => self.backend_name().to_string(),
+            (c, _) => clap::ValueEnum::to_possible_value(&c)
+                .map_or_else(|| self.backend_name().to_string(), |v| v.get_name().to_string()),
+        }
+    }
+
     /// Why this engine: the fallback decisions taken when it was loaded.
     pub fn backend_reasons(&self) -> &[String] {
         &self.why
