@@ -222,3 +222,105 @@ fn bench_loads_running_servers_and_refuses_addresses_off_the_machine() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("loopback"), "{stderr}");
 }
+
+/// A stand-in for a Python with torch and transformers: it speaks the reference script's protocol (`ready N`,
+/// `run B` → `SECONDS ENTITIES`) without a model, so the harness around it is tested in CI; the real pipeline
+/// run is in docs/performance.md. Returns the executable and the file where it logs each request.
+fn fake_python(dir: &std::path::Path, body: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("fake_reference.py");
+    std::fs::write(&script, body).unwrap();
+    let exe = dir.join("fakepython");
+    std::fs::write(&exe, format!("#!/bin/sh\nexec python3 {} \"$@\"\n", script.display())).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (exe, dir.join("requests.log"))
+}
+
+#[test]
+fn compare_python_takes_turns_in_the_end_to_end_rounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::token_classifier_dir(tmp.path());
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, "EPI (echo planar imaging) is fast.\nMRI was used.\nNo abbreviations here.\n").unwrap();
+    let log = tmp.path().join("requests.log");
+    let body = format!(
+        r#"import json, sys, time
+# argv: the reference script nerkit wrote, then its arguments: MODEL_DIR TEXTS.json THREADS --serve
+script, args = sys.argv[1], [a for a in sys.argv[2:] if a != "--serve"]
+assert script.endswith("hf_pipeline_predict.py") and "--serve" in sys.argv and args[0].endswith("model"), sys.argv
+texts = json.load(open(args[1]))
+print(f"ready {{len(texts)}}", flush=True)
+for line in sys.stdin:
+    words = line.split()
+    if not words or words[0] == "quit":
+        break
+    open("{}", "a").write(line)
+    secs = 0.02 * int(words[1])
+    time.sleep(secs)
+    print(f"{{secs}} {{len(texts) + int(words[1])}}", flush=True)
+"#,
+        log.display()
+    );
+    let (python, _) = fake_python(tmp.path(), &body);
+    let json = tmp.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
+        .args(["bench", "--model"])
+        .arg(&model)
+        .args(["--backends", "ort-int8", "--batch", "1", "--seq", "16", "--rounds", "1", "--end-to-end"])
+        .arg(&docs)
+        .args(["--end-to-end-rounds", "2", "--compare-batch", "1,4", "--compare-python"])
+        .arg(&python)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // one untimed and two timed rounds, the pipeline's two batch sizes taking turns in each
+    let requests = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(requests, "run 1\nrun 4\n".repeat(3));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["end_to_end"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["backend"] == name).unwrap_or_else(|| panic!("{name}: {stdout}"));
+    let nerkit = row("ort-int8");
+    for (name, secs, entities) in [("hf-pipeline-b1", 0.02, 4), ("hf-pipeline-b4", 0.08, 7)] {
+        let r = row(name);
+        assert!((r["p50_s"].as_f64().unwrap() - secs).abs() < 1e-9, "{r}");
+        assert_eq!(r["entities"], entities, "{r}");
+        assert_eq!((r["documents"].as_u64(), r["sentences"].as_u64()), (Some(3), nerkit["sentences"].as_u64()));
+    }
+    assert!(stdout.contains("vs the Hugging Face pipeline at its fastest (hf-pipeline-b1): ort-int8"), "{stdout}");
+}
+
+#[test]
+fn compare_python_failures_name_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::token_classifier_dir(tmp.path());
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, "MRI was used.\n").unwrap();
+    let bench = |model: &std::path::Path, python: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
+            .args(["bench", "--model"])
+            .arg(model)
+            .args(["--backends", "ort-int8", "--batch", "1", "--seq", "16", "--rounds", "1", "--end-to-end"])
+            .arg(&docs)
+            .arg("--compare-python")
+            .arg(python)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    // a Python without torch: its own error comes back
+    let (python, _) = fake_python(
+        tmp.path(),
+        "import sys\nsys.stderr.write(\"ModuleNotFoundError: No module named 'torch'\\n\")\nsys.exit(1)\n",
+    );
+    let err = bench(&model, &python);
+    assert!(err.contains("No module named 'torch'") && err.contains("needs torch and transformers"), "{err}");
+    // an exported directory has no weights for transformers to load
+    let exported = nerkit::infer::select::exported_dir(&model).unwrap();
+    std::fs::remove_file(model.join("model.safetensors")).unwrap();
+    let err = bench(&exported, &python);
+    assert!(err.contains("no model.safetensors") && err.contains("--compare-model"), "{err}");
+}

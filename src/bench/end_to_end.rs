@@ -1,11 +1,13 @@
 //! `nerkit bench --end-to-end FILE`: the whole raw-text path of `nerkit predict` (sentence and word
 //! segmentation, tokenisation, windows, inference, Viterbi, entities, pairs, glossary) on real documents, each
-//! engine tagging the whole file once per round, rounds interleaved across engines.
+//! engine tagging the whole file once per round, rounds interleaved across engines; with `--compare-python`
+//! the Hugging Face pipeline ([`super::reference`]) takes its turns in the same rounds.
 use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use super::reference::HfPipeline;
 use super::{percentile, Engine};
 use crate::infer::{TagOptions, TextTagger};
 use crate::predict::parse_line;
@@ -64,14 +66,26 @@ fn tokens_text(line: &[u8]) -> Option<String> {
     Some(tokens.join(" "))
 }
 
-/// Tags `docs` with every engine in `rounds` interleaved rounds (one untimed pass each first). Consumes the
-/// engines (a tagger owns its engine).
+/// The Hugging Face pipeline's turns in the rounds (`--compare-python`): one per batch size.
+pub struct Reference<'a> {
+    pub pipeline: &'a mut HfPipeline,
+    pub batches: &'a [usize],
+}
+
+/// The row name of the pipeline's turn at `batch`.
+pub fn reference_name(batch: usize) -> String {
+    format!("hf-pipeline-b{batch}")
+}
+
+/// Tags `docs` with every engine in `rounds` interleaved rounds (one untimed pass each first), and runs the
+/// reference pipeline's turns in the same rounds. Consumes the engines (a tagger owns its engine).
 pub fn measure(
     engines: Vec<Engine>,
     model_dir: &Path,
     docs: &[String],
     rounds: usize,
     baseline: &str,
+    mut reference: Option<Reference<'_>>,
     progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<Vec<EndToEndRow>> {
     let model = crate::model::ModelDir::open(model_dir)?;
@@ -83,8 +97,10 @@ pub fn measure(
     let opts = TagOptions::default();
     let mut times = vec![Vec::new(); taggers.len()];
     let mut counts = vec![(0, 0); taggers.len()];
+    let ref_batches = reference.as_ref().map_or(&[][..], |r| r.batches);
+    let (mut ref_times, mut ref_entities) = (vec![Vec::new(); ref_batches.len()], vec![0; ref_batches.len()]);
     let total = rounds + 1;
-    let turns = taggers.len();
+    let turns = taggers.len() + ref_batches.len();
     for round in 0..total {
         for (i, (name, tagger)) in taggers.iter_mut().enumerate() {
             super::pause_before_turn(turns);
@@ -101,17 +117,30 @@ pub fn measure(
             }
             counts[i] = (sentences, entities);
         }
+        if let Some(r) = reference.as_mut() {
+            for (j, &batch) in r.batches.iter().enumerate() {
+                super::pause_before_turn(turns);
+                let (secs, entities) = r.pipeline.run(batch)?;
+                if round > 0 {
+                    ref_times[j].push(secs);
+                }
+                ref_entities[j] = entities;
+            }
+        }
         progress(round + 1, total);
     }
-    let mut rows: Vec<EndToEndRow> = taggers
-        .iter()
-        .zip(times)
+    // The pipeline tags the same documents; its sentences are the ones nerkit counted in them.
+    let sentences = counts.first().map_or(docs.len(), |c| c.0);
+    let names = taggers.iter().map(|(name, _)| name.clone()).chain(ref_batches.iter().map(|&b| reference_name(b)));
+    let counts = counts.into_iter().chain(ref_entities.into_iter().map(|e| (sentences, e)));
+    let mut rows: Vec<EndToEndRow> = names
+        .zip(times.into_iter().chain(ref_times))
         .zip(counts)
-        .map(|(((name, _), mut t), (sentences, entities))| {
+        .map(|((name, mut t), (sentences, entities))| {
             t.sort_by(f64::total_cmp);
             let p50 = percentile(&t, 0.5);
             EndToEndRow {
-                backend: name.clone(),
+                backend: name,
                 documents: docs.len(),
                 sentences,
                 entities,

@@ -8,6 +8,7 @@
 //! terminal table and the self-contained HTML page with charts).
 pub mod accuracy;
 pub mod end_to_end;
+pub mod reference;
 pub mod report;
 pub mod server_load;
 
@@ -93,6 +94,16 @@ pub struct BenchPlan {
     /// Documents the raw-text path is timed on (`--end-to-end`), in `end_to_end_rounds` timed passes each.
     pub end_to_end: Option<PathBuf>,
     pub end_to_end_rounds: usize,
+    /// The Hugging Face pipeline beside the end-to-end engines (`--compare-python`).
+    pub compare: Option<Compare>,
+}
+
+/// `--compare-python PYTHON`: the pipeline on the trained `model_dir` at each of `batches`.
+#[derive(Clone, Debug)]
+pub struct Compare {
+    pub python: PathBuf,
+    pub model_dir: PathBuf,
+    pub batches: Vec<usize>,
 }
 
 /// One backend × shape.
@@ -224,6 +235,16 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> anyhow::Result<BenchReport> {
     // read the inputs first: a bad file is reported before minutes of timing
     let documents = plan.end_to_end.as_deref().map(end_to_end::read_documents).transpose()?;
+    // start the reference before the timings: a missing torch is reported before minutes of work
+    let mut pipeline = match (&plan.compare, &documents) {
+        (Some(c), Some(docs)) => Some(reference::HfPipeline::start(
+            &c.python,
+            &c.model_dir,
+            docs,
+            plan.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        )?),
+        _ => None,
+    };
     let mut loaded: Vec<Engine> = Vec::new();
     let mut skipped = Vec::new();
     for &b in &plan.backends {
@@ -261,7 +282,13 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
     let end_to_end = match &documents {
         Some(docs) => {
             let done = plan.warmup + plan.rounds;
-            end_to_end::measure(loaded, dir, docs, plan.end_to_end_rounds, baseline, &|d, _| progress(done + d, total))?
+            let reference = pipeline
+                .as_mut()
+                .zip(plan.compare.as_ref())
+                .map(|(pipeline, c)| end_to_end::Reference { pipeline, batches: &c.batches });
+            end_to_end::measure(loaded, dir, docs, plan.end_to_end_rounds, baseline, reference, &|d, _| {
+                progress(done + d, total)
+            })?
         }
         None => Vec::new(),
     };

@@ -62,6 +62,17 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
                 e.backend, e.p50_s, e.documents_per_s, e.sentences_per_s, ratio, e.entities
             );
         }
+        // --compare-python: every engine against the pipeline's fastest batch size
+        let is_hf = |e: &&super::end_to_end::EndToEndRow| e.backend.starts_with("hf-pipeline");
+        if let Some(hf) = report.end_to_end.iter().filter(is_hf).min_by(|a, b| a.p50_s.total_cmp(&b.p50_s)) {
+            let vs: Vec<String> = report
+                .end_to_end
+                .iter()
+                .filter(|e| !is_hf(e))
+                .map(|e| format!("{} {:.2}x", e.backend, hf.p50_s / e.p50_s))
+                .collect();
+            out += &format!("  vs the Hugging Face pipeline at its fastest ({}): {}\n", hf.backend, vs.join(", "));
+        }
     }
     if !report.server.is_empty() {
         out += "server load (POST /tag, one text per request):\n";

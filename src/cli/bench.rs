@@ -48,6 +48,18 @@ pub struct Args {
     /// With --end-to-end: timed passes over the file per backend (after one untimed pass), interleaved.
     #[arg(long, default_value_t = 3, requires = "end_to_end")]
     pub end_to_end_rounds: usize,
+    /// With --end-to-end: also run the Hugging Face token-classification pipeline (PyTorch, aggregation
+    /// "simple") under this Python (it needs torch and transformers) on the same documents and the trained
+    /// --model directory, in the same interleaved rounds: its rows are `hf-pipeline-b<batch>`.
+    #[arg(long, value_name = "PYTHON", requires = "end_to_end")]
+    pub compare_python: Option<PathBuf>,
+    /// With --compare-python: the trained model directory the pipeline loads (config.json, model.safetensors,
+    /// tokenizer.json), when --model is an export of it. Default: --model.
+    #[arg(long, value_name = "DIR", requires = "compare_python")]
+    pub compare_model: Option<PathBuf>,
+    /// With --compare-python: the pipeline's batch sizes, one turn each per round.
+    #[arg(long, value_delimiter = ',', default_value = "1,8", requires = "compare_python")]
+    pub compare_batch: Vec<usize>,
     /// A running `nerkit serve` to load (loopback addresses only; repeat or comma-separate to compare servers,
     /// e.g. one started with --no-batching). Texts: the --end-to-end documents, else built-in sentences.
     #[arg(long, value_name = "URL", value_delimiter = ',')]
@@ -78,9 +90,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.rounds == 0 || args.end_to_end_rounds == 0 || args.batch.contains(&0) || args.seq.iter().any(|&s| s < 2) {
+    if args.rounds == 0
+        || args.end_to_end_rounds == 0
+        || args.batch.contains(&0)
+        || args.compare_batch.contains(&0)
+        || args.seq.iter().any(|&s| s < 2)
+    {
         anyhow::bail!(
-            "--rounds, --end-to-end-rounds and --batch must be at least 1, --seq at least 2 ([CLS] and [SEP])"
+            "--rounds, --end-to-end-rounds, --batch and --compare-batch must be at least 1, --seq at least 2 ([CLS] and [SEP])"
         );
     }
     anyhow::ensure!(
@@ -111,6 +128,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 accuracy_limit: args.accuracy_limit,
                 end_to_end: args.end_to_end.clone(),
                 end_to_end_rounds: args.end_to_end_rounds,
+                compare: args.compare_python.clone().map(|python| crate::bench::Compare {
+                    python,
+                    model_dir: args.compare_model.clone().unwrap_or_else(|| model.clone()),
+                    batches: args.compare_batch.clone(),
+                }),
             };
             crate::bench::run(&dir, &plan, &progress)?
         }
