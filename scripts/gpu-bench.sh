@@ -19,13 +19,8 @@ SEQ=${SEQ:-128}
 SECONDS_MAX=${SECONDS:-240}
 DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
-if [ -z "${LD_LIBRARY_PATH:-}" ]; then
-  site=$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)
-  LD_LIBRARY_PATH=$(find "$site" -path '*nvidia*' -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
-  export LD_LIBRARY_PATH
-fi
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0)) s] $*"; }
+# shellcheck source=scripts/gpu-env.sh
+source "$(dirname "$0")/gpu-env.sh"
 if [ "$DEVICE" = cuda ]; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   BACKENDS=ort-cuda,ort-cuda-fp16,ort-int8

@@ -14,13 +14,8 @@ OUT=${OUT:-gpu-check}
 SWEEP_SECONDS=${SWEEP_SECONDS:-300}
 DEVICE=${DEVICE:-cuda}   # cpu: smoke-test the script without a GPU (step 1 then fails: it needs CUDA)
 mkdir -p "$OUT"
-if [ -z "${LD_LIBRARY_PATH:-}" ]; then
-  site=$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)
-  LD_LIBRARY_PATH=$(find "$site" -path '*nvidia*' -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
-  export LD_LIBRARY_PATH
-fi
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0)) s] $*"; }
+# shellcheck source=scripts/gpu-env.sh
+source "$(dirname "$0")/gpu-env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 "$BIN/nerkit" doctor 2>&1 | grep -i -E "cuda|onnx runtime"
 

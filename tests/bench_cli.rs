@@ -236,6 +236,15 @@ fn fake_python(dir: &std::path::Path, body: &str) -> (std::path::PathBuf, std::p
     (exe, dir.join("requests.log"))
 }
 
+/// `nerkit bench` of int8 at one small shape, end to end on `docs`, with the pipeline under `python`.
+fn compare_bench(model: &std::path::Path, docs: &std::path::Path, python: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nerkit"));
+    cmd.args(["bench", "--model"]).arg(model);
+    cmd.args(["--backends", "ort-int8", "--batch", "1", "--seq", "16", "--rounds", "1", "--end-to-end"]).arg(docs);
+    cmd.arg("--compare-python").arg(python);
+    cmd
+}
+
 #[test]
 fn compare_python_takes_turns_in_the_end_to_end_rounds() {
     let tmp = tempfile::tempdir().unwrap();
@@ -263,14 +272,8 @@ for line in sys.stdin:
     );
     let (python, _) = fake_python(tmp.path(), &body);
     let json = tmp.path().join("bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-        .args(["bench", "--model"])
-        .arg(&model)
-        .args(["--backends", "ort-int8", "--batch", "1", "--seq", "16", "--rounds", "1", "--end-to-end"])
-        .arg(&docs)
-        .args(["--end-to-end-rounds", "2", "--compare-batch", "1,4", "--compare-python"])
-        .arg(&python)
-        .arg("--json")
+    let out = compare_bench(&model, &docs, &python)
+        .args(["--end-to-end-rounds", "2", "--compare-batch", "1,4", "--json"])
         .arg(&json)
         .output()
         .unwrap();
@@ -299,15 +302,7 @@ fn compare_python_failures_name_the_cause() {
     let docs = tmp.path().join("docs.txt");
     std::fs::write(&docs, "MRI was used.\n").unwrap();
     let bench = |model: &std::path::Path, python: &std::path::Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-            .args(["bench", "--model"])
-            .arg(model)
-            .args(["--backends", "ort-int8", "--batch", "1", "--seq", "16", "--rounds", "1", "--end-to-end"])
-            .arg(&docs)
-            .arg("--compare-python")
-            .arg(python)
-            .output()
-            .unwrap();
+        let out = compare_bench(model, &docs, python).output().unwrap();
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).to_string()
     };
