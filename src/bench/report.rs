@@ -62,16 +62,9 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
                 e.backend, e.p50_s, e.documents_per_s, e.sentences_per_s, ratio, e.entities
             );
         }
-        // --compare-python: every engine against the pipeline's fastest batch size
-        let is_hf = |e: &&super::end_to_end::EndToEndRow| e.backend.starts_with("hf-pipeline");
-        if let Some(hf) = report.end_to_end.iter().filter(is_hf).min_by(|a, b| a.p50_s.total_cmp(&b.p50_s)) {
-            let vs: Vec<String> = report
-                .end_to_end
-                .iter()
-                .filter(|e| !is_hf(e))
-                .map(|e| format!("{} {:.2}x", e.backend, hf.p50_s / e.p50_s))
-                .collect();
-            out += &format!("  vs the Hugging Face pipeline at its fastest ({}): {}\n", hf.backend, vs.join(", "));
+        if let Some((hf, vs)) = vs_pipeline(report) {
+            let vs: Vec<String> = vs.iter().map(|(name, x)| format!("{name} {x:.2}x")).collect();
+            out += &format!("  vs the Hugging Face pipeline at its fastest ({hf}): {}\n", vs.join(", "));
         }
     }
     if !report.server.is_empty() {
@@ -87,6 +80,14 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
         out += &format!("skipped {}: {}\n", s.backend, s.reason);
     }
     out
+}
+
+/// With `--compare-python`: the pipeline's fastest row, and every nerkit engine's end-to-end speed over it.
+fn vs_pipeline(report: &BenchReport) -> Option<(String, Vec<(String, f64)>)> {
+    let is_hf = |e: &&super::end_to_end::EndToEndRow| e.backend.starts_with("hf-pipeline");
+    let hf = report.end_to_end.iter().filter(is_hf).min_by(|a, b| a.p50_s.total_cmp(&b.p50_s))?;
+    let vs = report.end_to_end.iter().filter(|e| !is_hf(e)).map(|e| (e.backend.clone(), hf.p50_s / e.p50_s));
+    Some((hf.backend.clone(), vs.collect()))
 }
 
 fn on_off(b: Option<bool>) -> &'static str {
@@ -119,6 +120,12 @@ fn backends(report: &BenchReport) -> Vec<(String, RGBColor)> {
         }
     }
     names.into_iter().enumerate().map(|(i, n)| (n, COLOURS[i % COLOURS.len()])).collect()
+}
+
+/// [`backends`] that have graph timings (the end-to-end-only ones, e.g. the Hugging Face pipeline, have none),
+/// with the same colours.
+fn graph_backends(report: &BenchReport) -> Vec<(String, RGBColor)> {
+    backends(report).into_iter().filter(|(n, _)| report.rows.iter().any(|r| &r.backend == n)).collect()
 }
 
 fn shapes(report: &BenchReport) -> Vec<(usize, usize)> {
@@ -158,7 +165,7 @@ fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> D
 
 /// Grouped bars: sentences/s per shape (groups) and backend (bars).
 fn throughput_chart(report: &BenchReport) -> Result<String, String> {
-    let (names, shapes) = (backends(report), shapes(report));
+    let (names, shapes) = (graph_backends(report), shapes(report));
     let top = report.rows.iter().map(|r| r.sentences_per_s).fold(0.0f64, f64::max) * 1.15;
     svg((960, 520), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -209,7 +216,7 @@ fn throughput_chart(report: &BenchReport) -> Result<String, String> {
 
 /// Latency distribution per shape and backend on a log axis: whiskers p5–p95, box p25–p75, median line.
 fn latency_chart(report: &BenchReport) -> Result<String, String> {
-    let (names, shapes) = (backends(report), shapes(report));
+    let (names, shapes) = (graph_backends(report), shapes(report));
     let all: Vec<f64> = report.rows.iter().flat_map(|r| r.samples_ms.iter().copied()).filter(|x| *x > 0.0).collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min).min(1e6) * 0.7;
     let hi = all.iter().copied().fold(0.0f64, f64::max).max(lo * 10.0) * 1.25;
@@ -420,6 +427,18 @@ pub fn html(report: &BenchReport, baseline: &str) -> Result<String, String> {
             );
         }
         h.push_str("</table>");
+        if let Some((hf, vs)) = vs_pipeline(report) {
+            let vs: Vec<String> = vs.iter().map(|(name, x)| format!("{} <b>{x:.2}×</b>", esc(name))).collect();
+            let _ = write!(
+                h,
+                "<p>Against the Hugging Face pipeline at its fastest ({}): {}.</p><p class=muted><code>hf-pipeline-b&lt;batch&gt;</code>: \
+                 the Hugging Face token-classification pipeline (PyTorch, aggregation simple) on the same documents \
+                 and trained model, its turns in the same interleaved rounds (<code>--compare-python</code>); its \
+                 entities are word-level groups, not nerkit's.</p>",
+                esc(&hf),
+                vs.join(", ")
+            );
+        }
     }
     if !report.server.is_empty() {
         h.push_str("<h2>Server load</h2><p class=muted><code>POST /tag</code>, one text per request, bounded in count and time, loopback only.</p><table><tr><th>server</th><th>engine</th><th>batching</th><th>concurrency</th><th>requests</th><th>requests/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>errors</th></tr>");
