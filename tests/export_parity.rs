@@ -306,3 +306,24 @@ fn load_backend_runs_an_exported_directory() {
     let e = load_backend(BackendKind::Tract, src.path(), &BackendOptions::default()).err().unwrap();
     assert!(e.to_string().contains("nerkit export"), "{e}");
 }
+
+#[test]
+fn export_cache_is_redone_when_the_weights_change_fp16_included() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::token_classifier_dir(tmp.path());
+    let dir = nerkit::infer::select::exported_dir(&model).unwrap();
+    nerkit::infer::select::ensure_fp16(&dir).unwrap();
+    let fp16 = dir.join(nerkit::infer::FP16_FILE);
+    let first = std::fs::read(&fp16).unwrap();
+    // new weights (another classifier), then the same directory asked for again
+    let mut w = Weights::load(&model.join("model.safetensors")).unwrap();
+    let bias = w.get("classifier.bias").unwrap().clone();
+    let shifted = bias.data.iter().map(|b| b + 1.0).collect();
+    w.insert("classifier.bias", nerkit_export::weights::Tensor::new(bias.shape.clone(), shifted));
+    std::fs::remove_file(model.join("model.safetensors")).unwrap();
+    w.save(&model.join("model.safetensors")).unwrap();
+    assert_eq!(nerkit::infer::select::exported_dir(&model).unwrap(), dir);
+    assert!(!fp16.exists(), "the fp16 graph of the old weights must not survive a re-export");
+    nerkit::infer::select::ensure_fp16(&dir).unwrap();
+    assert_ne!(std::fs::read(&fp16).unwrap(), first, "converted again from the new weights");
+}

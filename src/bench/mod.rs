@@ -34,7 +34,7 @@ pub enum BenchBackend {
     OrtFusedInt8,
     /// `model.onnx` on CUDA.
     OrtCuda,
-    /// `model.fp16.onnx` on CUDA.
+    /// `model.fp16.onnx` on CUDA (converted from `model.onnx` when missing).
     OrtCudaFp16,
     /// `model.onnx` on tract (pure Rust).
     Tract,
@@ -63,6 +63,9 @@ impl BenchBackend {
             BenchBackend::OrtCudaFp16 => (BackendKind::OrtFp16, Device::Cuda),
             BenchBackend::Tract => (BackendKind::Tract, Device::Cpu),
         };
+        if self == BenchBackend::OrtCudaFp16 {
+            crate::infer::select::ensure_fp16(dir).map_err(|e| e.to_string())?;
+        }
         // the benchmark must measure what it names: no silent fallback to another graph or engine
         if let Some(file) = kind.files().first() {
             if !dir.join(file).is_file() {

@@ -72,6 +72,8 @@ pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
             continue;
         }
         tracing::info!(model = %model_dir.display(), cache = %dir.display(), "exporting the inference graphs (fp32 + int8) on first use");
+        // an fp16 graph converted from the previous weights would be stale ([`ensure_fp16`] redoes it on demand)
+        let _ = std::fs::remove_file(dir.join(FP16_FILE));
         let req = nerkit_export::pipeline::ExportRequest {
             model_dir: model_dir.to_path_buf(),
             out_dir: dir.clone(),
@@ -105,7 +107,7 @@ pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
 }
 
 /// Writes `model.fp16.onnx` beside `model.onnx` in `dir` when it is missing (a cheap conversion).
-fn ensure_fp16(dir: &Path) -> Result<(), InferError> {
+pub fn ensure_fp16(dir: &Path) -> Result<(), InferError> {
     let path = dir.join(FP16_FILE);
     if path.is_file() {
         return Ok(());
