@@ -218,10 +218,6 @@ pub struct PredictSummary {
     pub bad_lines: usize,
 }
 
-fn text_bytes(docs: &[Document]) -> usize {
-    docs.iter().map(|d| d.text.len()).sum()
-}
-
 /// Runs `job` with `tagger`; `progress` is told the number of documents done.
 pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) -> anyhow::Result<PredictSummary> {
     use anyhow::Context;
@@ -352,6 +348,8 @@ pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) 
                 let mut reader = reader;
                 let mut buf = Vec::new();
                 let mut k = 0;
+                // bytes of text in `pending`, kept as documents arrive (summing it per line made a round quadratic)
+                let mut pending_bytes = 0;
                 loop {
                     buf.clear();
                     let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {origin}"))?;
@@ -359,10 +357,13 @@ pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) 
                         break;
                     }
                     let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    let before = pending.len();
                     handle(parse_line(line, k + 1, &origin, job.jsonl), k, &mut pending, &mut summary)?;
                     k += 1;
-                    if pending.len() >= job.chunk.max(1) || text_bytes(&pending) >= job.chunk_bytes {
+                    pending_bytes += pending[before..].iter().map(|d| d.text.len()).sum::<usize>();
+                    if pending.len() >= job.chunk.max(1) || pending_bytes >= job.chunk_bytes {
                         flush(&mut pending, &mut summary, sink.as_mut())?;
+                        pending_bytes = 0;
                     }
                 }
             }
