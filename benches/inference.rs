@@ -31,14 +31,10 @@ fn batch(size: usize, seq: usize) -> PaddedBatch {
 fn inference(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let req = ExportRequest {
-        model_dir: nerkit::paths::embedded_model_dir(),
-        out_dir: dir.path().into(),
         labels: Some(["O", "B-AC", "B-LF", "I-LF"].map(String::from).to_vec()),
-        seed: 42,
-        opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: true,
-        fp16: false,
+        ..ExportRequest::new(nerkit::paths::embedded_model_dir(), dir.path())
     };
     export_model_dir(&req).expect("export the embedded MiniLM (run `make setup`)");
     let opts = BackendOptions::default();

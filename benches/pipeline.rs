@@ -59,14 +59,9 @@ fn pipeline(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let req = ExportRequest {
-        model_dir: model.clone(),
-        out_dir: dir.path().into(),
         labels: Some(labels.labels().to_vec()),
-        seed: 42,
-        opset: 17,
         int8: Some(QuantizeOptions::default()),
-        fused: false,
-        fp16: false,
+        ..ExportRequest::new(&model, dir.path())
     };
     export_model_dir(&req).expect("export the embedded MiniLM");
     let mut tagger = TextTagger::open(dir.path(), BackendChoice::OrtInt8, None).expect("ORT int8 (make setup)");

@@ -50,14 +50,9 @@ impl Engine for Echo {
 /// The embedded MiniLM (classifier untrained: the speed is what is measured), exported with int8.
 fn minilm(dir: &Path) -> Box<dyn Engine> {
     let req = ExportRequest {
-        model_dir: nerkit::paths::embedded_model_dir(),
-        out_dir: dir.into(),
         labels: Some(LabelSet::plod().labels().to_vec()),
-        seed: 42,
-        opset: 17,
         int8: Some(QuantizeOptions::default()),
-        fused: false,
-        fp16: false,
+        ..ExportRequest::new(nerkit::paths::embedded_model_dir(), dir)
     };
     export_model_dir(&req).expect("export the embedded MiniLM (`make setup` first)");
     Box::new(ServeEngine::open(dir, BackendChoice::OrtInt8, None).expect("ORT int8 (`make setup` first)"))

@@ -59,16 +59,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(src.path().join("tokenizer.json"), serde_json::to_string_pretty(&json)?)?;
 
     std::fs::create_dir_all(&out)?;
-    let req = ExportRequest {
-        model_dir: src.path().into(),
-        out_dir: out.clone(),
-        labels: None,
-        seed: 7,
-        opset: 17,
-        int8: Some(Default::default()),
-        fused: false,
-        fp16: false,
-    };
+    let req = ExportRequest { seed: 7, int8: Some(Default::default()), ..ExportRequest::new(src.path(), &out) };
     export_model_dir(&req)?;
     println!("wrote {} ({} vocabulary tokens)", out.display(), tokens.len());
     Ok(())

@@ -262,14 +262,12 @@ fn load_backend_runs_an_exported_directory() {
     let out = tempfile::tempdir().unwrap();
     let labels: Vec<String> = ["O", "B-AC", "B-LF", "I-LF"].map(String::from).to_vec();
     let req = nerkit_export::pipeline::ExportRequest {
-        model_dir: src.path().into(),
-        out_dir: out.path().into(),
         labels: Some(labels.clone()),
         seed: 1,
-        opset: 17,
         int8: Some(QuantizeOptions::default()),
         fused: true,
         fp16: true,
+        ..nerkit_export::pipeline::ExportRequest::new(src.path(), out.path())
     };
     let summary = nerkit_export::pipeline::export_model_dir(&req).unwrap();
     assert!(summary.fused.is_some() && summary.fused_int8.is_some() && summary.fp16.is_some());

@@ -39,6 +39,23 @@ pub struct ExportRequest {
     pub fp16: bool,
 }
 
+impl ExportRequest {
+    /// `model_dir` → `out_dir` with the CLI's defaults: labels from the config, seed 42, opset 17, the fp32 graph
+    /// only. Callers set the rest with struct-update syntax.
+    pub fn new(model_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> Self {
+        ExportRequest {
+            model_dir: model_dir.into(),
+            out_dir: out_dir.into(),
+            labels: None,
+            seed: 42,
+            opset: 17,
+            int8: None,
+            fused: false,
+            fp16: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ExportSummary {
     pub fp32_path: PathBuf,

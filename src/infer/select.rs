@@ -75,14 +75,9 @@ pub fn exported_dir(model_dir: &Path) -> Result<PathBuf, InferError> {
         // an fp16 graph converted from the previous weights would be stale ([`ensure_fp16`] redoes it on demand)
         let _ = std::fs::remove_file(dir.join(FP16_FILE));
         let req = nerkit_export::pipeline::ExportRequest {
-            model_dir: model_dir.to_path_buf(),
-            out_dir: dir.clone(),
-            labels: None,
             seed: 0,
-            opset: 17,
             int8: Some(Default::default()),
-            fused: false,
-            fp16: false,
+            ..nerkit_export::pipeline::ExportRequest::new(model_dir, &dir)
         };
         match nerkit_export::pipeline::export_model_dir(&req) {
             Ok(summary) if summary.classifier_initialised => {
