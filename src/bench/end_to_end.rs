@@ -77,6 +77,13 @@ pub fn reference_name(batch: usize) -> String {
     format!("hf-pipeline-b{batch}")
 }
 
+impl EndToEndRow {
+    /// A turn of the Hugging Face pipeline ([`reference_name`]) rather than one of nerkit's engines.
+    pub fn is_reference(&self) -> bool {
+        self.backend.starts_with("hf-pipeline-b")
+    }
+}
+
 /// Tags `docs` with every engine in `rounds` interleaved rounds (one untimed pass each first), and runs the
 /// reference pipeline's turns in the same rounds. Consumes the engines (a tagger owns its engine).
 pub fn measure(

@@ -84,9 +84,8 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
 
 /// With `--compare-python`: the pipeline's fastest row, and every nerkit engine's end-to-end speed over it.
 fn vs_pipeline(report: &BenchReport) -> Option<(String, Vec<(String, f64)>)> {
-    let is_hf = |e: &&super::end_to_end::EndToEndRow| e.backend.starts_with("hf-pipeline");
-    let hf = report.end_to_end.iter().filter(is_hf).min_by(|a, b| a.p50_s.total_cmp(&b.p50_s))?;
-    let vs = report.end_to_end.iter().filter(|e| !is_hf(e)).map(|e| (e.backend.clone(), hf.p50_s / e.p50_s));
+    let hf = report.end_to_end.iter().filter(|e| e.is_reference()).min_by(|a, b| a.p50_s.total_cmp(&b.p50_s))?;
+    let vs = report.end_to_end.iter().filter(|e| !e.is_reference()).map(|e| (e.backend.clone(), hf.p50_s / e.p50_s));
     Some((hf.backend.clone(), vs.collect()))
 }
 
