@@ -93,6 +93,31 @@ fn a_long_document_is_tagged_end_to_end_without_truncation() {
     }
 }
 
+#[test]
+fn lanes_tag_exactly_like_one_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = common::token_classifier_dir(tmp.path());
+    let mut one = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(1), Some(1)).unwrap();
+    let mut three = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(3), Some(3)).unwrap();
+    assert_eq!((one.lanes(), three.lanes()), (1, 3));
+    assert!(three.backend_reasons().iter().any(|r| r == "3 lanes of 1 threads"), "{:?}", three.backend_reasons());
+    let mut docs: Vec<String> = (0..12)
+        .map(|i| format!("Study {i}: interleukin-{i} (IL-{i}) rose.{}", " Computed tomography (CT) was normal.".repeat(i % 4)))
+        .collect();
+    docs.push(UNICODE_TEXT.to_string());
+    docs.push("Magnetic resonance imaging (MRI) of the brain. ".repeat(60));
+    let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
+    for aggregation in [Aggregation::Native, Aggregation::Simple] {
+        let opts = TagOptions { aggregation, ..Default::default() };
+        let a = one.tag(&texts, &opts).unwrap();
+        let b = three.tag(&texts, &opts).unwrap();
+        assert!(a.iter().map(|t| t.entities.len()).sum::<usize>() > 0, "no entity: the comparison checks nothing");
+        assert_eq!(a, b, "{aggregation:?}");
+        // one long document alone: its sentences (native) or windows (simple) spread over the lanes
+        assert_eq!(one.tag(&texts[13..], &opts).unwrap(), three.tag(&texts[13..], &opts).unwrap(), "{aggregation:?}");
+    }
+}
+
 fn nerkit(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_nerkit")).args(args).output().unwrap()
 }

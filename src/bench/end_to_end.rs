@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::percentile;
 use super::reference::HfPipeline;
-use super::{percentile, Engine};
-use crate::infer::{TagOptions, TextTagger};
+use crate::infer::{Backend, TagOptions, TextTagger};
 use crate::predict::parse_line;
 use crate::prepare::encode::EncodeOptions;
 
@@ -20,6 +20,8 @@ const CHUNK: usize = crate::predict::DEFAULT_CHUNK;
 #[derive(Clone, Debug, Serialize)]
 pub struct EndToEndRow {
     pub backend: String,
+    /// Engines tagging at once (`nerkit predict --lanes`); 1 for the pipeline.
+    pub lanes: usize,
     pub documents: usize,
     pub sentences: usize,
     pub entities: usize,
@@ -78,29 +80,50 @@ pub fn reference_name(batch: usize) -> String {
 }
 
 impl EndToEndRow {
+    /// The row's name in tables: the backend, with ` ×N` for N lanes.
+    pub fn label(&self) -> String {
+        if self.lanes > 1 {
+            format!("{} ×{}", self.backend, self.lanes)
+        } else {
+            self.backend.clone()
+        }
+    }
+
     /// A turn of the Hugging Face pipeline ([`reference_name`]) rather than one of nerkit's engines.
     pub fn is_reference(&self) -> bool {
         self.backend.starts_with("hf-pipeline-b")
     }
 }
 
-/// Tags `docs` with every engine in `rounds` interleaved rounds (one untimed pass each first), and runs the
-/// reference pipeline's turns in the same rounds. Consumes the engines (a tagger owns its engine).
+/// One engine's raw-text tagger with its lanes (see [`crate::infer::lanes`]).
+pub struct LaneTagger {
+    pub backend: String,
+    pub lanes: usize,
+    pub tagger: TextTagger,
+}
+
+impl LaneTagger {
+    /// `engines` (one per lane, at least one) of the exported model directory `dir` as a raw-text tagger.
+    pub fn new(backend: &str, mut engines: Vec<Box<dyn Backend>>, dir: &Path) -> anyhow::Result<LaneTagger> {
+        anyhow::ensure!(!engines.is_empty(), "{backend}: no engine");
+        let model = crate::model::ModelDir::open(dir)?;
+        let lanes = engines.len();
+        let first = engines.remove(0);
+        let tagger = TextTagger::new(first, model.tokenizer()?, EncodeOptions::default(), 512)?.with_lanes(engines)?;
+        Ok(LaneTagger { backend: backend.to_string(), lanes, tagger })
+    }
+}
+
+/// Tags `docs` with every tagger in `rounds` interleaved rounds (one untimed pass each first), and runs the
+/// reference pipeline's turns in the same rounds. The baseline row is the first of the `baseline` backend.
 pub fn measure(
-    engines: Vec<Engine>,
-    model_dir: &Path,
+    mut taggers: Vec<LaneTagger>,
     docs: &[String],
     rounds: usize,
     baseline: &str,
     mut reference: Option<Reference<'_>>,
     progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<Vec<EndToEndRow>> {
-    let model = crate::model::ModelDir::open(model_dir)?;
-    let mut taggers = Vec::new();
-    for engine in engines {
-        let tagger = TextTagger::new(engine.backend, model.tokenizer()?, EncodeOptions::default(), 512)?;
-        taggers.push((engine.name, tagger));
-    }
     let opts = TagOptions::default();
     let mut times = vec![Vec::new(); taggers.len()];
     let mut counts = vec![(0, 0); taggers.len()];
@@ -109,7 +132,7 @@ pub fn measure(
     let total = rounds + 1;
     let turns = taggers.len() + ref_batches.len();
     for round in 0..total {
-        for (i, (name, tagger)) in taggers.iter_mut().enumerate() {
+        for (i, LaneTagger { backend: name, tagger, .. }) in taggers.iter_mut().enumerate() {
             super::pause_before_turn(turns);
             let start = Instant::now();
             let (mut sentences, mut entities) = (0, 0);
@@ -138,16 +161,18 @@ pub fn measure(
     }
     // The pipeline tags the same documents; its sentences are the ones nerkit counted in them.
     let sentences = counts.first().map_or(docs.len(), |c| c.0);
-    let names = taggers.iter().map(|(name, _)| name.clone()).chain(ref_batches.iter().map(|&b| reference_name(b)));
+    let names =
+        taggers.iter().map(|t| (t.backend.clone(), t.lanes)).chain(ref_batches.iter().map(|&b| (reference_name(b), 1)));
     let counts = counts.into_iter().chain(ref_entities.into_iter().map(|e| (sentences, e)));
     let mut rows: Vec<EndToEndRow> = names
         .zip(times.into_iter().chain(ref_times))
         .zip(counts)
-        .map(|((name, mut t), (sentences, entities))| {
+        .map(|(((name, lanes), mut t), (sentences, entities))| {
             t.sort_by(f64::total_cmp);
             let p50 = percentile(&t, 0.5);
             EndToEndRow {
                 backend: name,
+                lanes,
                 documents: docs.len(),
                 sentences,
                 entities,

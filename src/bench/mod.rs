@@ -53,6 +53,14 @@ impl BenchBackend {
         }
     }
 
+    /// Where this backend runs.
+    pub fn device(self) -> Device {
+        match self {
+            BenchBackend::OrtCuda | BenchBackend::OrtCudaFp16 => Device::Cuda,
+            _ => Device::Cpu,
+        }
+    }
+
     fn load(self, dir: &Path, threads: Option<usize>) -> Result<Box<dyn Backend>, String> {
         let (kind, device) = match self {
             BenchBackend::Ort => (BackendKind::Ort, Device::Cpu),
@@ -97,6 +105,9 @@ pub struct BenchPlan {
     /// Documents the raw-text path is timed on (`--end-to-end`), in `end_to_end_rounds` timed passes each.
     pub end_to_end: Option<PathBuf>,
     pub end_to_end_rounds: usize,
+    /// Engine lanes of the end-to-end taggers, one row per count (`--lanes`); empty = `nerkit predict`'s default
+    /// for each engine ([`crate::infer::lanes::default_lanes`]).
+    pub lanes: Vec<usize>,
     /// The Hugging Face pipeline beside the end-to-end engines (`--compare-python`).
     pub compare: Option<Compare>,
 }
@@ -289,7 +300,8 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
                 .as_mut()
                 .zip(plan.compare.as_ref())
                 .map(|(pipeline, c)| end_to_end::Reference { pipeline, batches: &c.batches });
-            end_to_end::measure(loaded, dir, docs, plan.end_to_end_rounds, baseline, reference, &|d, _| {
+            let taggers = lane_taggers(loaded, dir, plan)?;
+            end_to_end::measure(taggers, docs, plan.end_to_end_rounds, baseline, reference, &|d, _| {
                 progress(done + d, total)
             })?
         }
@@ -308,6 +320,37 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
 }
 
 /// A loaded engine to time, and the resident memory its loading added (MB).
+/// The end-to-end taggers: each engine at each lane count of `plan` (its own session serves the one-lane
+/// tagger when the plan's threads allow; more lanes load more sessions, each with its share of the threads).
+fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::Result<Vec<end_to_end::LaneTagger>> {
+    use crate::infer::lanes::{cores, default_lanes, threads_per_lane};
+    let total = plan.threads.unwrap_or_else(cores).max(1);
+    let mut out = Vec::new();
+    for engine in engines {
+        let kind = plan.backends.iter().copied().find(|b| b.name() == engine.name);
+        let single = kind.is_none_or(|k| k == BenchBackend::Tract);
+        let mut counts = match (&plan.lanes[..], kind) {
+            _ if single => vec![1],
+            ([], Some(k)) => vec![default_lanes(k.device(), false, total)],
+            (given, _) => given.to_vec(),
+        };
+        counts.dedup();
+        let mut own = Some(engine.backend);
+        for lanes in counts {
+            let engines = match (lanes, own.take(), kind) {
+                (1, Some(b), _) => vec![b],
+                (_, _, Some(k)) => (0..lanes)
+                    .map(|_| k.load(dir, Some(threads_per_lane(total, lanes))))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", engine.name))?,
+                (_, _, None) => anyhow::bail!("{}: cannot load more lanes", engine.name),
+            };
+            out.push(end_to_end::LaneTagger::new(&engine.name, engines, dir)?);
+        }
+    }
+    Ok(out)
+}
+
 pub struct Engine {
     pub name: String,
     pub backend: Box<dyn Backend>,

@@ -48,6 +48,10 @@ pub struct Args {
     /// With --end-to-end: timed passes over the file per backend (after one untimed pass), interleaved.
     #[arg(long, default_value_t = 3, requires = "end_to_end")]
     pub end_to_end_rounds: usize,
+    /// With --end-to-end: engine lanes of the raw-text path (as `nerkit predict --lanes`), one row per count
+    /// [default: predict's default for each backend: 2 on a CPU with 2 or more cores, 1 on CUDA and tract].
+    #[arg(long, value_delimiter = ',', requires = "end_to_end")]
+    pub lanes: Vec<usize>,
     /// With --end-to-end: also run the Hugging Face token-classification pipeline (PyTorch, aggregation
     /// "simple") under this Python (it needs torch and transformers) on the same documents and the trained
     /// --model directory, in the same interleaved rounds: its rows are `hf-pipeline-b<batch>`.
@@ -78,7 +82,7 @@ pub struct Args {
     pub api_key: Option<String>,
     /// Also write the report as JSON (`machine`, `model`, `rounds`; `rows`: backend, batch, seq, p50_ms, p95_ms,
     /// p99_ms, sentences_per_s, tokens_per_s, ratio, rss_mb, f1; `accuracy`: backend, sentences, f1, per_type,
-    /// vs_baseline {micro, micro_low, micro_high, per_type}; `end_to_end`: backend, documents, sentences,
+    /// vs_baseline {micro, micro_low, micro_high, per_type}; `end_to_end`: backend, lanes, documents, sentences,
     /// entities, p50_s, documents_per_s, sentences_per_s, ratio; `server`: url, batching, backend, concurrency,
     /// requests, errors, p50_ms, p95_ms, p99_ms, requests_per_s; `skipped`: backend, reason).
     #[arg(long, value_name = "FILE")]
@@ -94,10 +98,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         || args.end_to_end_rounds == 0
         || args.batch.contains(&0)
         || args.compare_batch.contains(&0)
+        || args.lanes.contains(&0)
         || args.seq.iter().any(|&s| s < 2)
     {
         anyhow::bail!(
-            "--rounds, --end-to-end-rounds, --batch and --compare-batch must be at least 1, --seq at least 2 ([CLS] and [SEP])"
+            "--rounds, --end-to-end-rounds, --batch, --compare-batch and --lanes must be at least 1, --seq at least 2 ([CLS] and [SEP])"
         );
     }
     anyhow::ensure!(
@@ -128,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 accuracy_limit: args.accuracy_limit,
                 end_to_end: args.end_to_end.clone(),
                 end_to_end_rounds: args.end_to_end_rounds,
+                lanes: args.lanes.clone(),
                 compare: args.compare_python.clone().map(|python| crate::bench::Compare {
                     python,
                     model_dir: args.compare_model.clone().unwrap_or_else(|| model.clone()),

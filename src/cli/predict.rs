@@ -38,9 +38,13 @@ pub struct Args {
     pub offsets: Offsets,
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
-    /// Engine threads (default: the engine's own choice).
+    /// Engine threads in all (default: every core), shared by the lanes.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Engines tagging parts of each round at once, each with threads/lanes intra-op threads [default: 2 on a
+    /// CPU with 2 or more cores, 1 on CUDA and tract].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub lanes: Option<u64>,
     /// Take every N-th document starting at I (0-based). Default: JOB_COMPLETION_INDEX / NERKIT_SHARDS.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
@@ -78,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.format == Format::Brat && args.offsets == Offsets::Bytes {
         anyhow::bail!("brat standoff counts characters: use --offsets chars with --format brat");
     }
-    let mut tagger = TextTagger::open(&args.model, args.backend, args.threads)?;
+    let mut tagger = TextTagger::open_lanes(&args.model, args.backend, args.threads, args.lanes.map(|n| n as usize))?;
     tagger.batch_size = args.batch_size.max(1);
     tracing::info!(backend = tagger.backend_name(), "model {}", args.model.display());
     let jsonl = args.jsonl || args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "jsonl"));

@@ -15,6 +15,7 @@ pub mod decode;
 pub mod entity;
 pub mod glossary;
 pub mod hf_pipeline;
+pub mod lanes;
 pub mod ort_backend;
 pub mod select;
 pub mod tagger;

@@ -34,7 +34,8 @@ pub enum BackendChoice {
 
 /// A loaded engine, and why it is the one in use.
 pub struct Loaded {
-    pub backend: Box<dyn Backend>,
+    /// One engine per lane (at least one), all alike.
+    pub backends: Vec<Box<dyn Backend>>,
     /// The directory holding the graphs actually loaded.
     pub graph_dir: PathBuf,
     /// One line per decision, e.g. `ort-cuda unavailable (...); using ort int8`.
@@ -120,28 +121,69 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Loads `choice` for `model_dir` (exporting it first if needed), with `threads` intra-op threads.
-pub fn load(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<Loaded, InferError> {
+/// Loads `choice` for `model_dir` (exporting it first if needed) as `lanes` copies of one engine (see
+/// [`super::lanes`]; `None` = [`super::lanes::default_lanes`]) sharing `threads` intra-op threads (`None` = every
+/// core). tract always runs one lane.
+pub fn load(
+    model_dir: &Path,
+    choice: BackendChoice,
+    threads: Option<usize>,
+    lanes: Option<usize>,
+) -> Result<Loaded, InferError> {
     let dir = exported_dir(model_dir)?;
+    let total = threads.unwrap_or_else(super::lanes::cores).max(1);
+    let device = match choice {
+        BackendChoice::OrtCuda | BackendChoice::OrtCudaFp16 => Device::Cuda,
+        _ => Device::Cpu,
+    };
+    // tract (asked for, or the fallback without ONNX Runtime) runs one lane on every thread given
+    let tract = choice == BackendChoice::Tract || crate::runtime::environment().is_err();
+    let wanted = if tract { 1 } else { lanes.unwrap_or_else(|| super::lanes::default_lanes(device, false, total)) };
+    let mut why = Vec::new();
+    if tract && lanes.is_some_and(|n| n > 1) {
+        why.push("tract runs one lane (its thread pool is process-wide)".to_string());
+    }
+    // one lane keeps the caller's own `threads` (None: the engine's default)
+    let lane_threads = if wanted > 1 { Some(super::lanes::threads_per_lane(total, wanted)) } else { threads };
+    let (first, kind, opts, first_why) = load_first(&dir, choice, lane_threads)?;
+    why.extend(first_why);
+    let mut backends = vec![first];
+    for _ in 1..wanted {
+        backends.push(load_backend(kind, &dir, &opts)?);
+    }
+    if wanted > 1 {
+        why.push(format!("{wanted} lanes of {} threads", lane_threads.unwrap_or(1)));
+    }
+    for line in &why {
+        tracing::info!("backend: {line}");
+    }
+    Ok(Loaded { backends, graph_dir: dir, why })
+}
+
+/// The first lane of `choice`, with the kind and options that load more lanes like it, and the decisions taken.
+fn load_first(
+    dir: &Path,
+    choice: BackendChoice,
+    threads: Option<usize>,
+) -> Result<(Box<dyn Backend>, BackendKind, BackendOptions, Vec<String>), InferError> {
     let cpu = BackendOptions { device: Device::Cpu, threads };
     let cuda = BackendOptions { device: Device::Cuda, threads };
     let mut why = Vec::new();
-    let backend: Box<dyn Backend> = match choice {
-        BackendChoice::Ort => load_backend(BackendKind::Ort, &dir, &cpu)?,
-        BackendChoice::OrtInt8 => load_backend(BackendKind::OrtInt8, &dir, &cpu)?,
-        BackendChoice::OrtCuda => load_backend(BackendKind::Ort, &dir, &cuda)?,
+    let (kind, opts) = match choice {
+        BackendChoice::Ort => (BackendKind::Ort, cpu),
+        BackendChoice::OrtInt8 => (BackendKind::OrtInt8, cpu),
+        BackendChoice::OrtCuda => (BackendKind::Ort, cuda),
         BackendChoice::OrtCudaFp16 => {
-            ensure_fp16(&dir)?;
-            load_backend(BackendKind::OrtFp16, &dir, &cuda)?
+            ensure_fp16(dir)?;
+            (BackendKind::OrtFp16, cuda)
         }
-        BackendChoice::Tract => load_backend(BackendKind::Tract, &dir, &cpu)?,
+        BackendChoice::Tract => (BackendKind::Tract, cpu),
         BackendChoice::Auto => {
-            let attempts: [(&str, BackendKind, &BackendOptions); 3] = [
+            let attempts = [
                 ("ort-cuda", BackendKind::Ort, &cuda),
                 ("ort-int8", BackendKind::OrtInt8, &cpu),
                 ("ort", BackendKind::Ort, &cpu),
             ];
-            let mut found = None;
             for (name, kind, opts) in attempts {
                 if kind == BackendKind::OrtInt8 && !dir.join(INT8_FILE).is_file() {
                     why.push(format!("{name}: no {INT8_FILE} in {}", dir.display()));
@@ -149,24 +191,17 @@ pub fn load(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> 
                 }
                 match crate::infer::ort_backend::OrtBackend::load(&dir.join(kind.files()[0]), opts) {
                     Ok(b) => {
-                        found = Some(Box::new(b) as Box<dyn Backend>);
                         why.push(format!("using {name}"));
-                        break;
+                        return Ok((Box::new(b), kind, opts.clone(), why));
                     }
                     Err(e) => why.push(format!("{name} unavailable: {e}")),
                 }
             }
-            match found {
-                Some(b) => b,
-                None => {
-                    why.push("using tract".into());
-                    load_backend(BackendKind::Tract, &dir, &cpu)?
-                }
-            }
+            why.push("using tract".into());
+            let backend = load_backend(BackendKind::Tract, dir, &cpu)?;
+            return Ok((backend, BackendKind::Tract, cpu, why));
         }
     };
-    for line in &why {
-        tracing::info!("backend: {line}");
-    }
-    Ok(Loaded { backend, graph_dir: dir, why })
+    let backend = load_backend(kind, dir, &opts)?;
+    Ok((backend, kind, opts, why))
 }

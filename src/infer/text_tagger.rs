@@ -16,6 +16,7 @@ use tokenizers::Decoder;
 use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
 use super::glossary::{pairs_and_glossary, Glossary, Pair};
 use super::hf_pipeline::{self, Token};
+use super::lanes::on_lanes;
 use super::select::{self, BackendChoice};
 use super::tagger::{run_batched, tag_sentences, TagError};
 use super::text::{split_sentences, split_words, words_overlapping, Word};
@@ -45,7 +46,8 @@ pub struct TaggedSentence {
 
 /// A model ready to tag raw text.
 pub struct TextTagger {
-    backend: Box<dyn Backend>,
+    /// One engine per lane ([`super::lanes`]), at least one.
+    lanes: Vec<Box<dyn Backend>>,
     encoder: Encoder,
     labels: LabelSet,
     /// Windows per engine call.
@@ -68,23 +70,52 @@ impl TextTagger {
             .map_err(|e| TagError::Infer(InferError::Batch(format!("model labels: {e}"))))?;
         let encoder = Encoder::new(tokenizer, native)?;
         let hf_max_len = hf_max_len.max(encoder.options().max_len);
-        Ok(TextTagger { backend, encoder, labels, batch_size: 32, hf_max_len, why: Vec::new() })
+        Ok(TextTagger { lanes: vec![backend], encoder, labels, batch_size: 32, hf_max_len, why: Vec::new() })
     }
 
-    /// Opens a model directory (exported, or trained and exported now; see [`select`]) on `choice`.
+    /// Adds lanes: more engines like the first (same graph, same labels) that tag parts of each call at once.
+    pub fn with_lanes(mut self, more: Vec<Box<dyn Backend>>) -> Result<Self, TagError> {
+        for b in &more {
+            if b.labels() != self.labels.labels() {
+                return Err(TagError::Labels { model: b.labels().to_vec(), expected: self.labels.labels().to_vec() });
+            }
+        }
+        self.lanes.extend(more);
+        Ok(self)
+    }
+
+    /// Opens a model directory (exported, or trained and exported now; see [`select`]) on `choice`, one lane
+    /// with `threads` intra-op threads.
     pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<Self, TagError> {
-        let loaded = select::load(model_dir, choice, threads)?;
+        Self::open_lanes(model_dir, choice, threads, Some(1))
+    }
+
+    /// [`Self::open`] with `lanes` engines sharing `threads` ([`select::load`]; `None` = the device's default).
+    pub fn open_lanes(
+        model_dir: &Path,
+        choice: BackendChoice,
+        threads: Option<usize>,
+        lanes: Option<usize>,
+    ) -> Result<Self, TagError> {
+        let mut loaded = select::load(model_dir, choice, threads, lanes)?;
         let model = crate::model::ModelDir::open(&loaded.graph_dir)?;
         let cfg = nerkit_export::config::BertConfig::from_file(&loaded.graph_dir.join("config.json")).ok();
         let positions = cfg.map_or(512, |c| c.max_position_embeddings);
-        let mut t = Self::new(loaded.backend, model.tokenizer()?, EncodeOptions::default(), positions.min(512))?;
+        let first = loaded.backends.remove(0);
+        let mut t = Self::new(first, model.tokenizer()?, EncodeOptions::default(), positions.min(512))?
+            .with_lanes(loaded.backends)?;
         t.why = loaded.why;
         Ok(t)
     }
 
     /// The engine in use, e.g. `ort-cpu int8`.
     pub fn backend_name(&self) -> &str {
-        self.backend.name()
+        self.lanes[0].name()
+    }
+
+    /// Engines tagging at once ([`super::lanes`]).
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
     }
 
     /// The engine's name for users (`/info`, `predict`'s summary): the choice that loaded (`auto`: its `using ...`
@@ -165,7 +196,11 @@ impl TextTagger {
                 flat.push(words[r.clone()].iter().map(|w| w.text(text).to_string()).collect());
             }
         }
-        let tags = tag_sentences(self.backend.as_mut(), &self.encoder, &flat, self.batch_size, &self.labels, decoding)?;
+        let (encoder, labels, batch_size) = (&self.encoder, &self.labels, self.batch_size);
+        let words: Vec<usize> = flat.iter().map(Vec::len).collect();
+        let tags = on_lanes(&mut self.lanes, &words, |backend, part| {
+            tag_sentences(backend, encoder, &flat[part], batch_size, labels, decoding)
+        })?;
         let mut tags = tags.into_iter();
         let mut out = Vec::with_capacity(texts.len());
         for (text, (words, sentences)) in texts.iter().zip(segmented) {
@@ -215,7 +250,10 @@ impl TextTagger {
             }
             encodings.push(enc);
         }
-        let logits = run_batched(self.backend.as_mut(), &seqs, self.batch_size, i64::from(self.encoder.pad_id()))?;
+        let (batch_size, pad) = (self.batch_size, i64::from(self.encoder.pad_id()));
+        let lengths: Vec<usize> = seqs.iter().map(Vec::len).collect();
+        let logits =
+            on_lanes(&mut self.lanes, &lengths, |backend, part| run_batched(backend, &seqs[part], batch_size, pad))?;
         let prefix = self.encoder.prefix_len();
         let per_window: Vec<Vec<Vec<f32>>> = windows
             .iter()
