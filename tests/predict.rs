@@ -102,7 +102,12 @@ fn lanes_tag_exactly_like_one_engine() {
     assert_eq!((one.lanes(), three.lanes()), (1, 3));
     assert!(three.backend_reasons().iter().any(|r| r == "3 lanes of 1 threads"), "{:?}", three.backend_reasons());
     let mut docs: Vec<String> = (0..12)
-        .map(|i| format!("Study {i}: interleukin-{i} (IL-{i}) rose.{}", " Computed tomography (CT) was normal.".repeat(i % 4)))
+        .map(|i| {
+            format!(
+                "Study {i}: interleukin-{i} (IL-{i}) rose.{}",
+                " Computed tomography (CT) was normal.".repeat(i % 4)
+            )
+        })
         .collect();
     docs.push(UNICODE_TEXT.to_string());
     docs.push("Magnetic resonance imaging (MRI) of the brain. ".repeat(60));

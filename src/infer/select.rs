@@ -145,11 +145,11 @@ pub fn load(
     }
     // one lane keeps the caller's own `threads` (None: the engine's default)
     let lane_threads = if wanted > 1 { Some(super::lanes::threads_per_lane(total, wanted)) } else { threads };
-    let (first, kind, opts, first_why) = load_first(&dir, choice, lane_threads)?;
-    why.extend(first_why);
-    let mut backends = vec![first];
+    let first = load_first(&dir, choice, lane_threads)?;
+    why.extend(first.why);
+    let mut backends = vec![first.backend];
     for _ in 1..wanted {
-        backends.push(load_backend(kind, &dir, &opts)?);
+        backends.push(load_backend(first.kind, &dir, &first.opts)?);
     }
     if wanted > 1 {
         why.push(format!("{wanted} lanes of {} threads", lane_threads.unwrap_or(1)));
@@ -160,12 +160,15 @@ pub fn load(
     Ok(Loaded { backends, graph_dir: dir, why })
 }
 
-/// The first lane of `choice`, with the kind and options that load more lanes like it, and the decisions taken.
-fn load_first(
-    dir: &Path,
-    choice: BackendChoice,
-    threads: Option<usize>,
-) -> Result<(Box<dyn Backend>, BackendKind, BackendOptions, Vec<String>), InferError> {
+/// The first lane of a choice, with the kind and options that load more lanes like it, and the decisions taken.
+struct FirstLane {
+    backend: Box<dyn Backend>,
+    kind: BackendKind,
+    opts: BackendOptions,
+    why: Vec<String>,
+}
+
+fn load_first(dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<FirstLane, InferError> {
     let cpu = BackendOptions { device: Device::Cpu, threads };
     let cuda = BackendOptions { device: Device::Cuda, threads };
     let mut why = Vec::new();
@@ -192,16 +195,16 @@ fn load_first(
                 match crate::infer::ort_backend::OrtBackend::load(&dir.join(kind.files()[0]), opts) {
                     Ok(b) => {
                         why.push(format!("using {name}"));
-                        return Ok((Box::new(b), kind, opts.clone(), why));
+                        return Ok(FirstLane { backend: Box::new(b), kind, opts: opts.clone(), why });
                     }
                     Err(e) => why.push(format!("{name} unavailable: {e}")),
                 }
             }
             why.push("using tract".into());
             let backend = load_backend(BackendKind::Tract, dir, &cpu)?;
-            return Ok((backend, BackendKind::Tract, cpu, why));
+            return Ok(FirstLane { backend, kind: BackendKind::Tract, opts: cpu, why });
         }
     };
     let backend = load_backend(kind, dir, &opts)?;
-    Ok((backend, kind, opts, why))
+    Ok(FirstLane { backend, kind, opts, why })
 }
