@@ -55,7 +55,7 @@ fn minilm(dir: &Path) -> Box<dyn Engine> {
         ..ExportRequest::new(nerkit::paths::embedded_model_dir(), dir)
     };
     export_model_dir(&req).expect("export the embedded MiniLM (`make setup` first)");
-    Box::new(ServeEngine::open(dir, BackendChoice::OrtInt8, None).expect("ORT int8 (`make setup` first)"))
+    Box::new(ServeEngine::open(dir, BackendChoice::OrtInt8, None, 1).expect("ORT int8 (`make setup` first)"))
 }
 
 fn bench_engine(c: &mut Criterion, name: &str, engine: Box<dyn Engine>) {

@@ -19,9 +19,15 @@ pub struct ServeEngine {
 }
 
 impl ServeEngine {
-    /// Opens `model_dir` on `choice` (see [`TextTagger::open`]: exported on first use when needed).
-    pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<ServeEngine, TagError> {
-        let tagger = TextTagger::open(model_dir, choice, threads)?;
+    /// Opens `model_dir` on `choice` as `lanes` engines sharing `threads` (see [`TextTagger::open_lanes`]:
+    /// exported on first use when needed).
+    pub fn open(
+        model_dir: &Path,
+        choice: BackendChoice,
+        threads: Option<usize>,
+        lanes: usize,
+    ) -> Result<ServeEngine, TagError> {
+        let tagger = TextTagger::open_lanes(model_dir, choice, threads, Some(lanes))?;
         let backend = tagger.engine_label(choice);
         Ok(ServeEngine { tagger, model_id: model_dir.display().to_string(), backend })
     }

@@ -13,15 +13,19 @@ pub struct Args {
     /// Model directory: trained (`nerkit train`'s best/, exported on first use) or exported (model.onnx).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// serve.toml: `model`, `backend`, `threads` and every server setting below (flags win).
+    /// serve.toml: `model`, `backend`, `threads`, `lanes` and every server setting below (flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Engine: auto = CUDA, else ORT int8, else ORT fp32, else tract.
     #[arg(long, value_enum)]
     pub backend: Option<BackendChoice>,
-    /// Engine intra-op threads.
+    /// Engine intra-op threads in all (default: every core), shared by the lanes.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Engines tagging parts of each batch at once, each with threads/lanes threads [default: 1: one request
+    /// alone gets every thread; 2 lanes trade that latency for throughput under load, as `nerkit predict` does].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub lanes: Option<u64>,
     /// Address to bind [default: 127.0.0.1].
     #[arg(long)]
     pub host: Option<String>,
@@ -67,13 +71,14 @@ struct EngineFile {
     model: Option<PathBuf>,
     backend: Option<BackendChoice>,
     threads: Option<usize>,
+    lanes: Option<usize>,
 }
 
 fn read_config(path: &std::path::Path) -> anyhow::Result<(EngineFile, ServerConfig)> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut engine = toml::Table::new();
-    for key in ["model", "backend", "threads"] {
+    for key in ["model", "backend", "threads", "lanes"] {
         if let Some(v) = table.remove(key) {
             engine.insert(key.into(), v);
         }
@@ -92,6 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = refuse_untrained(&model).map_err(anyhow::Error::msg)?;
     let backend = args.backend.or(file.backend).unwrap_or_default();
     let threads = args.threads.or(file.threads);
+    let lanes = args.lanes.map(|n| n as usize).or(file.lanes).unwrap_or(1);
+    anyhow::ensure!((1..=64).contains(&lanes), "lanes must be 1 to 64, got {lanes}");
     macro_rules! set {
         ($($field:ident <- $flag:ident),*) => { $( if let Some(v) = args.$flag.clone() { cfg.$field = v; } )* };
     }
@@ -109,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!(model = %model.display(), ?backend, "loading");
     let load = move || -> Result<Box<dyn nerkit_server::Engine>, String> {
-        let engine = ServeEngine::open(&model, backend, threads).map_err(|e| e.to_string())?;
+        let engine = ServeEngine::open(&model, backend, threads, lanes).map_err(|e| e.to_string())?;
         Ok(Box::new(engine))
     };
     nerkit_server::run(cfg, load, |addrs| {
