@@ -174,6 +174,43 @@ fn bench_reads_accuracy_and_end_to_end_beside_speed_and_writes_a_report() {
     assert!(stderr.contains("bad.jsonl:2") && stderr.contains("`text`"), "{stderr}");
 }
 
+/// `--lanes 1,2`: one end-to-end row per lane count of each engine, the same entities, tract always one lane.
+#[test]
+fn bench_times_the_raw_text_path_at_each_lane_count() {
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("onnx/fixtures/tiny-bert");
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs.txt");
+    let text: Vec<String> =
+        (0..20).map(|i| format!("Patient {i} had computed tomography (CT) and an MRI scan. It was normal.")).collect();
+    std::fs::write(&docs, text.join("\n")).unwrap();
+    let json = tmp.path().join("lanes.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
+        .args(["bench", "--model"])
+        .arg(&model)
+        .args(["--backends", "ort-int8,tract", "--batch", "1", "--seq", "16", "--rounds", "1", "--lanes", "1,2"])
+        .args(["--end-to-end-rounds", "1", "--end-to-end"])
+        .arg(&docs)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows: Vec<(String, u64, u64)> = r["end_to_end"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (e["backend"].as_str().unwrap().to_string(), e["lanes"].as_u64().unwrap(), e["entities"].as_u64().unwrap())
+        })
+        .collect();
+    let lanes: Vec<(&str, u64)> = rows.iter().map(|(b, l, _)| (b.as_str(), *l)).collect();
+    assert_eq!(lanes, [("ort-int8", 1), ("ort-int8", 2), ("tract", 1)], "{stdout}");
+    assert_eq!(rows[0].2, rows[1].2, "lanes change no entity: {stdout}");
+    assert!(stdout.contains("ort-int8 ×2"), "{stdout}");
+}
+
 /// `--server`: a bounded load against two running servers (batching on and off, as `/info` says), every request
 /// answered and counted by the server itself; an address off this machine is refused before any request.
 #[test]

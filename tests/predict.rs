@@ -100,7 +100,7 @@ fn lanes_tag_exactly_like_one_engine() {
     let mut one = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(1), Some(1)).unwrap();
     let mut three = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(3), Some(3)).unwrap();
     assert_eq!((one.lanes(), three.lanes()), (1, 3));
-    assert!(three.backend_reasons().iter().any(|r| r == "3 lanes of 1 threads"), "{:?}", three.backend_reasons());
+    assert!(three.backend_reasons().iter().any(|r| r == "3 lanes, 1 thread each"), "{:?}", three.backend_reasons());
     let mut docs: Vec<String> = (0..12)
         .map(|i| {
             format!(

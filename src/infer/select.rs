@@ -147,12 +147,15 @@ pub fn load(
     let lane_threads = if wanted > 1 { Some(super::lanes::threads_per_lane(total, wanted)) } else { threads };
     let first = load_first(&dir, choice, lane_threads)?;
     why.extend(first.why);
+    // `auto` that found CUDA: one device, one lane unless asked
+    let wanted = if lanes.is_none() && first.opts.device == Device::Cuda { 1 } else { wanted };
     let mut backends = vec![first.backend];
     for _ in 1..wanted {
         backends.push(load_backend(first.kind, &dir, &first.opts)?);
     }
     if wanted > 1 {
-        why.push(format!("{wanted} lanes of {} threads", lane_threads.unwrap_or(1)));
+        let t = lane_threads.unwrap_or(1);
+        why.push(format!("{wanted} lanes, {t} thread{} each", if t == 1 { "" } else { "s" }));
     }
     for line in &why {
         tracing::info!("backend: {line}");
