@@ -3,11 +3,12 @@
 //!
 //! Why: on a CPU, one session whose intra-op threads span every core leaves cores idle in its serial stretches
 //! (small ops, the spin-down after each run) and while nerkit's own code — tokenisation, windows, decoding —
-//! runs on one thread between engine calls. Two lanes of half the threads each keep both busy: on 2 cores,
-//! `nerkit predict` with MiniLM int8 on 1,000 PLOD sentences ran ~1.1–1.2× the sentences/s of one 2-thread
-//! lane (docs/performance.md). A lane's part is a contiguous run of sentences (or windows), so the output
-//! order is the input order whatever the number of lanes; the int8 graphs are batch-invariant, so the
-//! entities are identical too.
+//! runs on one thread between engine calls. Two lanes of half the threads each keep both busy: on 2 cores, the
+//! raw-text path with MiniLM int8 on 1,000 PLOD sentences ran 1.07–1.10× the sentences/s of one 2-thread lane,
+//! fp32 1.03–1.11× (three runs of `nerkit bench --end-to-end --lanes 1,2`, docs/performance.md). Each lane
+//! holds its own session, so peak RSS grows (182 → 301 MB there). A lane's part is a contiguous run of
+//! sentences (or windows), so the output order is the input order whatever the number of lanes; the int8 graphs
+//! are batch-invariant, so the entities are identical too.
 use std::ops::Range;
 
 use super::Backend;
