@@ -103,13 +103,21 @@ pub struct LaneTagger {
 }
 
 impl LaneTagger {
-    /// `engines` (one per lane, at least one) of the exported model directory `dir` as a raw-text tagger.
-    pub fn new(backend: &str, mut engines: Vec<Box<dyn Backend>>, dir: &Path) -> anyhow::Result<LaneTagger> {
+    /// `engines` (one per lane, at least one) of the exported model directory `dir` as a raw-text tagger with
+    /// `batch_size` windows per engine call.
+    pub fn new(
+        backend: &str,
+        mut engines: Vec<Box<dyn Backend>>,
+        dir: &Path,
+        batch_size: usize,
+    ) -> anyhow::Result<LaneTagger> {
         anyhow::ensure!(!engines.is_empty(), "{backend}: no engine");
         let model = crate::model::ModelDir::open(dir)?;
         let lanes = engines.len();
         let first = engines.remove(0);
-        let tagger = TextTagger::new(first, model.tokenizer()?, EncodeOptions::default(), 512)?.with_lanes(engines)?;
+        let mut tagger =
+            TextTagger::new(first, model.tokenizer()?, EncodeOptions::default(), 512)?.with_lanes(engines)?;
+        tagger.batch_size = batch_size;
         Ok(LaneTagger { backend: backend.to_string(), lanes, tagger })
     }
 }

@@ -321,9 +321,10 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
 
 /// A loaded engine to time, and the resident memory its loading added (MB).
 /// The end-to-end taggers: each engine at each lane count of `plan` (its own session serves the one-lane
-/// tagger when the plan's threads allow; more lanes load more sessions, each with its share of the threads).
+/// tagger; more lanes load more sessions, each with its share of the threads), with `nerkit predict`'s default
+/// batch size for those lanes.
 fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::Result<Vec<end_to_end::LaneTagger>> {
-    use crate::infer::lanes::{cores, default_lanes, threads_per_lane};
+    use crate::infer::lanes::{cores, default_batch, default_lanes, threads_per_lane};
     let total = plan.threads.unwrap_or_else(cores).max(1);
     let mut out = Vec::new();
     for engine in engines {
@@ -345,7 +346,9 @@ fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::R
                     .map_err(|e| anyhow::anyhow!("{}: {e}", engine.name))?,
                 (_, _, None) => anyhow::bail!("{}: cannot load more lanes", engine.name),
             };
-            out.push(end_to_end::LaneTagger::new(&engine.name, engines, dir)?);
+            let per_lane = threads_per_lane(total, lanes);
+            let batch = default_batch(kind.map_or(Device::Cpu, |k| k.device()), per_lane);
+            out.push(end_to_end::LaneTagger::new(&engine.name, engines, dir, batch)?);
         }
     }
     Ok(out)

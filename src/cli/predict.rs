@@ -58,9 +58,9 @@ pub struct Args {
     /// less). A round also ends at 4 MiB of text.
     #[arg(long, default_value_t = crate::predict::DEFAULT_CHUNK)]
     pub chunk: usize,
-    /// Windows per engine call.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
+    /// Windows per engine call [default: 4 per thread of a lane, 4 to 32; 32 on CUDA].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
 }
 
 /// The Kubernetes Indexed Job convention: JOB_COMPLETION_INDEX with the shard count in NERKIT_SHARDS.
@@ -83,7 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("brat standoff counts characters: use --offsets chars with --format brat");
     }
     let mut tagger = TextTagger::open_lanes(&args.model, args.backend, args.threads, args.lanes.map(|n| n as usize))?;
-    tagger.batch_size = args.batch_size.max(1);
+    if let Some(b) = args.batch_size {
+        tagger.batch_size = b.max(1);
+    }
     tracing::info!(backend = tagger.backend_name(), "model {}", args.model.display());
     let jsonl = args.jsonl || args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "jsonl"));
     let job = PredictJob {

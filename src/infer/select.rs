@@ -40,6 +40,8 @@ pub struct Loaded {
     pub graph_dir: PathBuf,
     /// One line per decision, e.g. `ort-cuda unavailable (...); using ort int8`.
     pub why: Vec<String>,
+    /// Windows per engine call that suit these lanes ([`super::lanes::default_batch`]).
+    pub batch_size: usize,
 }
 
 /// Directory holding `model.onnx` for `model_dir`: the directory itself when exported, else the export cache
@@ -160,7 +162,9 @@ pub fn load(
     for line in &why {
         tracing::info!("backend: {line}");
     }
-    Ok(Loaded { backends, graph_dir: dir, why })
+    let per_lane = if wanted > 1 { lane_threads.unwrap_or(1) } else { total };
+    let batch_size = super::lanes::default_batch(first.opts.device, per_lane);
+    Ok(Loaded { backends, graph_dir: dir, why, batch_size })
 }
 
 /// The first lane of a choice, with the kind and options that load more lanes like it, and the decisions taken.

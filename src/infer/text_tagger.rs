@@ -50,7 +50,7 @@ pub struct TextTagger {
     lanes: Vec<Box<dyn Backend>>,
     encoder: Encoder,
     labels: LabelSet,
-    /// Windows per engine call.
+    /// Windows per engine call ([`Self::open_lanes`] sets what suits its lanes; [`Self::new`]: 32).
     pub batch_size: usize,
     /// Token window of the Hugging Face strategies (the pipeline's `model_max_length`).
     hf_max_len: usize,
@@ -105,6 +105,7 @@ impl TextTagger {
         let mut t = Self::new(first, model.tokenizer()?, EncodeOptions::default(), positions.min(512))?
             .with_lanes(loaded.backends)?;
         t.why = loaded.why;
+        t.batch_size = loaded.batch_size;
         Ok(t)
     }
 
