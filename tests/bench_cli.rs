@@ -209,6 +209,12 @@ fn bench_times_the_raw_text_path_at_each_lane_count() {
     assert_eq!(lanes, [("ort-int8", 1), ("ort-int8", 2), ("tract", 1)], "{stdout}");
     assert_eq!(rows[0].2, rows[1].2, "lanes change no entity: {stdout}");
     assert!(stdout.contains("ort-int8 ×2"), "{stdout}");
+    // each lane count tags with predict's default batch for its threads
+    use nerkit::infer::lanes::{cores, default_batch, threads_per_lane};
+    let batches: Vec<u64> =
+        r["end_to_end"].as_array().unwrap()[..2].iter().map(|e| e["batch"].as_u64().unwrap()).collect();
+    let want = |lanes| default_batch(nerkit::runtime::Device::Cpu, threads_per_lane(cores(), lanes)) as u64;
+    assert_eq!(batches, [want(1), want(2)], "{stdout}");
 }
 
 /// `--server`: a bounded load against two running servers (batching on and off, as `/info` says), every request

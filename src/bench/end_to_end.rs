@@ -22,6 +22,8 @@ pub struct EndToEndRow {
     pub backend: String,
     /// Engines tagging at once (`nerkit predict --lanes`); 1 for the pipeline.
     pub lanes: usize,
+    /// Windows per engine call (the pipeline: its `batch_size`).
+    pub batch: usize,
     pub documents: usize,
     pub sentences: usize,
     pub entities: usize,
@@ -169,18 +171,21 @@ pub fn measure(
     }
     // The pipeline tags the same documents; its sentences are the ones nerkit counted in them.
     let sentences = counts.first().map_or(docs.len(), |c| c.0);
-    let names =
-        taggers.iter().map(|t| (t.backend.clone(), t.lanes)).chain(ref_batches.iter().map(|&b| (reference_name(b), 1)));
+    let names = taggers
+        .iter()
+        .map(|t| (t.backend.clone(), (t.lanes, t.tagger.batch_size)))
+        .chain(ref_batches.iter().map(|&b| (reference_name(b), (1, b))));
     let counts = counts.into_iter().chain(ref_entities.into_iter().map(|e| (sentences, e)));
     let mut rows: Vec<EndToEndRow> = names
         .zip(times.into_iter().chain(ref_times))
         .zip(counts)
-        .map(|(((name, lanes), mut t), (sentences, entities))| {
+        .map(|(((name, (lanes, batch)), mut t), (sentences, entities))| {
             t.sort_by(f64::total_cmp);
             let p50 = percentile(&t, 0.5);
             EndToEndRow {
                 backend: name,
                 lanes,
+                batch,
                 documents: docs.len(),
                 sentences,
                 entities,

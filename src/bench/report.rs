@@ -58,13 +58,14 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
         for e in &report.end_to_end {
             let ratio = e.ratio.map_or("-".to_string(), |x| format!("{x:.2}x"));
             out += &format!(
-                "  {:<15} {:>8.2} s/pass {:>9.1} docs/s {:>9.1} sent/s {:>8} vs {baseline}  ({} entities)\n",
+                "  {:<15} {:>8.2} s/pass {:>9.1} docs/s {:>9.1} sent/s {:>8} vs {baseline}  ({} entities, batch {})\n",
                 e.label(),
                 e.p50_s,
                 e.documents_per_s,
                 e.sentences_per_s,
                 ratio,
-                e.entities
+                e.entities,
+                e.batch
             );
         }
         if let Some((hf, vs)) = vs_pipeline(report) {
@@ -421,19 +422,20 @@ pub fn html(report: &BenchReport, baseline: &str) -> Result<String, String> {
             h,
             "<h2>End to end</h2><p class=muted>Raw text → entities as <code>nerkit predict</code> runs it \
              (segmentation, tokenisation, windows, inference, Viterbi, pairs) on {} documents ({} sentences), \
-             median of the timed passes.</p><table><tr><th>backend</th><th>s / pass</th><th>documents/s</th><th>sentences/s</th><th>vs baseline</th><th>entities</th></tr>",
+             median of the timed passes.</p><table><tr><th>backend</th><th>s / pass</th><th>documents/s</th><th>sentences/s</th><th>vs baseline</th><th>entities</th><th>batch</th></tr>",
             first.documents, first.sentences
         );
         for r in &report.end_to_end {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.label()),
                 r.p50_s,
                 r.documents_per_s,
                 r.sentences_per_s,
                 opt(r.ratio, |x| format!("{x:.2}×")),
-                r.entities
+                r.entities,
+                r.batch
             );
         }
         h.push_str("</table>");

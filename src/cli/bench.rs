@@ -82,7 +82,7 @@ pub struct Args {
     pub api_key: Option<String>,
     /// Also write the report as JSON (`machine`, `model`, `rounds`; `rows`: backend, batch, seq, p50_ms, p95_ms,
     /// p99_ms, sentences_per_s, tokens_per_s, ratio, rss_mb, f1; `accuracy`: backend, sentences, f1, per_type,
-    /// vs_baseline {micro, micro_low, micro_high, per_type}; `end_to_end`: backend, lanes, documents, sentences,
+    /// vs_baseline {micro, micro_low, micro_high, per_type}; `end_to_end`: backend, lanes, batch, documents, sentences,
     /// entities, p50_s, documents_per_s, sentences_per_s, ratio; `server`: url, batching, backend, concurrency,
     /// requests, errors, p50_ms, p95_ms, p99_ms, requests_per_s; `skipped`: backend, reason).
     #[arg(long, value_name = "FILE")]
