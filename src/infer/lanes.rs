@@ -3,12 +3,12 @@
 //!
 //! Why: on a CPU, one session whose intra-op threads span every core leaves cores idle in its serial stretches
 //! (small ops, the spin-down after each run) and while nerkit's own code — tokenisation, windows, decoding —
-//! runs on one thread between engine calls. Two lanes of half the threads each keep both busy: on 2 cores, the
-//! raw-text path with MiniLM int8 on 1,000 PLOD sentences ran 1.07–1.10× the sentences/s of one 2-thread lane,
-//! fp32 1.03–1.11× (three runs of `nerkit bench --end-to-end --lanes 1,2`, docs/performance.md). Each lane
-//! holds its own session, so peak RSS grows (182 → 301 MB there). A lane's part is a contiguous run of
-//! sentences (or windows), so the output order is the input order whatever the number of lanes; the int8 graphs
-//! are batch-invariant, so the entities are identical too.
+//! runs on one thread between engine calls; and a one-thread session is fastest with small batches, whose
+//! activations stay in its core's cache ([`default_batch`]). On 2 cores, MiniLM int8, 1,000 PLOD sentences: one
+//! 2-thread lane 247 sentences/s, two 1-thread lanes at batch 4 330 (`nerkit bench --end-to-end --lanes 1,2`,
+//! docs/performance.md). Each lane holds its own session (peak RSS 139 → 185 MB there). A lane's part is a
+//! contiguous run of sentences (or windows), so the output order is the input order whatever the number of
+//! lanes; the int8 graphs are batch-invariant, so the entities are identical too.
 use std::ops::Range;
 
 use super::Backend;
