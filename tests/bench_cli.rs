@@ -2,24 +2,31 @@
 //! or is listed as skipped with a reason; the baseline's ratio is 1.
 mod common;
 
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::Command;
+
+fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
+/// Runs `nerkit bench ARGS --json DIR/bench.json`; asserts it succeeded; returns its stdout and the JSON report.
+fn bench_json(args: &[OsString], dir: &Path) -> (String, serde_json::Value) {
+    let json = dir.join("bench.json");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_nerkit")).arg("bench").args(args).arg("--json").arg(&json).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (stdout, serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap())
+}
 
 #[test]
 fn bench_reports_each_backend_and_shape_or_why_it_was_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let model = nerkit::infer::select::exported_dir(&common::token_classifier_dir(tmp.path())).unwrap();
-    let json = tmp.path().join("bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-        .args(["bench", "--model"])
-        .arg(&model)
-        .args(["--backends", "ort,ort-int8,tract,ort-fused,ort-cuda", "--batch", "1,2", "--seq", "16"])
-        .args(["--warmup", "1", "--rounds", "3", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let with_model = |rest: &[&str]| [os(&["--model"]), vec![model.clone().into()], os(rest)].concat();
+    let args = with_model(&["--backends", "ort,ort-int8,tract,ort-fused,ort-cuda", "--batch", "1,2", "--seq", "16"]);
+    let (stdout, report) = bench_json(&[args, os(&["--warmup", "1", "--rounds", "3"])].concat(), tmp.path());
     let rows = report["rows"].as_array().unwrap();
     let skipped = report["skipped"].as_array().unwrap();
     for backend in ["ort", "ort-int8", "tract"] {
@@ -46,15 +53,9 @@ fn bench_reports_each_backend_and_shape_or_why_it_was_skipped() {
     assert!(stdout.contains("skipped ort-cuda"), "{stdout}");
 
     // --duration ends the timed rounds long before --rounds
-    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-        .args(["bench", "--model"])
-        .arg(&model)
-        .args(["--backends", "ort", "--batch", "1", "--seq", "16", "--rounds", "100000", "--duration", "1", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let args =
+        with_model(&["--backends", "ort", "--batch", "1", "--seq", "16", "--rounds", "100000", "--duration", "1"]);
+    let (_, report) = bench_json(&args, tmp.path());
     let rounds = report["rounds"].as_u64().unwrap();
     assert!((1..100_000).contains(&rounds), "{rounds} rounds");
 }
@@ -100,24 +101,17 @@ fn bench_reads_accuracy_and_end_to_end_beside_speed_and_writes_a_report() {
     assert!(entities > 20, "the formula head predicts entities: {entities}");
     std::fs::write(&gold_path, gold).unwrap();
 
-    let (json, report) = (tmp.path().join("bench.json"), tmp.path().join("report"));
-    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-        .args(["bench", "--model"])
-        .arg(&model)
-        .args(["--backends", "ort,ort-int8,tract", "--batch", "2", "--seq", "32", "--warmup", "1", "--rounds", "3"])
-        .arg("--accuracy")
-        .arg(&gold_path)
-        .arg("--end-to-end")
-        .arg(&gold_path)
-        .args(["--end-to-end-rounds", "1", "--json"])
-        .arg(&json)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = tmp.path().join("report");
+    let mut args = os(&["--model"]);
+    args.push(model.clone().into());
+    args.extend(os(&["--backends", "ort,ort-int8,tract", "--batch", "2", "--seq", "32", "--warmup", "1"]));
+    args.extend(os(&["--rounds", "3", "--accuracy"]));
+    args.push(gold_path.clone().into());
+    args.push("--end-to-end".into());
+    args.push(gold_path.clone().into());
+    args.extend(os(&["--end-to-end-rounds", "1", "--report"]));
+    args.push(report.clone().into());
+    let (stdout, r) = bench_json(&args, tmp.path());
     let acc = r["accuracy"].as_array().unwrap();
     assert_eq!(acc.len(), 3, "{stdout}");
     for a in acc {
@@ -183,20 +177,23 @@ fn bench_times_the_raw_text_path_at_each_lane_count() {
     let text: Vec<String> =
         (0..20).map(|i| format!("Patient {i} had computed tomography (CT) and an MRI scan. It was normal.")).collect();
     std::fs::write(&docs, text.join("\n")).unwrap();
-    let json = tmp.path().join("lanes.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_nerkit"))
-        .args(["bench", "--model"])
-        .arg(&model)
-        .args(["--backends", "ort-int8,tract", "--batch", "1", "--seq", "16", "--rounds", "1", "--lanes", "1,2"])
-        .args(["--end-to-end-rounds", "1", "--end-to-end"])
-        .arg(&docs)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mut args = os(&["--model"]);
+    args.push(model.into());
+    args.extend(os(&[
+        "--backends",
+        "ort-int8,tract",
+        "--batch",
+        "1",
+        "--seq",
+        "16",
+        "--rounds",
+        "1",
+        "--lanes",
+        "1,2",
+    ]));
+    args.extend(os(&["--end-to-end-rounds", "1", "--end-to-end"]));
+    args.push(docs.into());
+    let (stdout, r) = bench_json(&args, tmp.path());
     let rows: Vec<(String, u64, u64)> = r["end_to_end"]
         .as_array()
         .unwrap()
