@@ -319,7 +319,6 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
     })
 }
 
-/// A loaded engine to time, and the resident memory its loading added (MB).
 /// The end-to-end taggers: each engine at each lane count of `plan` (its own session serves the one-lane
 /// tagger; more lanes load more sessions, each with its share of the threads), with `nerkit predict`'s default
 /// batch size for those lanes.
@@ -354,6 +353,7 @@ fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::R
     Ok(out)
 }
 
+/// A loaded engine to time, and the resident memory its loading added (MB).
 pub struct Engine {
     pub name: String,
     pub backend: Box<dyn Backend>,

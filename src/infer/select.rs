@@ -149,8 +149,9 @@ pub fn load(
     let lane_threads = if wanted > 1 { Some(super::lanes::threads_per_lane(total, wanted)) } else { threads };
     let first = load_first(&dir, choice, lane_threads)?;
     why.extend(first.why);
-    // `auto` that found CUDA: one device, one lane unless asked
-    let wanted = if lanes.is_none() && first.opts.device == Device::Cuda { 1 } else { wanted };
+    // `auto` that found CUDA: one device, one lane unless asked; an engine that fell back to tract: one lane
+    let cuda = lanes.is_none() && first.opts.device == Device::Cuda;
+    let wanted = if cuda || first.backend.name() == "tract" { 1 } else { wanted };
     let mut backends = vec![first.backend];
     for _ in 1..wanted {
         backends.push(load_backend(first.kind, &dir, &first.opts)?);
