@@ -323,31 +323,27 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
 /// tagger; more lanes load more sessions, each with its share of the threads), with `nerkit predict`'s default
 /// batch size for those lanes.
 fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::Result<Vec<end_to_end::LaneTagger>> {
-    use crate::infer::lanes::{cores, default_batch, default_lanes, threads_per_lane};
-    let total = plan.threads.unwrap_or_else(cores).max(1);
+    use crate::infer::lanes::LanePlan;
     let mut out = Vec::new();
     for engine in engines {
         let kind = plan.backends.iter().copied().find(|b| b.name() == engine.name);
-        let single = kind.is_none_or(|k| k == BenchBackend::Tract);
-        let mut counts = match (&plan.lanes[..], kind) {
-            _ if single => vec![1],
-            ([], Some(k)) => vec![default_lanes(k.device(), false, total)],
-            (given, _) => given.to_vec(),
-        };
-        counts.dedup();
+        let (device, tract) = (kind.map_or(Device::Cpu, |k| k.device()), kind.is_none_or(|k| k == BenchBackend::Tract));
+        let counts: Vec<Option<usize>> =
+            if plan.lanes.is_empty() { vec![None] } else { plan.lanes.iter().copied().map(Some).collect() };
+        let mut plans: Vec<LanePlan> =
+            counts.into_iter().map(|n| LanePlan::new(device, tract, plan.threads, n)).collect();
+        plans.dedup_by_key(|p| p.lanes);
         let mut own = Some(engine.backend);
-        for lanes in counts {
-            let engines = match (lanes, own.take(), kind) {
+        for lanes in plans {
+            let engines = match (lanes.lanes, own.take(), kind) {
                 (1, Some(b), _) => vec![b],
-                (_, _, Some(k)) => (0..lanes)
-                    .map(|_| k.load(dir, Some(threads_per_lane(total, lanes))))
+                (n, _, Some(k)) => (0..n)
+                    .map(|_| k.load(dir, lanes.threads))
                     .collect::<Result<Vec<_>, String>>()
                     .map_err(|e| anyhow::anyhow!("{}: {e}", engine.name))?,
                 (_, _, None) => anyhow::bail!("{}: cannot load more lanes", engine.name),
             };
-            let per_lane = threads_per_lane(total, lanes);
-            let batch = default_batch(kind.map_or(Device::Cpu, |k| k.device()), per_lane);
-            out.push(end_to_end::LaneTagger::new(&engine.name, engines, dir, batch)?);
+            out.push(end_to_end::LaneTagger::new(&engine.name, engines, dir, lanes.batch)?);
         }
     }
     Ok(out)

@@ -14,10 +14,32 @@ use std::ops::Range;
 use super::Backend;
 use crate::runtime::Device;
 
+/// How one engine runs as lanes: how many, the intra-op threads of each, the windows per engine call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LanePlan {
+    pub lanes: usize,
+    /// Intra-op threads of each lane; `None` (one lane, no thread count given) = the engine's own default.
+    pub threads: Option<usize>,
+    /// Windows per engine call ([`default_batch`]).
+    pub batch: usize,
+}
+
+impl LanePlan {
+    /// `lanes` engines on `device` (`None` = [`default_lanes`]; tract always runs one: its matrix products share
+    /// one process-wide thread pool) sharing `threads` intra-op threads (`None` = every core).
+    pub fn new(device: Device, tract: bool, threads: Option<usize>, lanes: Option<usize>) -> LanePlan {
+        let total = threads.unwrap_or_else(cores).max(1);
+        let lanes = if tract { 1 } else { lanes.unwrap_or_else(|| default_lanes(device, total)).max(1) };
+        let per_lane = threads_per_lane(total, lanes);
+        let threads = if lanes > 1 { Some(per_lane) } else { threads };
+        LanePlan { lanes, threads, batch: default_batch(device, per_lane) }
+    }
+}
+
 /// Lanes when the user does not say: two on a CPU with two or more cores (each with half of the threads),
-/// one on CUDA (one device) and for tract (its matrix products share one process-wide thread pool).
-pub fn default_lanes(device: Device, tract: bool, threads: usize) -> usize {
-    if device == Device::Cuda || tract {
+/// one on CUDA (one device).
+pub fn default_lanes(device: Device, threads: usize) -> usize {
+    if device == Device::Cuda {
         1
     } else {
         threads.clamp(1, 2)
@@ -179,14 +201,22 @@ mod tests {
         assert_eq!(threads_per_lane(2, 2), 1);
         assert_eq!(threads_per_lane(16, 2), 8);
         assert_eq!(threads_per_lane(1, 2), 1);
-        assert_eq!(default_lanes(Device::Cpu, false, 2), 2);
-        assert_eq!(default_lanes(Device::Cpu, false, 1), 1);
-        assert_eq!(default_lanes(Device::Cpu, false, 16), 2);
-        assert_eq!(default_lanes(Device::Cuda, false, 16), 1);
-        assert_eq!(default_lanes(Device::Cpu, true, 16), 1);
+        assert_eq!(default_lanes(Device::Cpu, 2), 2);
+        assert_eq!(default_lanes(Device::Cpu, 1), 1);
+        assert_eq!(default_lanes(Device::Cpu, 16), 2);
+        assert_eq!(default_lanes(Device::Cuda, 16), 1);
         assert_eq!(default_batch(Device::Cpu, 1), 4);
         assert_eq!(default_batch(Device::Cpu, 2), 8);
         assert_eq!(default_batch(Device::Cpu, 16), 32);
         assert_eq!(default_batch(Device::Cuda, 1), 32);
+        let plan = |device, tract, threads, lanes| LanePlan::new(device, tract, threads, lanes);
+        assert_eq!(plan(Device::Cpu, false, Some(2), None), LanePlan { lanes: 2, threads: Some(1), batch: 4 });
+        assert_eq!(plan(Device::Cpu, false, Some(2), Some(1)), LanePlan { lanes: 1, threads: Some(2), batch: 8 });
+        assert_eq!(
+            plan(Device::Cpu, false, None, Some(1)),
+            LanePlan { lanes: 1, threads: None, batch: default_batch(Device::Cpu, cores()) }
+        );
+        assert_eq!(plan(Device::Cpu, true, Some(16), Some(4)), LanePlan { lanes: 1, threads: Some(16), batch: 32 });
+        assert_eq!(plan(Device::Cuda, false, Some(16), None), LanePlan { lanes: 1, threads: Some(16), batch: 32 });
     }
 }

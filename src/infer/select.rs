@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::lanes::LanePlan;
 use super::{load_backend, Backend, BackendKind, BackendOptions, InferError, FP16_FILE, FP32_FILE, INT8_FILE};
 use crate::runtime::Device;
 
@@ -124,7 +125,7 @@ fn fnv(s: &str) -> u64 {
 }
 
 /// Loads `choice` for `model_dir` (exporting it first if needed) as `lanes` copies of one engine (see
-/// [`super::lanes`]; `None` = [`super::lanes::default_lanes`]) sharing `threads` intra-op threads (`None` = every
+/// [`LanePlan`]; `None` = [`super::lanes::default_lanes`]) sharing `threads` intra-op threads (`None` = every
 /// core). tract always runs one lane.
 pub fn load(
     model_dir: &Path,
@@ -133,39 +134,38 @@ pub fn load(
     lanes: Option<usize>,
 ) -> Result<Loaded, InferError> {
     let dir = exported_dir(model_dir)?;
-    let total = threads.unwrap_or_else(super::lanes::cores).max(1);
     let device = match choice {
         BackendChoice::OrtCuda | BackendChoice::OrtCudaFp16 => Device::Cuda,
         _ => Device::Cpu,
     };
     // tract (asked for, or the fallback without ONNX Runtime) runs one lane on every thread given
     let tract = choice == BackendChoice::Tract || crate::runtime::environment().is_err();
-    let wanted = if tract { 1 } else { lanes.unwrap_or_else(|| super::lanes::default_lanes(device, false, total)) };
     let mut why = Vec::new();
     if tract && lanes.is_some_and(|n| n > 1) {
         why.push("tract runs one lane (its thread pool is process-wide)".to_string());
     }
-    // one lane keeps the caller's own `threads` (None: the engine's default)
-    let lane_threads = if wanted > 1 { Some(super::lanes::threads_per_lane(total, wanted)) } else { threads };
-    let first = load_first(&dir, choice, lane_threads)?;
+    let plan = LanePlan::new(device, tract, threads, lanes);
+    let first = load_first(&dir, choice, plan.threads)?;
     why.extend(first.why);
-    // `auto` that found CUDA: one device, one lane unless asked; an engine that fell back to tract: one lane
-    let cuda = lanes.is_none() && first.opts.device == Device::Cuda;
-    let wanted = if cuda || first.backend.name() == "tract" { 1 } else { wanted };
+    // `auto` that found CUDA plans for CUDA (one lane unless asked); an engine that fell back to tract, one lane
+    let fell_back = first.backend.name() == "tract";
+    let plan = if fell_back || first.opts.device != device {
+        LanePlan::new(first.opts.device, fell_back, threads, lanes)
+    } else {
+        plan
+    };
     let mut backends = vec![first.backend];
-    for _ in 1..wanted {
+    for _ in 1..plan.lanes {
         backends.push(load_backend(first.kind, &dir, &first.opts)?);
     }
-    if wanted > 1 {
-        let t = lane_threads.unwrap_or(1);
-        why.push(format!("{wanted} lanes, {t} thread{} each", if t == 1 { "" } else { "s" }));
+    if plan.lanes > 1 {
+        let t = plan.threads.unwrap_or(1);
+        why.push(format!("{} lanes, {t} thread{} each", plan.lanes, if t == 1 { "" } else { "s" }));
     }
     for line in &why {
         tracing::info!("backend: {line}");
     }
-    let per_lane = if wanted > 1 { lane_threads.unwrap_or(1) } else { total };
-    let batch_size = super::lanes::default_batch(first.opts.device, per_lane);
-    Ok(Loaded { backends, graph_dir: dir, why, batch_size })
+    Ok(Loaded { backends, graph_dir: dir, why, batch_size: plan.batch })
 }
 
 /// The first lane of a choice, with the kind and options that load more lanes like it, and the decisions taken.
