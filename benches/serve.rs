@@ -37,6 +37,7 @@ impl Engine for Echo {
             backend: "none".into(),
             backend_reasons: Vec::new(),
             max_len: 128,
+            ..Default::default()
         }
     }
     fn token_counter(&self) -> TokenCounter {

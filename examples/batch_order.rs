@@ -12,7 +12,6 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Parser;
 use nerkit::config::TrainConfig;
-use nerkit::labels::LabelSet;
 use nerkit::prepare::batch::{pad_batch, Batching};
 use nerkit::train::TrainingData;
 
@@ -52,7 +51,7 @@ fn main() -> Result<()> {
         batching: a.batching,
         ..TrainConfig::default()
     };
-    let data = TrainingData::load(&cfg, &nerkit::model::resolve(&cfg.model)?, &LabelSet::plod())?;
+    let data = TrainingData::load(&cfg, &nerkit::model::resolve(&cfg.model)?)?;
     let (examples, pad_id) = (&data.examples, i64::from(data.encoder.pad_id()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&a.out)?);
     let mut steps = 0;

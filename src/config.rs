@@ -49,8 +49,15 @@ pub struct TrainConfig {
     /// Validation data; when absent, `val_fraction` of the training data is carved off with `split_seed`.
     pub validation: Option<String>,
     pub val_fraction: f64,
-    /// Auxiliary training sources appended to the training split (e.g. the SDU data).
+    /// Auxiliary training sources appended to the training split (e.g. the SDU data); their tags must be within
+    /// the label set.
     pub extra_data: Vec<String>,
+    /// The label set in class order; empty = the training data's tags (`O` first, then types sorted by name,
+    /// `B-` before `I-`). Integer class ids in the data index this list.
+    pub labels: Vec<String>,
+    /// Tagging scheme of the data files (`iob2`, `iob1`, `iobes`, `bilou`); absent = detected per file.
+    /// Everything is converted to IOB2 on read.
+    pub scheme: Option<crate::data::Scheme>,
     /// Seed of everything random in training: classifier initialisation, batch order, dropout masks.
     pub seed: u64,
     /// Seed of the validation carve; absent = `seed`. Set it to vary `seed` over one validation split.
@@ -99,6 +106,8 @@ impl Default for TrainConfig {
             validation: None,
             val_fraction: 0.1,
             extra_data: Vec::new(),
+            labels: Vec::new(),
+            scheme: None,
             seed: 42,
             split_seed: None,
             epochs: 4,

@@ -1,4 +1,8 @@
-//! The label set is data: `O, B-AC, B-LF, I-LF` by default, any BIO set accepted.
+//! The label set is data: collected from the training data ([`LabelSet::from_tags`]), or read back from a
+//! model directory's `config.json` ([`LabelSet::from_model_dir`]); any BIO set is accepted. `O, B-AC, B-LF,
+//! I-LF` ([`LabelSet::plod`]) is only the PLOD datasets' class-id order.
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 /// An ordered BIO label set; a label's id is its index. `O` need not be first, but must be present.
@@ -24,6 +28,53 @@ impl LabelSet {
     /// The PLOD label set, in the order of the datasets' class ids.
     pub fn plod() -> Self {
         LabelSet { labels: ["O", "B-AC", "B-LF", "I-LF"].iter().map(|s| s.to_string()).collect() }
+    }
+
+    /// The label set of a corpus: the distinct tags of `tags`, `O` first, then entity types sorted by name, and
+    /// within a type `B-` before `I-` (`O, B-Chemical, I-Chemical, B-Disease, I-Disease`). `O` is added when
+    /// absent. For PLOD data this is [`LabelSet::plod`]'s order.
+    pub fn from_tags<'a>(tags: impl IntoIterator<Item = &'a str>) -> Result<Self, LabelError> {
+        let mut seen: std::collections::BTreeSet<(&str, u8, &str)> = std::collections::BTreeSet::new();
+        for t in tags {
+            if t == "O" {
+                continue;
+            }
+            let (kind, ty) = match (t.strip_prefix("B-"), t.strip_prefix("I-")) {
+                (Some(ty), _) => (0, ty),
+                (_, Some(ty)) => (1, ty),
+                _ => return Err(LabelError::NotBio(t.to_string())),
+            };
+            seen.insert((ty, kind, t));
+        }
+        let labels = std::iter::once("O".to_string()).chain(seen.into_iter().map(|(_, _, t)| t.to_string())).collect();
+        Self::new(labels)
+    }
+
+    /// The label set a model directory carries: `config.json`'s `id2label` (Hugging Face convention), or the
+    /// `id2label` metadata of its `model.onnx`. `Ok(None)` when it has neither, or only transformers'
+    /// placeholders `LABEL_<i>` (an untrained base model).
+    pub fn from_model_dir(dir: &Path) -> Result<Option<Self>, LabelError> {
+        let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else { return Ok(None) };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
+        let Some(map) = json.get("id2label").and_then(|m| m.as_object()) else { return Ok(None) };
+        let mut pairs: Vec<(usize, String)> = Vec::new();
+        for (k, v) in map {
+            let (Ok(id), Some(name)) = (k.parse::<usize>(), v.as_str()) else { return Ok(None) };
+            pairs.push((id, name.to_string()));
+        }
+        pairs.sort();
+        if pairs.is_empty()
+            || pairs.iter().enumerate().any(|(i, (id, _))| *id != i)
+            || pairs.iter().all(|(_, n)| n.starts_with("LABEL_"))
+        {
+            return Ok(None);
+        }
+        Self::new(pairs.into_iter().map(|(_, n)| n).collect()).map(Some)
+    }
+
+    /// True when the set has `B-<ty>` (the type can be predicted).
+    pub fn has_type(&self, ty: &str) -> bool {
+        self.labels.iter().any(|l| l.strip_prefix("B-") == Some(ty))
     }
 
     pub fn new(labels: Vec<String>) -> Result<Self, LabelError> {
@@ -100,6 +151,28 @@ mod tests {
         assert_eq!(l.name(3), Some("I-LF"));
         assert_eq!(l.entity_types(), vec!["AC", "LF"]);
         assert_eq!(l.outside_id(), 0);
+    }
+
+    #[test]
+    fn from_tags_orders_o_then_types_then_b_before_i() {
+        let tags = ["I-Disease", "O", "B-Disease", "B-Chemical", "I-Chemical", "B-Disease"];
+        let l = LabelSet::from_tags(tags).unwrap();
+        assert_eq!(l.labels(), ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]);
+        let plod = LabelSet::from_tags(["B-LF", "I-LF", "O", "B-AC"]).unwrap();
+        assert_eq!(plod, LabelSet::plod());
+        assert_eq!(LabelSet::from_tags(["B-Gene"]).unwrap().labels(), ["O", "B-Gene"]);
+        assert_eq!(LabelSet::from_tags(["O", "Gene"]), Err(LabelError::NotBio("Gene".into())));
+    }
+
+    #[test]
+    fn model_dir_labels_from_id2label_and_none_for_placeholders() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(LabelSet::from_model_dir(dir.path()), Ok(None));
+        let cfg = dir.path().join("config.json");
+        std::fs::write(&cfg, r#"{"id2label": {"1": "B-Gene", "0": "O", "2": "I-Gene"}}"#).unwrap();
+        assert_eq!(LabelSet::from_model_dir(dir.path()).unwrap().unwrap().labels(), ["O", "B-Gene", "I-Gene"]);
+        std::fs::write(&cfg, r#"{"id2label": {"0": "LABEL_0", "1": "LABEL_1"}}"#).unwrap();
+        assert_eq!(LabelSet::from_model_dir(dir.path()), Ok(None));
     }
 
     #[test]

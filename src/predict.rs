@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::data::Scheme;
 use crate::infer::{TagOptions, TaggedText, TextTagger};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One JSON record per document: id, entities, pairs, glossary (+ the input's extra fields).
+    /// One JSON record per document: id, entities, pairs and glossary (models with pair types only) + the
+    /// input's extra fields.
     #[default]
     Jsonl,
     /// `word<TAB>tag`, a blank line between sentences, `# id = ...` before each document.
@@ -147,16 +149,20 @@ pub fn record(doc: &Document, tagged: &TaggedText) -> Value {
         obj.insert(k.clone(), v.clone());
     }
     obj.insert("entities".into(), serde_json::to_value(&tagged.entities).expect("entities serialise"));
-    obj.insert("pairs".into(), serde_json::to_value(&tagged.pairs).expect("pairs serialise"));
-    obj.insert("glossary".into(), serde_json::to_value(&tagged.glossary).expect("glossary serialises"));
+    if let (Some(pairs), Some(glossary)) = (&tagged.pairs, &tagged.glossary) {
+        obj.insert("pairs".into(), serde_json::to_value(pairs).expect("pairs serialise"));
+        obj.insert("glossary".into(), serde_json::to_value(glossary).expect("glossary serialises"));
+    }
     Value::Object(obj)
 }
 
-/// CoNLL lines of one document.
-pub fn conll(doc: &Document, tagged: &TaggedText) -> String {
+/// CoNLL lines of one document, tags written in `scheme` (IOB2 unless the user asks for the scheme of their
+/// own files).
+pub fn conll(doc: &Document, tagged: &TaggedText, scheme: Scheme) -> String {
     let mut out = format!("# id = {}\n", id_key(&doc.id));
     for s in &tagged.sentences {
-        for (w, t) in s.words.iter().zip(&s.tags) {
+        let tags = crate::data::scheme::from_iob2(&s.tags, scheme);
+        for (w, t) in s.words.iter().zip(&tags) {
             out.push_str(&format!("{}\t{}\n", w.text(&doc.text), t));
         }
         out.push('\n');
@@ -170,7 +176,7 @@ pub fn brat_ann(tagged: &TaggedText) -> String {
     for (i, e) in tagged.entities.iter().enumerate() {
         out.push_str(&format!("T{}\t{} {} {}\t{}\n", i + 1, e.label, e.start, e.end, e.text.replace('\n', " ")));
     }
-    for (i, p) in tagged.pairs.iter().enumerate() {
+    for (i, p) in tagged.pairs.iter().flatten().enumerate() {
         out.push_str(&format!("R{}\tAbbreviation Arg1:T{} Arg2:T{}\n", i + 1, p.ac + 1, p.lf + 1));
     }
     out
@@ -191,6 +197,8 @@ pub struct PredictJob {
     /// `None` = stdout (JSONL / CoNLL only).
     pub output: Option<PathBuf>,
     pub format: Format,
+    /// Tagging scheme of CoNLL output.
+    pub scheme: Scheme,
     pub shard: Option<Shard>,
     pub resume: bool,
     pub on_error: OnError,
@@ -271,7 +279,7 @@ pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) 
                         line.push(b'\n');
                         sink.write_all(&line)?;
                     }
-                    Format::Conll => sink.write_all(conll(doc, t).as_bytes())?,
+                    Format::Conll => sink.write_all(conll(doc, t, job.scheme).as_bytes())?,
                     Format::Brat => {
                         let dir = job.output.as_ref().expect("checked above");
                         let name = brat_name(&doc.id);

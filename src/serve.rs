@@ -71,8 +71,8 @@ pub fn to_wire(t: TaggedText) -> api::TagResult {
                 word: e.word,
             })
             .collect(),
-        pairs: Some(
-            t.pairs
+        pairs: t.pairs.map(|pairs| {
+            pairs
                 .into_iter()
                 .map(|p| api::Pair {
                     ac: p.ac,
@@ -83,16 +83,16 @@ pub fn to_wire(t: TaggedText) -> api::TagResult {
                         .unwrap_or_default(),
                     score: p.score,
                 })
-                .collect(),
-        ),
-        glossary: Some(
-            t.glossary
+                .collect()
+        }),
+        glossary: t.glossary.map(|glossary| {
+            glossary
                 .into_iter()
                 .map(|(k, g)| {
                     (k, api::GlossaryEntry { long_form: g.long_form, ac: g.ac, lf: g.lf, mentions: g.mentions })
                 })
-                .collect(),
-        ),
+                .collect()
+        }),
     }
 }
 
@@ -101,6 +101,8 @@ impl Engine for ServeEngine {
         api::ModelInfo {
             model_id: self.model_id.clone(),
             labels: self.tagger.labels().labels().to_vec(),
+            entity_types: self.tagger.labels().entity_types(),
+            pairs: self.tagger.pair_types().map(|p| api::PairTypes { short: p.short.clone(), long: p.long.clone() }),
             backend: self.backend.clone(),
             backend_reasons: self.tagger.backend_reasons().to_vec(),
             max_len: self.tagger.max_len(),

@@ -20,7 +20,10 @@ pub const FUSED_INT8_FILE: &str = "model.fused.int8.onnx";
 /// The fp16 graph for GPUs ([`crate::half`]).
 pub const FP16_FILE: &str = "model.fp16.onnx";
 /// Files copied verbatim from the source directory when present.
-pub const COPIED_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
+/// Files taken along from the model directory when present; `nerkit.toml` carries the training card and the
+/// model's `pairs` types.
+pub const COPIED_FILES: &[&str] =
+    &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "nerkit.toml"];
 
 #[derive(Clone, Debug)]
 pub struct ExportRequest {

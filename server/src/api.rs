@@ -73,7 +73,7 @@ pub struct TagRequest {
     pub decode: Option<Decode>,
     #[serde(default)]
     pub offsets: Offsets,
-    /// Include `pairs` and `glossary` (default true).
+    /// Include `pairs` and `glossary` (default true; models without pair types never have them).
     #[serde(default = "yes")]
     pub pairs: bool,
 }
@@ -85,7 +85,7 @@ fn yes() -> bool {
 /// One entity: `text == input[start..end]` in the requested offset unit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Entity {
-    /// `AC` or `LF` (with `aggregation = none`, the token's tag, e.g. `B-AC`).
+    /// The entity type, e.g. `AC`, `LF`, `Disease` (with `aggregation = none`, the token's tag, e.g. `B-AC`).
     pub label: String,
     pub text: String,
     pub start: usize,
@@ -221,12 +221,26 @@ pub struct ModelInfo {
     /// The model directory or id.
     pub model_id: String,
     pub labels: Vec<String>,
+    /// Entity types in label order (e.g. `AC`, `LF`; `Chemical`, `Disease`).
+    #[serde(default)]
+    pub entity_types: Vec<String>,
+    /// The types that pair as abbreviation ↔ long form; absent for models without pairs (their answers have
+    /// no `pairs` or `glossary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PairTypes>,
     /// The engine in use, e.g. `ort-cpu int8`.
     pub backend: String,
     /// Why this engine (the fallback decisions taken at load time).
     pub backend_reasons: Vec<String>,
     /// Longest window in sub-word tokens (longer texts are windowed with stride, never truncated).
     pub max_len: usize,
+}
+
+/// The entity types that pair: `short` (abbreviation) and `long` (long form).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PairTypes {
+    pub short: String,
+    pub long: String,
 }
 
 /// The server's limits (`/info`).

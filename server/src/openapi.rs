@@ -7,7 +7,7 @@ use crate::{api, routes, tag};
 #[openapi(
     info(
         title = "nerkit",
-        description = "Abbreviation (AC) and long-form (LF) tagging of biomedical text. `POST /tag` takes nerkit's request or the Hugging Face Inference API token-classification request.",
+        description = "Named-entity tagging of biomedical text with the served model's label set (`GET /info`: `labels`, `entity_types`; abbreviation models, AC and LF, also give `pairs` and a `glossary`). `POST /tag` takes nerkit's request or the Hugging Face Inference API token-classification request.",
         license(name = "Apache-2.0")
     ),
     paths(tag::tag, routes::health, routes::info, routes::metrics),
@@ -25,6 +25,7 @@ use crate::{api, routes, tag};
         api::Health,
         api::Info,
         api::ModelInfo,
+        api::PairTypes,
         api::Limits,
         api::Aggregation,
         api::Decode,

@@ -8,9 +8,23 @@ const EXAMPLES = [
   ["Molecular biology", "Expression of tumor necrosis factor alpha (TNF-α) and interleukin-6 (IL-6) was quantified by reverse transcription polymerase chain reaction (RT-PCR)."],
   ["Pulmonology", "Chronic obstructive pulmonary disease (COPD) was defined by a forced expiratory volume in one second (FEV1) below 80% of the predicted value."],
 ];
+// for models without abbreviation pairs (Disease, Chemical, Gene, Species, ...); listed before the ones above
+const GENERIC_EXAMPLES = [
+  ["Drugs and diseases", "Treatment with cisplatin induced acute kidney injury in patients with non-small cell lung cancer, whereas metformin lowered the risk of type 2 diabetes."],
+  ["Genes and species", "Mutations in BRCA1 and TP53 were detected in human breast cancer cell lines and in mice (Mus musculus); gefitinib inhibited EGFR signalling."],
+  ["Clinical case", "A 54-year-old woman with rheumatoid arthritis received methotrexate and folic acid; Staphylococcus aureus was isolated from a blood culture."],
+];
 const MAX_UPLOAD_BYTES = 2 << 20;
 const LOW = 0.5;
 const state = { docs: [], current: 0, sort: { key: "start", dir: 1 }, limits: null, busy: false };
+// Entity types: `order` from /info (`entity_types`, else derived from `labels`), types first seen in answers appended;
+// `pairs` is /info's `{short, long}` when the model pairs abbreviations with long forms, else null; `known`: /info read.
+const types = { order: [], pairs: null, known: false };
+const SLOTS = 12; // colour slots in ui.css (.c0 ... .c11)
+const STYLES = 5; // underline styles in ui.css (.u0 solid, .u1 dashed, .u2 dotted, .u3 double, .u4 wavy)
+// each slot's underline style, chosen so that similar hues (amber/orange/brown, blue/indigo/cyan, green/teal/olive,
+// purple/magenta) never share one; slots 0 and 1 keep the abbreviation UI's solid AC and dashed LF
+const SLOT_STYLE = [0, 1, 2, 3, 4, 1, 2, 0, 4, 0, 4, 3];
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -46,6 +60,102 @@ function initTheme() {
   };
 }
 
+// ---- entity types ----
+function kindOf(label) {
+  return String(label).replace(/^[BIESLU]-/, "");
+}
+function typesFromLabels(labels) {
+  const out = [];
+  for (const l of labels) { const k = kindOf(l); if (l !== "O" && k && !out.includes(k)) out.push(k); }
+  return out;
+}
+function setTypes(list, pairs) {
+  const order = [];
+  const add = (t) => { if (typeof t === "string" && t && !order.includes(t)) order.push(t); };
+  if (pairs) { add(pairs.short); add(pairs.long); }
+  list.forEach(add);
+  types.order = order;
+  types.pairs = pairs;
+  applyMode();
+}
+function typeIndex(kind) {
+  let i = types.order.indexOf(kind);
+  if (i < 0) { types.order.push(kind); i = types.order.length - 1; renderLegend(); }
+  return i;
+}
+// colour slot by type index; past 12 types the colours repeat with another underline style
+function typeClass(kind) {
+  const i = typeIndex(kind), c = i % SLOTS;
+  return `c${c} u${(SLOT_STYLE[c] + Math.floor(i / SLOTS)) % STYLES}`;
+}
+function friendly(kind) {
+  if (types.pairs && kind === types.pairs.short) return "abbreviation";
+  if (types.pairs && kind === types.pairs.long) return "long form";
+  return kind;
+}
+function badge(kind) {
+  const cps = Array.from(kind);
+  return cps.length > 14 ? cps.slice(0, 13).join("") + "…" : kind;
+}
+function chip(kind, content, extra) {
+  return `<span class="ent ${typeClass(kind)}${extra || ""}" data-label="${esc(kind)}" data-badge="${esc(badge(kind))}" title="${esc(friendly(kind))}">${content}</span>`;
+}
+function renderLegend() {
+  const el = $("legend");
+  if (!types.order.length) {
+    el.innerHTML = '<span class="muted">Entity types appear here once the server has answered.</span>';
+    return;
+  }
+  const p = types.pairs;
+  const rest = types.order.filter((k) => !p || (k !== p.short && k !== p.long));
+  let html = p ? `${chip(p.short, esc(p.short))} abbreviation\n${chip(p.long, esc(p.long))} long form\n` : "";
+  html += rest.map((k) => chip(k, esc(k), " type")).join("\n");
+  html += `\n${chip(types.order[0], "?", " low")} low confidence (score &lt; ${LOW})`;
+  el.innerHTML = html;
+}
+// the parts of the page that depend on the model: pairs and glossary tables, examples, headings
+function pairMode() {
+  return !!types.pairs || state.docs.some((d) => d.result && ("pairs" in d.result || "glossary" in d.result));
+}
+function examples() {
+  return types.known && !types.pairs ? GENERIC_EXAMPLES.concat(EXAMPLES) : EXAMPLES;
+}
+function fillExamples() {
+  const ex = $("example");
+  while (ex.options.length > 1) ex.remove(1);
+  ex.querySelectorAll("optgroup").forEach((g) => g.remove());
+  const list = examples();
+  if (list === EXAMPLES) {
+    list.forEach(([name], i) => ex.add(new Option(name, String(i))));
+  } else {
+    const groups = [["Entities", 0, GENERIC_EXAMPLES.length], ["Abbreviations", GENERIC_EXAMPLES.length, list.length]];
+    for (const [label, from, to] of groups) {
+      const g = document.createElement("optgroup");
+      g.label = label;
+      for (let i = from; i < to; i++) g.appendChild(new Option(list[i][0], String(i)));
+      ex.appendChild(g);
+    }
+  }
+  ex.value = "";
+}
+function applyMode() {
+  const pm = pairMode();
+  $("pair-tables").hidden = !pm;
+  $("subtitle").textContent = pm ? "abbreviations & long forms in biomedical text" : "named entities in biomedical text";
+  document.title = pm ? "nerkit — abbreviations and long forms" : "nerkit — biomedical named entities";
+  const set = examples() === EXAMPLES ? "abbreviations" : "entities";
+  if ($("example").dataset.set !== set) {
+    // an untouched abbreviation example in the box gives way to an entity one
+    if (set === "entities" && !state.docs.length && $("text").value === EXAMPLES[0][1]) {
+      $("text").value = GENERIC_EXAMPLES[0][1];
+      renderCurl();
+    }
+    fillExamples();
+    $("example").dataset.set = set;
+  }
+  renderLegend();
+}
+
 // ---- server info ----
 async function loadInfo() {
   try {
@@ -62,6 +172,14 @@ async function loadInfo() {
       return;
     }
     state.limits = j.limits;
+    const list = Array.isArray(j.entity_types) && j.entity_types.length ? j.entity_types : typesFromLabels(j.labels || []);
+    let pairs = j.pairs && typeof j.pairs.short === "string" && typeof j.pairs.long === "string"
+      ? { short: j.pairs.short, long: j.pairs.long } : null;
+    // a server from before `entity_types` and `pairs` served the abbreviation models only
+    if (!pairs && !("entity_types" in j) && list.includes("AC") && list.includes("LF")) pairs = { short: "AC", long: "LF" };
+    types.known = true;
+    setTypes(list, pairs);
+    if (state.docs.length) render();
     $("backend").textContent = `model ${j.model_id.split("/").filter(Boolean).pop() || j.model_id} · backend ${j.backend}`;
     $("backend").title = (j.backend_reasons || []).join("\n");
   } catch (e) {
@@ -105,6 +223,16 @@ async function run(docs) {
     docs.forEach((d, i) => (d.result = results[i]));
     state.docs = docs;
     state.current = 0;
+    if (!types.pairs) {
+      // pairs in an answer though /info named none (an older server): their types are the short and long forms
+      for (const r of results) {
+        const p = (r.pairs || [])[0];
+        if (p && r.entities[p.ac] && r.entities[p.lf]) {
+          setTypes(types.order, { short: kindOf(r.entities[p.ac].label), long: kindOf(r.entities[p.lf].label) });
+          break;
+        }
+      }
+    }
     const ms = performance.now() - t0;
     const n = results.reduce((a, r) => a + r.entities.length, 0);
     $("latency").textContent = `${docs.length} text${docs.length > 1 ? "s" : ""}, ${n} entities in ${ms.toFixed(0)} ms`;
@@ -138,17 +266,20 @@ function render() {
   let html = "", at = 0;
   for (const e of ents) {
     if (e.start < at) continue; // overlapping token entities: keep the first
-    const kind = e.label.replace(/^[BI]-/, "");
+    const kind = kindOf(e.label);
     const low = e.score < LOW ? " low" : "";
-    const what = `${kind === "AC" ? "abbreviation" : kind === "LF" ? "long form" : kind}, score ${e.score.toFixed(2)}, characters ${e.start}–${e.end}`;
+    const what = `${friendly(kind)}, score ${e.score.toFixed(2)}, characters ${e.start}–${e.end}`;
     html += esc(cps.slice(at, e.start).join(""));
-    html += `<mark class="ent ${esc(kind)}${low}" data-label="${esc(kind)}" data-i="${e.i}" tabindex="0" title="${esc(what)}" aria-label="${esc(cps.slice(e.start, e.end).join("") + ": " + what)}">${esc(cps.slice(e.start, e.end).join(""))}</mark>`;
+    html += `<mark class="ent ${typeClass(kind)}${low}" data-label="${esc(kind)}" data-badge="${esc(badge(kind))}" data-i="${e.i}" tabindex="0" title="${esc(what)}" aria-label="${esc(cps.slice(e.start, e.end).join("") + ": " + what)}">${esc(cps.slice(e.start, e.end).join(""))}</mark>`;
     at = e.end;
   }
   html += esc(cps.slice(at).join(""));
   $("doc").innerHTML = html || '<p class="muted">(empty text)</p>';
-  renderPairs(doc);
-  renderGlossary(doc);
+  applyMode();
+  if (pairMode()) {
+    renderPairs(doc);
+    renderGlossary(doc);
+  }
   renderEntities(doc);
   renderCurl();
 }
@@ -231,7 +362,7 @@ function wireDownloads() {
       [d.id, e.label, e.start, e.end, e.text, e.score.toFixed(4)].map(csvCell).join(","))).join("\n") + "\n");
   $("dl-ann").onclick = () => {
     const d = state.docs[state.current];
-    const ann = d.result.entities.map((e, k) => `T${k + 1}\t${e.label.replace(/^[BI]-/, "")} ${e.start} ${e.end}\t${e.text.replace(/\s+/g, " ")}`).join("\n");
+    const ann = d.result.entities.map((e, k) => `T${k + 1}\t${kindOf(e.label).replace(/\s+/g, "_")} ${e.start} ${e.end}\t${e.text.replace(/\s+/g, " ")}`).join("\n");
     download(`${d.id.replace(/[^\w.-]+/g, "_")}.ann`, "text/plain", ann + "\n");
   };
 }
@@ -240,8 +371,7 @@ function wireDownloads() {
 function init() {
   initTheme();
   const ex = $("example");
-  EXAMPLES.forEach(([name], i) => ex.add(new Option(name, String(i))));
-  ex.onchange = () => { if (ex.value !== "") { $("text").value = EXAMPLES[+ex.value][1]; renderCurl(); } };
+  ex.onchange = () => { if (ex.value !== "") { $("text").value = examples()[+ex.value][1]; renderCurl(); } };
   $("text").value = EXAMPLES[0][1];
   $("tag").onclick = tagCurrent;
   $("text").addEventListener("keydown", (e) => { if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); tagCurrent(); } });
@@ -274,6 +404,7 @@ function init() {
     }
   };
   wireDownloads();
+  applyMode();
   renderCurl();
   loadInfo();
   // a shared link: /?text=... fills the box and tags it

@@ -53,7 +53,8 @@ pub struct AnalyzeConfig {
     /// `tokenizer.json` or a model directory; `None` = the embedded model's tokenizer when present.
     pub tokenizer: Option<PathBuf>,
     pub max_len: usize,
-    pub labels: LabelSet,
+    /// The label set; `None` = the tags of all the sources together ([`crate::data::tag_set`]).
+    pub labels: Option<LabelSet>,
     pub load: LoadOptions,
     pub out_dir: PathBuf,
 }
@@ -67,7 +68,7 @@ impl AnalyzeConfig {
             seed: 42,
             tokenizer: None,
             max_len: 128,
-            labels: LabelSet::plod(),
+            labels: None,
             load: LoadOptions::default(),
             out_dir: out_dir.into(),
         }
@@ -97,7 +98,7 @@ pub struct AnalyzeOutput {
 
 /// Loads, analyses and writes everything; see the module doc.
 pub fn run(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
-    let (datasets, carved) = load_splits(config)?;
+    let (datasets, carved, labels) = load_splits(config)?;
     let tokenizer_path = config.tokenizer.clone().or_else(subwords::default_tokenizer);
     let counter = match &tokenizer_path {
         Some(p) => Some(SubwordCounter::load(p)?),
@@ -106,7 +107,7 @@ pub fn run(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
             None
         }
     };
-    let mut analysis = compute(&datasets, &config.labels, counter.as_ref(), config.max_len)?;
+    let mut analysis = compute(&datasets, &labels, counter.as_ref(), config.max_len)?;
     analysis.sources = config.sources.iter().map(|s| s.to_string()).collect();
     analysis.carved_validation = carved.then_some((config.val_fraction, config.seed));
     let files = write_outputs(&analysis, &config.out_dir)?;
@@ -114,8 +115,8 @@ pub fn run(config: &AnalyzeConfig) -> Result<AnalyzeOutput, AnalyzeError> {
 }
 
 /// Loads every source (a hub source without split → all three splits), names the splits, and carves a
-/// validation split when there is exactly one. Returns the splits and whether carving happened.
-pub fn load_splits(config: &AnalyzeConfig) -> Result<(Vec<Dataset>, bool), AnalyzeError> {
+/// validation split when there is exactly one. Returns the splits, whether carving happened, and the label set.
+pub fn load_splits(config: &AnalyzeConfig) -> Result<(Vec<Dataset>, bool, LabelSet), AnalyzeError> {
     if config.sources.is_empty() {
         return Err(AnalyzeError::NoData);
     }
@@ -136,20 +137,30 @@ pub fn load_splits(config: &AnalyzeConfig) -> Result<(Vec<Dataset>, bool), Analy
             });
         }
     }
+    let labels = match &config.labels {
+        Some(l) => l.clone(),
+        None => {
+            let mut all = Vec::new();
+            for source in &expanded {
+                all.extend(crate::data::read_iob2(source, &LabelSet::plod(), &config.load)?.0);
+            }
+            crate::data::tag_set(&all)?
+        }
+    };
     let mut datasets = Vec::with_capacity(expanded.len());
     for (i, source) in expanded.iter().enumerate() {
         let mut options = config.load.clone();
         options.name = config.split_names.as_ref().map(|n| n[i].clone());
-        datasets.push(crate::data::load(source, &config.labels, &options)?);
+        datasets.push(crate::data::load(source, &labels, &options)?);
     }
     if datasets.len() == 1 && config.val_fraction > 0.0 {
         let (mut train, val) = carve_validation(datasets.remove(0), config.val_fraction, config.seed)?;
         if let Some(names) = &config.split_names {
             train.name = names[0].clone();
         }
-        return Ok((vec![train, val], true));
+        return Ok((vec![train, val], true, labels));
     }
-    Ok((datasets, false))
+    Ok((datasets, false, labels))
 }
 
 /// Computes the statistics of every split and the overlap of each later split with the first.

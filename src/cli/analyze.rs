@@ -41,6 +41,12 @@ pub struct Args {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// Label set in class order, comma-separated (default: the tags of all the sources).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Tagging scheme of the data (default: detected per source); converted to IOB2.
+    #[arg(long, value_enum)]
+    pub scheme: Option<crate::data::Scheme>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -59,7 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         repair: args.repair,
         csv: CsvColumns { tokens: args.csv_tokens, tags: args.csv_tags },
         name: None,
+        scheme: args.scheme,
     };
+    if !args.labels.is_empty() {
+        config.labels = Some(crate::labels::LabelSet::new(args.labels.clone()).context("--labels")?);
+    }
     if config.tokenizer.is_none() && crate::analyze::subwords::default_tokenizer().is_none() {
         println!(
             "note: no --tokenizer and no embedded model at {}: sub-word statistics are skipped",

@@ -32,9 +32,13 @@ pub struct ReportArgs {
     /// Entity matching: `default` (seqeval default, lenient) or `strict` (seqeval strict IOB2).
     #[arg(long, default_value = "default")]
     pub mode: String,
-    /// Label set, comma-separated (tags may also be given as ids into this list).
-    #[arg(long, default_value = "O,B-AC,B-LF,I-LF", value_delimiter = ',')]
+    /// Label set, comma-separated (tags may also be given as ids into this list). Default: the model's
+    /// (`config.json` id2label) with --model, else the tags of the predictions file.
+    #[arg(long, value_delimiter = ',')]
     pub labels: Vec<String>,
+    /// Tagging scheme of --data (default: detected); converted to IOB2.
+    #[arg(long, value_enum)]
+    pub scheme: Option<crate::data::Scheme>,
     /// Sample sentences shown in the report (half worst, half random).
     #[arg(long, default_value_t = 12)]
     pub samples: usize,
@@ -63,14 +67,29 @@ pub struct ModelArgs {
     pub backend: BackendKind,
 }
 
-/// Runs `--model` over `--data` and turns its word predictions into records.
-fn model_records(m: &ModelArgs, labels: &LabelSet) -> anyhow::Result<(Vec<PredictionRecord>, String)> {
+/// Runs `--model` over `--data` and turns its word predictions into records; returns them with the label set
+/// (`labels`, else the model's).
+fn model_records(
+    m: &ModelArgs,
+    labels: Option<LabelSet>,
+    scheme: Option<crate::data::Scheme>,
+) -> anyhow::Result<(Vec<PredictionRecord>, String, LabelSet)> {
     let (Some(model), Some(data)) = (&m.model, &m.data) else {
         bail!("--model needs --data (the labelled sentences to run it on), and --data needs --model");
     };
     let dir = crate::model::resolve(&model.display().to_string())?;
+    let labels = match labels {
+        Some(l) => l,
+        None => LabelSet::from_model_dir(&dir.path)?.with_context(|| {
+            format!(
+                "{} has no trained label set (config.json has no id2label): train it first, or pass --labels",
+                dir.path.display()
+            )
+        })?,
+    };
+    let labels = &labels;
     let source = DataSource::from_path(data)?;
-    let dataset = crate::data::load(&source, labels, &LoadOptions::default())?;
+    let dataset = crate::data::load(&source, labels, &LoadOptions { scheme, ..Default::default() })?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
     let (tags, engine) = tag_with_model_dir(m.backend, &dir.path, &words, labels, m.decode)?;
     let mut records = Vec::with_capacity(tags.len());
@@ -80,16 +99,26 @@ fn model_records(m: &ModelArgs, labels: &LabelSet) -> anyhow::Result<(Vec<Predic
         records.push(PredictionRecord::from_sentence(s, pred, Some(scores))?);
     }
     let source = format!("{} on {} ({engine})", model.display(), data.display());
-    Ok((records, source))
+    Ok((records, source, labels.clone()))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let rep = &args.report;
-    let labels = LabelSet::new(rep.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?;
-    let (records, source) = match (&args.predictions, &args.model.model) {
+    let given = if rep.labels.is_empty() {
+        None
+    } else {
+        Some(LabelSet::new(rep.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?)
+    };
+    let (records, source, labels) = match (&args.predictions, &args.model.model) {
         (Some(_), Some(_)) => bail!("give either --predictions or --model/--data, not both"),
-        (Some(p), None) => (read_predictions(p, &labels)?, p.display().to_string()),
-        (None, Some(_)) => model_records(&args.model, &labels)?,
+        (Some(p), None) => {
+            let labels = match given {
+                Some(l) => l,
+                None => crate::evaluate::predictions_label_set(p)?,
+            };
+            (read_predictions(p, &labels)?, p.display().to_string(), labels)
+        }
+        (None, Some(_)) => model_records(&args.model, given, rep.scheme)?,
         (None, None) => bail!("nothing to evaluate: pass --predictions FILE.jsonl, or --model DIR --data FILE"),
     };
     let options = EvalOptions {
@@ -128,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     for (k, p) in &e.per_type {
         println!(
-            "  {k:<4} P {:6.2}  R {:6.2}  F1 {:6.2}  support {}",
+            "  {k:<8} P {:6.2}  R {:6.2}  F1 {:6.2}  support {}",
             100.0 * p.precision,
             100.0 * p.recall,
             100.0 * p.f1,

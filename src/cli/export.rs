@@ -41,7 +41,7 @@ pub struct Args {
     /// sentences). The guard writes the fastest variant within it, or no int8 graph when none is.
     #[arg(long, value_name = "POINTS", default_value_t = 0.5, requires = "data")]
     pub max_f1_drop: f64,
-    /// int8 with --data: the largest accepted F1 drop of any one entity type (AC, LF), in points.
+    /// int8 with --data: the largest accepted F1 drop of any one entity type (e.g. AC, LF), in points.
     #[arg(long, value_name = "POINTS", default_value_t = 1.0, requires = "data")]
     pub max_type_drop: f64,
     /// Sentences static ranges are calibrated on (labels unused). Default: --data.
@@ -76,7 +76,7 @@ pub struct Args {
     /// ONNX default-domain opset (at least 17).
     #[arg(long, default_value_t = 17)]
     pub opset: i64,
-    /// Comma-separated label names in class order. Default: the model's id2label, else O,B-AC,B-LF,I-LF.
+    /// Comma-separated label names in class order. Default: the model's id2label (else, for an untrained base model, O,B-AC,B-LF,I-LF).
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
     /// Seed of a classifier head initialised when the checkpoint has none for these labels.
@@ -101,8 +101,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let labels = match args.labels.clone() {
         Some(l) => Some(l),
-        None if has_real_id2label(&model_dir.join("config.json")) => None,
-        None => Some(crate::labels::LabelSet::plod().labels().to_vec()),
+        None if crate::labels::LabelSet::from_model_dir(&model_dir)?.is_some() => None,
+        None => {
+            tracing::warn!(
+                "{} has no id2label (an untrained base model?): exporting with the PLOD label set; pass --labels",
+                model_dir.display()
+            );
+            Some(crate::labels::LabelSet::plod().labels().to_vec())
+        }
     };
     let activations = if args.per_tensor_activations {
         ActivationScale::PerTensor
@@ -251,7 +257,7 @@ fn write_int8(
     guarded: bool,
 ) -> anyhow::Result<(Option<(PathBuf, nerkit_export::quantize::QuantizeReport)>, serde_json::Value)> {
     use crate::quantize::{accuracy::Labelled, calibrate, guard};
-    let labels = crate::labels::LabelSet::plod();
+    let labels = exported_labels(&args.out)?;
     let fp32 = parse_model(&std::fs::read(fp32_path)?).with_context(|| format!("reading {}", fp32_path.display()))?;
     let model = crate::model::ModelDir::open(&args.out)?;
     let encoder = crate::prepare::encode::Encoder::new(model.tokenizer()?, Default::default())?;
@@ -303,13 +309,17 @@ fn write_int8(
     println!("  fp32           F1 {:.4}  {b}x{sq} batch p50 {:.1} ms", report.fp32_f1, report.fp32_p50_ms);
     for v in &report.variants {
         println!(
-            "  {:<14} F1 {:.4}  {:+.2} points [{:+.2}, {:+.2}]  LF {:+.2}  logit RMSE {:.4}  p50 {:.1} ms ({:.2}x fp32){}",
+            "  {:<14} F1 {:.4}  {:+.2} points [{:+.2}, {:+.2}]  worst type {}  logit RMSE {:.4}  p50 {:.1} ms ({:.2}x fp32){}",
             v.name,
             v.f1,
             v.delta.micro,
             v.delta.micro_low,
             v.delta.micro_high,
-            v.delta.per_type.get("LF").map_or(0.0, |d| d.0),
+            v.delta
+                .per_type
+                .iter()
+                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                .map_or_else(|| "-".to_string(), |(t, d)| format!("{t} {:+.2}", d.0)),
             v.logit_rmse,
             v.p50_ms,
             v.speedup,
@@ -340,7 +350,7 @@ fn write_int8(
 
 /// Entity micro F1 (seqeval default mode, Viterbi decoding) of each graph of `dir` on the labelled `data`.
 fn print_f1(dir: &std::path::Path, data: &std::path::Path, kinds: &[BackendKind]) -> anyhow::Result<()> {
-    let labels = crate::labels::LabelSet::plod();
+    let labels = exported_labels(dir)?;
     let source = crate::data::DataSource::from_path(data)?;
     let dataset = crate::data::load(&source, &labels, &crate::data::LoadOptions::default())?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
@@ -377,8 +387,8 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// True when config.json has an id2label that is not transformers' placeholder `LABEL_<i>`.
-fn has_real_id2label(config: &std::path::Path) -> bool {
-    let Ok(cfg) = nerkit_export::config::BertConfig::from_file(config) else { return false };
-    !cfg.id2label.is_empty() && !cfg.id2label.values().all(|v| v.starts_with("LABEL_"))
+/// The label set the export wrote into `dir`'s config.json.
+fn exported_labels(dir: &std::path::Path) -> anyhow::Result<crate::labels::LabelSet> {
+    crate::labels::LabelSet::from_model_dir(dir)?
+        .with_context(|| format!("{} has no id2label in config.json", dir.display()))
 }

@@ -28,6 +28,9 @@ pub struct Args {
     pub output: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: Format,
+    /// Tagging scheme of `--format conll` output (e.g. `iobes` to match your own files).
+    #[arg(long, value_enum, default_value = "iob2")]
+    pub scheme: crate::data::Scheme,
     #[arg(long, value_enum, default_value = "native")]
     pub aggregation: Aggregation,
     /// Word decoding of the native aggregation (default viterbi; the HF strategies use argmax).
@@ -95,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         whole_file: args.whole_file,
         output: args.output.clone(),
         format: args.format,
+        scheme: args.scheme,
         shard: match args.shard {
             Some(s) => Some(s),
             None => shard_from_env()?,

@@ -34,12 +34,20 @@ pub struct Args {
     /// Rebuild even when the existing cache matches.
     #[arg(long)]
     pub force: bool,
+    /// Label set in class order, comma-separated (default: the data's own tags, `O` first, types sorted).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Tagging scheme of the data (default: detected); converted to IOB2.
+    #[arg(long, value_enum)]
+    pub scheme: Option<crate::data::Scheme>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let source: crate::data::DataSource = args.data.display().to_string().parse()?;
-    let labels = LabelSet::plod();
-    let sentences = crate::data::load(&source, &labels, &crate::data::LoadOptions::default())?.sentences;
+    let given = if args.labels.is_empty() { None } else { Some(LabelSet::new(args.labels.clone())?) };
+    let options = crate::data::LoadOptions { scheme: args.scheme, ..Default::default() };
+    let (dataset, labels) = crate::data::load_labelled(&source, given.as_ref(), &options)?;
+    let sentences = dataset.sentences;
     let model = crate::model::resolve(&args.model)?;
     let req = PrepareRequest {
         sentences: &sentences,

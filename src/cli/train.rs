@@ -26,6 +26,13 @@ pub struct Args {
     /// Extra training data appended to the training split (repeatable).
     #[arg(long = "extra-data")]
     extra_data: Vec<String>,
+    /// Label set in class order, comma-separated (default: the training data's tags, `O` first, then types
+    /// sorted by name, `B-` before `I-`).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// Tagging scheme of the data files (default: detected per file); converted to IOB2 on read.
+    #[arg(long, value_enum)]
+    scheme: Option<crate::data::Scheme>,
     #[arg(long)]
     epochs: Option<usize>,
     #[arg(long)]
@@ -121,6 +128,12 @@ fn resolve(a: &Args) -> anyhow::Result<TrainConfig> {
     }
     if !a.extra_data.is_empty() {
         c.extra_data = a.extra_data.clone();
+    }
+    if !a.labels.is_empty() {
+        c.labels = a.labels.iter().map(|l| l.trim().to_string()).collect();
+    }
+    if a.scheme.is_some() {
+        c.scheme = a.scheme;
     }
     c.validate()?;
     Ok(c)

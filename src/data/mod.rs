@@ -5,13 +5,17 @@
 //! that is not JSON, a missing column, a class id outside the label set) stop the read at once and name
 //! `file:line` (or `file#row N`); content problems (unknown tag, length mismatch, empty sentence) are all
 //! collected first and reported together. Orphan `I-X` tags are warnings, or are rewritten to `B-X` with
-//! [`LoadOptions::repair`]. Nothing is dropped silently.
+//! [`LoadOptions::repair`]. Tags in IOB1, IOBES/BIOES or BILOU are converted to IOB2 on read ([`scheme`]: given
+//! in [`LoadOptions::scheme`] or detected). Nothing is dropped silently.
+//!
+//! [`tag_set`] and [`check_tags_within`] find a corpus's label set (the label set is the data's).
 mod conll;
 mod csv_table;
 mod error;
 mod hub_source;
 mod jsonl;
 mod parquet_file;
+pub mod scheme;
 mod sentence;
 mod source;
 pub mod split;
@@ -23,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub use csv_table::CsvColumns;
 pub use error::DataError;
 pub use hub_source::{hub_file_name, HubSplit};
+pub use scheme::Scheme;
 pub use sentence::{Dataset, Sentence};
 pub use source::DataSource;
 pub use validate::{Problem, ProblemKind, ValidationReport};
@@ -38,6 +43,8 @@ pub struct LoadOptions {
     pub csv: CsvColumns,
     /// Name for the returned dataset; default: the hub split, else the file stem.
     pub name: Option<String>,
+    /// The source's tagging scheme; `None` detects it ([`scheme::detect`]).
+    pub scheme: Option<Scheme>,
 }
 
 /// Reads `source`, validates it against `labels` and returns it as a named [`Dataset`].
@@ -55,13 +62,83 @@ pub fn load_with_report(
     labels: &LabelSet,
     options: &LoadOptions,
 ) -> Result<(Dataset, ValidationReport), DataError> {
-    let mut sentences = read_sentences(source, labels, options)?;
-    let report = validate::validate(&mut sentences, labels, options.repair);
+    let (mut sentences, scheme) = read_iob2(source, labels, options)?;
+    let mut report = validate::validate(&mut sentences, labels, options.repair);
+    report.scheme = scheme;
     if !report.errors.is_empty() {
         return Err(DataError::Invalid { spec: source.to_string(), report: Box::new(report) });
     }
     let name = options.name.clone().unwrap_or_else(|| source.default_name());
     Ok((Dataset { name, sentences }, report))
+}
+
+/// Reads `source` and converts its tags to IOB2 from its scheme (given or detected), without checking them
+/// against a label set; returns the scheme. Impossible sequences of the scheme are an [`DataError::Invalid`].
+pub fn read_iob2(
+    source: &DataSource,
+    id_labels: &LabelSet,
+    options: &LoadOptions,
+) -> Result<(Vec<Sentence>, Scheme), DataError> {
+    let mut sentences = read_sentences(source, id_labels, options)?;
+    let scheme = match options.scheme {
+        Some(s) => s,
+        None => {
+            scheme::detect(&sentences).map_err(|reason| DataError::BadSource { spec: source.to_string(), reason })?
+        }
+    };
+    let mut report = ValidationReport { scheme, ..Default::default() };
+    for s in &mut sentences {
+        report.errors.extend(scheme::to_iob2(s, scheme));
+    }
+    if !report.errors.is_empty() {
+        return Err(DataError::Invalid { spec: source.to_string(), report: Box::new(report) });
+    }
+    Ok((sentences, scheme))
+}
+
+/// Loads `source` checked against `labels` when given, else against the label set of its own tags
+/// ([`tag_set`]; integer class ids then index the PLOD order). Returns the dataset and the label set used.
+pub fn load_labelled(
+    source: &DataSource,
+    labels: Option<&LabelSet>,
+    options: &LoadOptions,
+) -> Result<(Dataset, LabelSet), DataError> {
+    let labels = match labels {
+        Some(l) => l.clone(),
+        None => tag_set(&read_iob2(source, &LabelSet::plod(), options)?.0)?,
+    };
+    Ok((load(source, &labels, options)?, labels))
+}
+
+/// The label set of `sentences` ([`LabelSet::from_tags`]); a tag that is not BIO names its sentence and word.
+pub fn tag_set(sentences: &[Sentence]) -> Result<LabelSet, DataError> {
+    for s in sentences {
+        for (w, t) in s.tags.iter().enumerate() {
+            if let Err(e) = LabelSet::from_tags([t.as_str()]) {
+                return Err(DataError::format(s.origin.clone(), format!("word {w}: {e}")));
+            }
+        }
+    }
+    LabelSet::from_tags(sentences.iter().flat_map(|s| s.tags.iter().map(String::as_str)))
+        .map_err(|e| DataError::format("label set", e.to_string()))
+}
+
+/// An error naming both label sets when `sentences` (from `what`) carry tags that `labels` lacks.
+pub fn check_tags_within(sentences: &[Sentence], labels: &LabelSet, what: &str) -> Result<(), DataError> {
+    let theirs = tag_set(sentences)?;
+    let missing: Vec<&str> = theirs.labels().iter().filter(|t| labels.id(t).is_none()).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(DataError::format(
+        what,
+        format!(
+            "its tags ({}) are not within the training label set ({}): {} missing",
+            theirs.labels().join(", "),
+            labels.labels().join(", "),
+            missing.join(", ")
+        ),
+    ))
 }
 
 /// Reads the sentences of `source` without validating them (integer class ids are still mapped to tags).

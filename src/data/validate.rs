@@ -28,6 +28,11 @@ pub enum ProblemKind {
         tag: String,
         repaired: bool,
     },
+    /// A tag sequence the file's tagging scheme cannot produce (see [`super::scheme`]).
+    ImpossibleSequence {
+        scheme: &'static str,
+        message: String,
+    },
 }
 
 /// One problem, located by sentence origin (`file:line`, `file#row N`) and word index where it applies.
@@ -45,6 +50,8 @@ pub struct ValidationReport {
     pub warnings: Vec<Problem>,
     /// Orphan `I-X` tags rewritten to `B-X` (only with `repair`).
     pub repaired: usize,
+    /// The scheme the source was tagged in (converted to IOB2 on read).
+    pub scheme: super::Scheme,
 }
 
 /// Checks every sentence; with `repair`, orphan `I-X` tags are rewritten to `B-X` in place.
@@ -111,6 +118,9 @@ impl ValidationReport {
         if self.repaired > 0 {
             tracing::info!("{name}: repaired {} orphan I- tag(s) to B-", self.repaired);
         }
+        if self.scheme != super::Scheme::Iob2 {
+            tracing::info!("{name}: {} tags converted to IOB2", self.scheme);
+        }
     }
 }
 
@@ -128,6 +138,7 @@ impl fmt::Display for ProblemKind {
             ProblemKind::OrphanInside { tag, repaired: true } => {
                 write!(f, "orphan `{tag}` repaired to B-{}", &tag[2..])
             }
+            ProblemKind::ImpossibleSequence { scheme, message } => write!(f, "{scheme}: {message}"),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use compare::{compare, Baseline, Comparison};
 pub use error::EvalError;
 pub use errors::{Category, ErrorCase, ErrorSummary};
-pub use records::{read_predictions, PredictionRecord};
+pub use records::{predictions_label_set, read_predictions, PredictionRecord};
 pub use summary::MetricsJson;
 
 use crate::labels::LabelSet;
@@ -92,6 +92,12 @@ impl EvalReport {
     /// The entity report of the headline mode.
     pub fn entity(&self) -> &crate::metrics::EntityReport {
         self.metrics.entity(self.options.mode)
+    }
+
+    /// Whether the label set has abbreviation (`AC`) and long-form (`LF`) types, so that pairs are scored and
+    /// reported; other label sets have no pair sections at all.
+    pub fn has_pairs(&self) -> bool {
+        self.labels.has_type(pairs::AC) && self.labels.has_type(pairs::LF)
     }
 
     /// The serialisable summary written as metrics.json.

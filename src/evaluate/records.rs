@@ -88,6 +88,39 @@ pub fn read_predictions(path: &Path, labels: &LabelSet) -> Result<Vec<Prediction
     Ok(records)
 }
 
+/// The label set of a predictions file: the string tags of its `ner_tags` and `pred_tags`
+/// ([`LabelSet::from_tags`]); a file that stores class ids is read with the PLOD order (pass `--labels`
+/// otherwise).
+pub fn predictions_label_set(path: &Path) -> Result<LabelSet, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read { path: path.into(), source })?;
+    let mut tags = std::collections::BTreeSet::new();
+    let mut ids = false;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| EvalError::Json {
+            path: path.into(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        for field in ["ner_tags", "pred_tags"] {
+            for t in v.get(field).and_then(|x| x.as_array()).into_iter().flatten() {
+                match t.as_str() {
+                    Some(name) => {
+                        tags.insert(name.to_string());
+                    }
+                    None => ids = true,
+                }
+            }
+        }
+    }
+    if ids && tags.is_empty() {
+        return Ok(LabelSet::plod());
+    }
+    LabelSet::from_tags(tags.iter().map(String::as_str)).map_err(|e| EvalError::Compare {
+        path: path.into(),
+        message: format!("its tags are not a BIO label set: {e}"),
+    })
+}
+
 /// Parses JSONL text; `path` is only used in error messages.
 pub fn parse_predictions(text: &str, path: &Path, labels: &LabelSet) -> Result<Vec<PredictionRecord>, EvalError> {
     let mut out = Vec::new();

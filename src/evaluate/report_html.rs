@@ -283,7 +283,9 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
     }
 
     errors_section(&mut h, r);
-    pairs_section(&mut h, r);
+    if r.has_pairs() {
+        pairs_section(&mut h, r);
+    }
     samples_section(&mut h, r);
     if let Some(c) = &r.comparison {
         compare_section(&mut h, r, c);

@@ -209,6 +209,9 @@ fn errors_section(s: &mut String, r: &EvalReport) {
         let list: Vec<String> = forms.iter().map(|f| format!("`{}` {}/{}", f.text, f.missed, f.occurrences)).collect();
         let _ = writeln!(s, "- **{kind}**: {}", list.join(", "));
     }
+    if !r.has_pairs() {
+        return;
+    }
     let pc = &r.pair_counts;
     let _ = writeln!(
         s,

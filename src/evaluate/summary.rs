@@ -37,7 +37,9 @@ pub struct MetricsJson {
     pub token: TokenReport,
     pub errors: BTreeMap<Category, usize>,
     pub errors_by_type: BTreeMap<Category, BTreeMap<String, usize>>,
-    pub pairs: PairCounts,
+    /// Abbreviation ↔ long-form pair outcomes; absent when the label set has no `AC` and `LF` types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PairCounts>,
     pub length_buckets: Vec<LengthBucket>,
     #[serde(default)]
     pub calibration: Option<Calibration>,
@@ -66,7 +68,7 @@ impl MetricsJson {
             token: r.metrics.token.clone(),
             errors: r.errors.counts.clone(),
             errors_by_type: r.errors.counts_by_type.clone(),
-            pairs: r.pair_counts.clone(),
+            pairs: r.has_pairs().then(|| r.pair_counts.clone()),
             length_buckets: r.length.clone(),
             calibration: r.calibration.clone(),
             micro_f1_interval: r.micro_f1_interval.clone(),

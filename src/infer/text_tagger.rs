@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Decoder;
 
 use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
-use super::glossary::{pairs_and_glossary, Glossary, Pair};
+use super::glossary::{pairs_and_glossary, Glossary, Pair, PairTypes};
 use super::hf_pipeline::{self, Token};
 use super::lanes::on_lanes;
 use super::select::{self, BackendChoice};
@@ -30,8 +30,12 @@ use crate::prepare::windows::{merge_windows, plan_windows, WindowSpan};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaggedText {
     pub entities: Vec<Entity>,
-    pub pairs: Vec<Pair>,
-    pub glossary: Glossary,
+    /// Abbreviation ↔ long-form pairs; `None` (absent from JSON) for a model without pair types
+    /// ([`PairTypes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<Pair>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary: Option<Glossary>,
     /// The text's PLOD words, sentence by sentence, with a BIO tag each (for CoNLL output and word-level
     /// scoring); byte offsets.
     #[serde(skip)]
@@ -50,6 +54,8 @@ pub struct TextTagger {
     lanes: Vec<Box<dyn Backend>>,
     encoder: Encoder,
     labels: LabelSet,
+    /// The entity types that pair (`None`: no pairs, no glossary).
+    pairs: Option<PairTypes>,
     /// Windows per engine call ([`Self::open_lanes`] sets what suits its lanes; [`Self::new`]: 32).
     pub batch_size: usize,
     /// Token window of the Hugging Face strategies (the pipeline's `model_max_length`).
@@ -70,7 +76,20 @@ impl TextTagger {
             .map_err(|e| TagError::Infer(InferError::Batch(format!("model labels: {e}"))))?;
         let encoder = Encoder::new(tokenizer, native)?;
         let hf_max_len = hf_max_len.max(encoder.options().max_len);
-        Ok(TextTagger { lanes: vec![backend], encoder, labels, batch_size: 32, hf_max_len, why: Vec::new() })
+        let pairs = PairTypes::for_model(None, &labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
+        Ok(TextTagger { lanes: vec![backend], encoder, labels, pairs, batch_size: 32, hf_max_len, why: Vec::new() })
+    }
+
+    /// The entity types this model pairs (`None`: it has no pairs or glossary).
+    pub fn pair_types(&self) -> Option<&PairTypes> {
+        self.pairs.as_ref()
+    }
+
+    /// Sets the pair types from `dir/nerkit.toml` (else `AC`/`LF` when the labels have both).
+    pub fn with_pair_types_of(mut self, dir: &Path) -> Result<Self, TagError> {
+        self.pairs =
+            PairTypes::for_model(Some(dir), &self.labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
+        Ok(self)
     }
 
     /// Adds lanes: more engines like the first (same graph, same labels) that tag parts of each call at once.
@@ -103,7 +122,8 @@ impl TextTagger {
         let positions = cfg.map_or(512, |c| c.max_position_embeddings);
         let first = loaded.backends.remove(0);
         let mut t = Self::new(first, model.tokenizer()?, EncodeOptions::default(), positions.min(512))?
-            .with_lanes(loaded.backends)?;
+            .with_lanes(loaded.backends)?
+            .with_pair_types_of(model_dir)?;
         t.why = loaded.why;
         t.batch_size = loaded.batch_size;
         Ok(t)
@@ -165,13 +185,14 @@ impl TextTagger {
             .collect();
         let mut out = if opts.aggregation.is_hf() {
             let entities = self.hf_entities(texts, opts)?;
+            let (labels, pairs) = (&self.labels, self.pairs.as_ref());
             texts
                 .iter()
                 .zip(segmented)
                 .zip(entities)
                 .map(|((text, (words, sentences)), entities)| {
-                    let tagged = sentences_from_entities(&words, &sentences, &entities);
-                    finish(text, &words, &sentences, entities, tagged)
+                    let tagged = sentences_from_entities(&words, &sentences, &entities, labels);
+                    finish(text, &words, &sentences, entities, tagged, pairs)
                 })
                 .collect()
         } else {
@@ -226,7 +247,7 @@ impl TextTagger {
                 }
                 tagged.push(TaggedSentence { words: words[r.clone()].to_vec(), tags: names });
             }
-            out.push(finish(text, &words, &sentences, entities, tagged));
+            out.push(finish(text, &words, &sentences, entities, tagged, self.pairs.as_ref()));
         }
         Ok(out)
     }
@@ -303,21 +324,34 @@ fn finish(
     sentences: &[Range<usize>],
     entities: Vec<Entity>,
     tagged: Vec<TaggedSentence>,
+    pair_types: Option<&PairTypes>,
 ) -> TaggedText {
-    let (pairs, glossary) = pairs_and_glossary(text, words, sentences, &entities);
+    let (pairs, glossary) = match pair_types {
+        Some(types) => {
+            let (p, g) = pairs_and_glossary(text, words, sentences, &entities, types);
+            (Some(p), Some(g))
+        }
+        None => (None, None),
+    };
     TaggedText { entities, pairs, glossary, sentences: tagged }
 }
 
 /// BIO word tags from entities with byte offsets (Hugging Face strategies): a word takes the first entity
-/// overlapping it; an `LF` starts with `B-` and continues with `I-`, every word of an `AC` is `B-AC`.
-fn sentences_from_entities(words: &[Word], sentences: &[Range<usize>], entities: &[Entity]) -> Vec<TaggedSentence> {
+/// overlapping it; an entity starts with `B-` and continues with `I-`, but every word of a type without an
+/// `I-` label (PLOD's `AC`) is `B-`.
+fn sentences_from_entities(
+    words: &[Word],
+    sentences: &[Range<usize>],
+    entities: &[Entity],
+    labels: &LabelSet,
+) -> Vec<TaggedSentence> {
     let mut tags = vec![String::from("O"); words.len()];
     for e in entities {
         let Range { start: first, end: last } = words_overlapping(words, e.start, e.end);
         let kind = entity_type(&e.label);
         for (k, t) in tags.iter_mut().enumerate().take(last).skip(first) {
             if t == "O" {
-                let inside = k > first && kind != "AC" && !e.label.starts_with("B-");
+                let inside = k > first && labels.id(&format!("I-{kind}")).is_some() && !e.label.starts_with("B-");
                 *t = if e.label.starts_with("I-") || inside { format!("I-{kind}") } else { format!("B-{kind}") };
             }
         }

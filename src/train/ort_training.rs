@@ -25,7 +25,6 @@ use super::run_dir::RunDir;
 use super::trainer::TrainingData;
 use super::{ort_err, TrainError};
 use crate::config::TrainConfig;
-use crate::labels::LabelSet;
 use crate::prepare::batch::{batches_by_length, pad_batch, LabelledBatch};
 
 /// The files of a training-artifacts directory.
@@ -63,8 +62,8 @@ pub fn check(dir: &Path) -> Result<(), TrainError> {
 pub fn train_with_artifacts(cfg: &TrainConfig, dir: &Path, interrupt: &AtomicBool) -> Result<ArtifactRun, TrainError> {
     cfg.validate()?;
     check(dir)?;
-    let labels = LabelSet::plod();
-    let data = TrainingData::load(cfg, &crate::model::resolve(&cfg.model)?, &labels)?;
+    let data = TrainingData::load(cfg, &crate::model::resolve(&cfg.model)?)?;
+    let labels = data.labels.clone();
     let (examples, val_set) = (&data.examples, &data.val_set);
     let (val_examples, _) = data.encoder.encode_sentences(&val_set.sentences, &labels)?;
     let val_lengths: Vec<usize> = val_examples.iter().map(|e| e.len()).collect();

@@ -77,15 +77,12 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
 }
 
-fn load_source(spec: &str, labels: &LabelSet) -> Result<Dataset, TrainError> {
-    let source: DataSource = spec.parse()?;
-    Ok(data::load(&source, labels, &LoadOptions::default())?)
-}
-
-/// What a training run reads, per its config: the training and validation sentences, the encoder of the
-/// model's tokenizer and the training examples (windows). Shared by [`train`], the `ort-training` path and
-/// `examples/batch_order.rs`, so that all three see the same data in the same order.
+/// What a training run reads, per its config: the label set, the training and validation sentences, the
+/// encoder of the model's tokenizer and the training examples (windows). Shared by [`train`], the
+/// `ort-training` path and `examples/batch_order.rs`, so that all three see the same data in the same order.
 pub struct TrainingData {
+    /// The config's `labels`, else the training data's own tags ([`LabelSet::from_tags`]).
+    pub labels: LabelSet,
     pub train_set: Dataset,
     pub val_set: Dataset,
     pub encoder: Encoder,
@@ -93,13 +90,13 @@ pub struct TrainingData {
 }
 
 impl TrainingData {
-    pub fn load(cfg: &TrainConfig, model: &ModelDir, labels: &LabelSet) -> Result<Self, TrainError> {
-        let (train_set, val_set) = datasets(cfg, labels)?;
+    pub fn load(cfg: &TrainConfig, model: &ModelDir) -> Result<Self, TrainError> {
+        let (labels, train_set, val_set) = datasets(cfg)?;
         let options =
             EncodeOptions { max_len: cfg.max_len, stride: cfg.stride, label_all_subwords: cfg.label_all_subwords };
         let encoder = Encoder::new(model.tokenizer()?, options)?;
-        let (examples, _) = encoder.encode_sentences(&train_set.sentences, labels)?;
-        Ok(TrainingData { train_set, val_set, encoder, examples })
+        let (examples, _) = encoder.encode_sentences(&train_set.sentences, &labels)?;
+        Ok(TrainingData { labels, train_set, val_set, encoder, examples })
     }
 
     /// The index batches of one epoch (seeded by the run seed and the epoch).
@@ -113,17 +110,48 @@ impl TrainingData {
     }
 }
 
-/// Training and validation sentences per the config: an explicit validation source, or a seeded carve-out.
-fn datasets(cfg: &TrainConfig, labels: &LabelSet) -> Result<(Dataset, Dataset), TrainError> {
-    let train = load_source(&cfg.data, labels)?;
+/// The label set, training and validation sentences per the config. The label set is `labels` when the config
+/// names one (integer class ids in the data index it), else the tags of the training data (ids then index the
+/// PLOD order, the only corpora stored with ids). Validation tags must be in the set; `extra_data` whose tags
+/// are not is an error naming both sets. Every source is read in its own tagging scheme (`scheme`, or detected).
+fn datasets(cfg: &TrainConfig) -> Result<(LabelSet, Dataset, Dataset), TrainError> {
+    let options = LoadOptions { scheme: cfg.scheme, ..LoadOptions::default() };
+    let given = if cfg.labels.is_empty() {
+        None
+    } else {
+        Some(LabelSet::new(cfg.labels.clone()).map_err(|e| crate::config::ConfigError::Invalid {
+            field: "labels",
+            value: cfg.labels.join(","),
+            rule: match e {
+                crate::labels::LabelError::NoOutside => "must include `O`",
+                crate::labels::LabelError::Empty => "must not be empty",
+                crate::labels::LabelError::Duplicate(_) => "must not repeat a label",
+                crate::labels::LabelError::NotBio(_) => "must be BIO labels: `O`, `B-<type>`, `I-<type>`",
+            },
+        })?)
+    };
+    let train_source: DataSource = cfg.data.parse()?;
+    let labels = match given {
+        Some(l) => l,
+        None => data::tag_set(&data::read_iob2(&train_source, &LabelSet::plod(), &options)?.0)?,
+    };
+    let load = |spec: &str| -> Result<Dataset, TrainError> {
+        let source: DataSource = spec.parse()?;
+        Ok(data::load(&source, &labels, &options)?)
+    };
+    let train = data::load(&train_source, &labels, &options)?;
     let (mut train, val) = match &cfg.validation {
-        Some(v) => (train, load_source(v, labels)?),
+        Some(v) => (train, load(v)?),
         None => carve_validation(train, cfg.val_fraction, cfg.split_seed.unwrap_or(cfg.seed))?,
     };
     for extra in &cfg.extra_data {
-        train.sentences.extend(load_source(extra, labels)?.sentences);
+        let source: DataSource = extra.parse()?;
+        let (sentences, _) = data::read_iob2(&source, &labels, &options)?;
+        data::check_tags_within(&sentences, &labels, &format!("--extra-data {extra}"))?;
+        train.sentences.extend(load(extra)?.sentences);
     }
-    Ok((train, val))
+    tracing::info!("label set ({} labels): {}", labels.len(), labels.labels().join(", "));
+    Ok((labels, train, val))
 }
 
 struct Resumed {
@@ -206,15 +234,15 @@ fn progress(enabled: bool, len: usize, epoch: usize, epochs: usize) -> ProgressB
 pub fn train(cfg: &TrainConfig, opts: &TrainOptions, interrupt: &AtomicBool) -> Result<TrainSummary, TrainError> {
     cfg.validate()?;
     let started = Instant::now();
-    let labels = LabelSet::plod();
     let model = crate::model::resolve(&cfg.model)?;
+    let data = TrainingData::load(cfg, &model)?;
+    let TrainingData { labels, train_set, val_set, encoder, examples } = &data;
+    let labels = labels.clone();
     let mut bert = BertConfig::from_file(&model.config_path())?;
     bert.set_labels(labels.labels());
     let mut weights = Weights::load(&model.weights_path())?;
     weights.ensure_classifier(labels.len(), bert.hidden_size, bert.initializer_range, cfg.seed);
 
-    let data = TrainingData::load(cfg, &model, &labels)?;
-    let TrainingData { train_set, val_set, encoder, examples } = &data;
     let weights_cw = class_weights(&label_counts(examples, labels.len()), cfg.class_weights);
     let validation = ValidationSet::new(encoder, &val_set.sentences, &labels, 32)?;
     let pad_id = i64::from(encoder.pad_id());
