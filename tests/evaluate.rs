@@ -163,10 +163,26 @@ fn cli_scores_predictions_and_reports_bad_lines() {
 
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"tokens\":[\"a\"],\"ner_tags\":[\"O\"],\"pred_tags\":[\"O\"]}\n{\"tokens\":[\"a\",\"b\"],\"ner_tags\":[\"O\",\"B-XX\"],\"pred_tags\":[\"O\",\"O\"]}\n").unwrap();
-    let e = nerkit(&["evaluate", "--predictions", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    // the label set is the file's own tags unless --labels fixes it: then a tag outside it names file:line
+    let e = nerkit(&[
+        "evaluate",
+        "--predictions",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--labels",
+        "O,B-AC,B-LF,I-LF",
+    ]);
     assert!(!e.status.success());
     let msg = String::from_utf8_lossy(&e.stderr);
     assert!(msg.contains("bad.jsonl:2: field `ner_tags`[1] = `B-XX`"), "{msg}");
+    let own = nerkit(&["evaluate", "--predictions", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(own.status.success(), "{}", String::from_utf8_lossy(&own.stderr));
+    assert!(String::from_utf8_lossy(&own.stdout).contains("XX "), "type XX is scored");
+    std::fs::write(&bad, "{\"tokens\":[\"a\"],\"ner_tags\":[\"O\"],\"pred_tags\":[\"O\"]}\n{\"tokens\":[\"a\"],\"ner_tags\":[\"O\"],\"pred_tags\":[\"Gene\"]}\n").unwrap();
+    let e = nerkit(&["evaluate", "--predictions", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let msg = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && msg.contains("bad.jsonl:2: field `pred_tags`[0] = `Gene` is not a label"), "{msg}");
 
     // A model-based run names what is wrong with its model reference.
     let m = nerkit(&["evaluate", "--model", "no-such-model-dir", "--data", sample_path().to_str().unwrap()]);

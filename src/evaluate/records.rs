@@ -102,8 +102,18 @@ pub fn predictions_label_set(path: &Path) -> Result<LabelSet, EvalError> {
             message: e.to_string(),
         })?;
         for field in ["ner_tags", "pred_tags"] {
-            for t in v.get(field).and_then(|x| x.as_array()).into_iter().flatten() {
+            for (position, t) in v.get(field).and_then(|x| x.as_array()).into_iter().flatten().enumerate() {
                 match t.as_str() {
+                    Some(name) if LabelSet::from_tags([name]).is_err() => {
+                        return Err(EvalError::UnknownTag {
+                            path: path.into(),
+                            line: i + 1,
+                            field,
+                            position,
+                            tag: name.to_string(),
+                            labels: "BIO tags: O, B-<type>, I-<type>".into(),
+                        })
+                    }
                     Some(name) => {
                         tags.insert(name.to_string());
                     }
