@@ -11,8 +11,6 @@ use std::process::{Command, Output};
 use common::server::{get, post_json, Server};
 use nerkit::data::{self, DataSource, LoadOptions, Scheme};
 use nerkit::labels::LabelSet;
-use nerkit_export::config::BertConfig;
-use nerkit_export::weights::Weights;
 use serde_json::{json, Value};
 
 const GENES: &[&str] = &["BRCA1", "TP53", "EGFR", "KRAS", "MYC", "PTEN"];
@@ -87,22 +85,7 @@ fn write_conll(path: &Path, range: std::ops::Range<usize>, scheme: Scheme) {
 }
 
 fn tiny_model(dir: &Path) -> PathBuf {
-    let model = dir.join("tiny-model");
-    std::fs::create_dir_all(&model).unwrap();
-    let cfg = BertConfig {
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        intermediate_size: 64,
-        max_position_embeddings: 128,
-        ..BertConfig::default()
-    };
-    std::fs::write(model.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
-    Weights::random(&cfg, 2, 7).save(&model.join("model.safetensors")).unwrap();
-    let tokenizer = nerkit::paths::embedded_model_dir().join("tokenizer.json");
-    assert!(tokenizer.is_file(), "{} missing: run `make setup`", tokenizer.display());
-    std::fs::copy(tokenizer, model.join("tokenizer.json")).unwrap();
-    model
+    common::tiny_model(dir, 2)
 }
 
 fn nerkit(args: &[&str]) -> Output {

@@ -419,6 +419,8 @@ fn health_is_503_while_loading_and_info_names_the_backend() {
     s.wait_ready();
     let info = get(s.addr, "/info").json();
     assert_eq!(info["labels"], json!(["O", "B-AC", "B-LF", "I-LF"]));
+    assert_eq!(info["entity_types"], json!(["AC", "LF"]));
+    assert_eq!(info["pairs"], json!({"short": "AC", "long": "LF"}), "an AC/LF model pairs");
     assert!(info["backend"].as_str().unwrap().starts_with("ort"), "{info}");
     assert!(info["backend_reasons"].as_array().is_some_and(|r| !r.is_empty()), "{info}");
     assert_eq!(info["limits"]["max_texts"], 256);
@@ -511,6 +513,8 @@ fn the_tiny_onnx_fixture_serves_on_ort_and_tract() {
     let int8 = Server::start(&fixture, &[], &[]);
     let info = get(int8.addr, "/info").json();
     assert_eq!(info["labels"], json!(["O", "B-AC", "B-LF", "I-LF"]));
+    assert_eq!(info["entity_types"], json!(["AC", "LF"]));
+    assert_eq!(info["pairs"], json!({"short": "AC", "long": "LF"}), "an AC/LF model pairs");
     assert!(info["backend"].as_str().unwrap().contains("int8"), "{info}");
     let ort = Server::start(&fixture, &["--backend", "ort"], &[]);
     let tract = Server::start(&fixture, &["--backend", "tract"], &[]);

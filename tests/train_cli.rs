@@ -1,31 +1,17 @@
 //! End-to-end training on a tiny random BERT (2 layers, hidden 32) over the hand-written sample data:
 //! train → best model + checkpoint → resume; reproducibility; divergence handling. Needs the provisioned
 //! ONNX Runtime library and the embedded tokenizer (`make setup`).
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use nerkit::config::{Device, TrainConfig};
 use nerkit::train::{train, StopReason, TrainError, TrainOptions};
-use nerkit_export::config::BertConfig;
 use nerkit_export::weights::Weights;
 
 fn tiny_model(dir: &Path) -> PathBuf {
-    let model = dir.join("tiny-model");
-    std::fs::create_dir_all(&model).unwrap();
-    let cfg = BertConfig {
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        intermediate_size: 64,
-        max_position_embeddings: 128,
-        ..BertConfig::default()
-    };
-    std::fs::write(model.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
-    Weights::random(&cfg, 4, 7).save(&model.join("model.safetensors")).unwrap();
-    let tokenizer = nerkit::paths::embedded_model_dir().join("tokenizer.json");
-    assert!(tokenizer.is_file(), "{} missing: run `make setup`", tokenizer.display());
-    std::fs::copy(tokenizer, model.join("tokenizer.json")).unwrap();
-    model
+    common::tiny_model(dir, 4)
 }
 
 fn config(model: &Path, out: &Path) -> TrainConfig {

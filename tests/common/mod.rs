@@ -4,7 +4,28 @@ use std::path::{Path, PathBuf};
 
 pub mod server;
 
+use nerkit_export::config::BertConfig;
 use nerkit_export::weights::{Tensor, Weights};
+
+/// A tiny random BERT (2 layers, hidden 32, `num_labels` classes) with the embedded tokenizer in `dir/tiny-model`.
+pub fn tiny_model(dir: &Path, num_labels: usize) -> PathBuf {
+    let model = dir.join("tiny-model");
+    std::fs::create_dir_all(&model).unwrap();
+    let cfg = BertConfig {
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 64,
+        max_position_embeddings: 128,
+        ..BertConfig::default()
+    };
+    std::fs::write(model.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
+    Weights::random(&cfg, num_labels, 7).save(&model.join("model.safetensors")).unwrap();
+    let tokenizer = nerkit::paths::embedded_model_dir().join("tokenizer.json");
+    assert!(tokenizer.is_file(), "{} missing: run `make setup`", tokenizer.display());
+    std::fs::copy(tokenizer, model.join("tokenizer.json")).unwrap();
+    model
+}
 
 /// The embedded MiniLM's directory; fails with the setup command when it is not installed.
 pub fn embedded_dir() -> PathBuf {
