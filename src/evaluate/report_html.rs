@@ -9,6 +9,11 @@ use super::samples::SampleReason;
 use super::EvalReport;
 use crate::metrics::Span;
 
+/// The notes that apply to `r`: the pairing note only when its label set pairs abbreviations.
+pub fn method_notes(r: &EvalReport) -> Vec<&'static str> {
+    METHOD_NOTES.iter().copied().filter(|n| r.has_pairs() || !n.starts_with("Abbreviation ↔")).collect()
+}
+
 /// How the numbers were computed; shown at the end of both reports (backticks mark code).
 pub const METHOD_NOTES: [&str; 6] = [
     "Entity scores: an entity counts as correct only when its type, first word and last word all match. \
@@ -291,7 +296,7 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
         compare_section(&mut h, r, c);
     }
     h.push_str("<section id=method><h2>Method</h2>");
-    for n in METHOD_NOTES {
+    for n in method_notes(r) {
         let _ = write!(h, "<p class=note>{}</p>", code_spans(n));
     }
     h.push_str("</section></main></body></html>\n");

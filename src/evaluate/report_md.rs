@@ -183,7 +183,7 @@ pub fn render(r: &EvalReport, charts: &[ChartFile]) -> String {
     if let Some(c) = &r.comparison {
         compare_section(&mut s, r, c);
     }
-    let _ = writeln!(s, "\n## Method\n\n{}", super::report_html::METHOD_NOTES.join("\n\n"));
+    let _ = writeln!(s, "\n## Method\n\n{}", super::report_html::method_notes(r).join("\n\n"));
     s
 }
 
