@@ -50,31 +50,29 @@ impl LabelSet {
         Self::new(labels)
     }
 
-    /// The label set a model directory carries: `config.json`'s `id2label` (Hugging Face convention), or the
-    /// `id2label` metadata of its `model.onnx`. `Ok(None)` when it has neither, or only transformers'
-    /// placeholders `LABEL_<i>` (an untrained base model).
+    /// The label set a model directory carries: `config.json`'s `id2label` (Hugging Face convention), read with
+    /// [`nerkit_export::config::BertConfig`]. `Ok(None)` when there is no readable config, no `id2label`, ids
+    /// with gaps, or only transformers' placeholders `LABEL_<i>` (an untrained base model).
     pub fn from_model_dir(dir: &Path) -> Result<Option<Self>, LabelError> {
-        let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else { return Ok(None) };
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
-        let Some(map) = json.get("id2label").and_then(|m| m.as_object()) else { return Ok(None) };
-        let mut pairs: Vec<(usize, String)> = Vec::new();
-        for (k, v) in map {
-            let (Ok(id), Some(name)) = (k.parse::<usize>(), v.as_str()) else { return Ok(None) };
-            pairs.push((id, name.to_string()));
-        }
-        pairs.sort();
-        if pairs.is_empty()
-            || pairs.iter().enumerate().any(|(i, (id, _))| *id != i)
-            || pairs.iter().all(|(_, n)| n.starts_with("LABEL_"))
+        let Ok(cfg) = nerkit_export::config::BertConfig::from_file(&dir.join("config.json")) else { return Ok(None) };
+        let map = &cfg.id2label;
+        if map.is_empty()
+            || map.keys().enumerate().any(|(i, id)| *id != i)
+            || map.values().all(|n| n.starts_with("LABEL_"))
         {
             return Ok(None);
         }
-        Self::new(pairs.into_iter().map(|(_, n)| n).collect()).map(Some)
+        Self::new(map.values().cloned().collect()).map(Some)
     }
 
     /// True when the set has `B-<ty>` (the type can be predicted).
     pub fn has_type(&self, ty: &str) -> bool {
         self.labels.iter().any(|l| l.strip_prefix("B-") == Some(ty))
+    }
+
+    /// Whether `tag` is a BIO label: `O`, `B-<type>` or `I-<type>` with a non-empty type.
+    pub fn is_bio_tag(tag: &str) -> bool {
+        tag == "O" || tag.len() > 2 && (tag.starts_with("B-") || tag.starts_with("I-"))
     }
 
     pub fn new(labels: Vec<String>) -> Result<Self, LabelError> {
@@ -86,7 +84,7 @@ impl LabelSet {
             if !seen.insert(l.as_str()) {
                 return Err(LabelError::Duplicate(l.clone()));
             }
-            if l != "O" && !(l.starts_with("B-") || l.starts_with("I-")) || l.len() == 2 {
+            if !Self::is_bio_tag(l) {
                 return Err(LabelError::NotBio(l.clone()));
             }
         }

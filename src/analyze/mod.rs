@@ -137,21 +137,20 @@ pub fn load_splits(config: &AnalyzeConfig) -> Result<(Vec<Dataset>, bool, LabelS
             });
         }
     }
+    let id_labels = config.labels.clone().unwrap_or_else(LabelSet::plod);
+    let read = expanded
+        .iter()
+        .map(|source| crate::data::read_iob2(source, &id_labels, &config.load))
+        .collect::<Result<Vec<_>, _>>()?;
     let labels = match &config.labels {
         Some(l) => l.clone(),
-        None => {
-            let mut all = Vec::new();
-            for source in &expanded {
-                all.extend(crate::data::read_iob2(source, &LabelSet::plod(), &config.load)?.0);
-            }
-            crate::data::tag_set(&all)?
-        }
+        None => crate::data::tag_set(read.iter().flat_map(|(s, _)| s))?,
     };
     let mut datasets = Vec::with_capacity(expanded.len());
-    for (i, source) in expanded.iter().enumerate() {
+    for (i, (source, (sentences, scheme))) in expanded.iter().zip(read).enumerate() {
         let mut options = config.load.clone();
         options.name = config.split_names.as_ref().map(|n| n[i].clone());
-        datasets.push(crate::data::load(source, &labels, &options)?);
+        datasets.push(crate::data::validated(source, sentences, scheme, &labels, &options)?);
     }
     if datasets.len() == 1 && config.val_fraction > 0.0 {
         let (mut train, val) = carve_validation(datasets.remove(0), config.val_fraction, config.seed)?;

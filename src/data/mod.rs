@@ -62,7 +62,32 @@ pub fn load_with_report(
     labels: &LabelSet,
     options: &LoadOptions,
 ) -> Result<(Dataset, ValidationReport), DataError> {
-    let (mut sentences, scheme) = read_iob2(source, labels, options)?;
+    let (sentences, scheme) = read_iob2(source, labels, options)?;
+    check(source, sentences, scheme, labels, options)
+}
+
+/// The second half of [`load`] for sentences already read with [`read_iob2`]: validates them against
+/// `labels`, logs warnings and repairs, and names the dataset. Callers that must see the tags before choosing
+/// the label set (a corpus's own set, `--extra-data` checks) read once and finish here.
+pub fn validated(
+    source: &DataSource,
+    sentences: Vec<Sentence>,
+    scheme: Scheme,
+    labels: &LabelSet,
+    options: &LoadOptions,
+) -> Result<Dataset, DataError> {
+    let (dataset, report) = check(source, sentences, scheme, labels, options)?;
+    report.log_warnings(&dataset.name);
+    Ok(dataset)
+}
+
+fn check(
+    source: &DataSource,
+    mut sentences: Vec<Sentence>,
+    scheme: Scheme,
+    labels: &LabelSet,
+    options: &LoadOptions,
+) -> Result<(Dataset, ValidationReport), DataError> {
     let mut report = validate::validate(&mut sentences, labels, options.repair);
     report.scheme = scheme;
     if !report.errors.is_empty() {
@@ -103,24 +128,28 @@ pub fn load_labelled(
     labels: Option<&LabelSet>,
     options: &LoadOptions,
 ) -> Result<(Dataset, LabelSet), DataError> {
+    let id_labels = labels.cloned().unwrap_or_else(LabelSet::plod);
+    let (sentences, scheme) = read_iob2(source, &id_labels, options)?;
     let labels = match labels {
         Some(l) => l.clone(),
-        None => tag_set(&read_iob2(source, &LabelSet::plod(), options)?.0)?,
+        None => tag_set(&sentences)?,
     };
-    Ok((load(source, &labels, options)?, labels))
+    Ok((validated(source, sentences, scheme, &labels, options)?, labels))
 }
 
 /// The label set of `sentences` ([`LabelSet::from_tags`]); a tag that is not BIO names its sentence and word.
-pub fn tag_set(sentences: &[Sentence]) -> Result<LabelSet, DataError> {
+pub fn tag_set<'a>(sentences: impl IntoIterator<Item = &'a Sentence>) -> Result<LabelSet, DataError> {
+    let mut tags = std::collections::BTreeSet::new();
     for s in sentences {
         for (w, t) in s.tags.iter().enumerate() {
-            if let Err(e) = LabelSet::from_tags([t.as_str()]) {
+            if !LabelSet::is_bio_tag(t) {
+                let e = crate::labels::LabelError::NotBio(t.clone());
                 return Err(DataError::format(s.origin.clone(), format!("word {w}: {e}")));
             }
+            tags.insert(t.as_str());
         }
     }
-    LabelSet::from_tags(sentences.iter().flat_map(|s| s.tags.iter().map(String::as_str)))
-        .map_err(|e| DataError::format("label set", e.to_string()))
+    LabelSet::from_tags(tags).map_err(|e| DataError::format("label set", e.to_string()))
 }
 
 /// An error naming both label sets when `sentences` (from `what`) carry tags that `labels` lacks.

@@ -104,7 +104,7 @@ pub fn predictions_label_set(path: &Path) -> Result<LabelSet, EvalError> {
         for field in ["ner_tags", "pred_tags"] {
             for (position, t) in v.get(field).and_then(|x| x.as_array()).into_iter().flatten().enumerate() {
                 match t.as_str() {
-                    Some(name) if LabelSet::from_tags([name]).is_err() => {
+                    Some(name) if !LabelSet::is_bio_tag(name) => {
                         return Err(EvalError::UnknownTag {
                             path: path.into(),
                             line: i + 1,

@@ -130,25 +130,16 @@ fn datasets(cfg: &TrainConfig) -> Result<(LabelSet, Dataset, Dataset), TrainErro
             },
         })?)
     };
-    let train_source: DataSource = cfg.data.parse()?;
-    let labels = match given {
-        Some(l) => l,
-        None => data::tag_set(&data::read_iob2(&train_source, &LabelSet::plod(), &options)?.0)?,
-    };
-    let load = |spec: &str| -> Result<Dataset, TrainError> {
-        let source: DataSource = spec.parse()?;
-        Ok(data::load(&source, &labels, &options)?)
-    };
-    let train = data::load(&train_source, &labels, &options)?;
+    let (train, labels) = data::load_labelled(&cfg.data.parse()?, given.as_ref(), &options)?;
     let (mut train, val) = match &cfg.validation {
-        Some(v) => (train, load(v)?),
+        Some(v) => (train, data::load(&v.parse()?, &labels, &options)?),
         None => carve_validation(train, cfg.val_fraction, cfg.split_seed.unwrap_or(cfg.seed))?,
     };
     for extra in &cfg.extra_data {
         let source: DataSource = extra.parse()?;
-        let (sentences, _) = data::read_iob2(&source, &labels, &options)?;
+        let (sentences, scheme) = data::read_iob2(&source, &labels, &options)?;
         data::check_tags_within(&sentences, &labels, &format!("--extra-data {extra}"))?;
-        train.sentences.extend(load(extra)?.sentences);
+        train.sentences.extend(data::validated(&source, sentences, scheme, &labels, &options)?.sentences);
     }
     tracing::info!("label set ({} labels): {}", labels.len(), labels.labels().join(", "));
     Ok((labels, train, val))
