@@ -1,10 +1,11 @@
 //! Scores the raw-text path against word-level gold: each validation sentence is rebuilt as raw text (tokens
 //! joined by single spaces), alone or in paragraphs of 5 consecutive sentences, tagged by `TextTagger`, and
 //! its entities mapped back onto the gold tokens by offsets (an AC covers each of its tokens with B-AC; an LF
-//! B-LF then I-LF). Prints entity micro F1 (seqeval default mode) per input shape and aggregation; compare with
-//! `nerkit evaluate` on the same model and file.
+//! B-LF then I-LF). Prints entity micro F1 (seqeval default mode) and AC / LF F1 per input shape, aggregation
+//! and pair mode; compare with `nerkit evaluate` on the same model and file.
 //!
-//! Usage: cargo run --example raw_text_eval -- MODEL_DIR VALIDATION.jsonl [--backend ort]
+//! Usage: cargo run --example raw_text_eval -- MODEL_DIR VALIDATION.jsonl
+use nerkit::abbrev::PairMode;
 use nerkit::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
 use nerkit::labels::LabelSet;
 use nerkit::metrics::accumulator::MetricsAccumulator;
@@ -21,9 +22,16 @@ fn main() -> anyhow::Result<()> {
         };
         sentences.push((strings("tokens"), strings("ner_tags")));
     }
-    println!("| input | aggregation | entity micro F1 |\n|---|---|---|");
+    println!("| input | aggregation | pairs | entity micro F1 | AC F1 | LF F1 |\n|---|---|---|---|---|---|");
+    let runs = [
+        (Aggregation::Native, PairMode::Hybrid),
+        (Aggregation::Native, PairMode::Model),
+        (Aggregation::Native, PairMode::Rules),
+        (Aggregation::Simple, PairMode::Hybrid),
+        (Aggregation::First, PairMode::Hybrid),
+    ];
     for (shape, group) in [("sentence", 1), ("paragraph of 5", 5)] {
-        for aggregation in [Aggregation::Native, Aggregation::Simple, Aggregation::First] {
+        for (aggregation, pairs) in runs {
             let mut acc = MetricsAccumulator::new(&LabelSet::plod());
             for chunk in sentences.chunks(group) {
                 // the paragraph text and each gold token's byte range in it
@@ -39,7 +47,7 @@ fn main() -> anyhow::Result<()> {
                     }
                     ranges.push(r);
                 }
-                let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Bytes, stride: None };
+                let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Bytes, stride: None, pairs };
                 let out = tagger.tag(&[&text], &opts)?.remove(0);
                 for ((_, gold), r) in chunk.iter().zip(&ranges) {
                     let mut pred = vec!["O".to_string(); r.len()];
@@ -57,7 +65,14 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             let m = acc.finalize();
-            println!("| {shape} | {aggregation:?} | {:.4} |", m.entity.micro.f1);
+            let f1 = |t: &str| m.entity.per_type.get(t).map_or(0.0, |p| p.f1);
+            println!(
+                "| {shape} | {aggregation:?} | {} | {:.4} | {:.4} | {:.4} |",
+                pairs.name(),
+                m.entity.micro.f1,
+                f1("AC"),
+                f1("LF")
+            );
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //!
 //! Life cycle: [`data`] (load + validate) → [`analyze`] (statistics, charts) → [`prepare`] (tokenize, align,
 //! windows) → train → [`metrics`] / evaluate → export (`nerkit-export` crate) → [`infer`] (ort / tract) → serve.
+pub mod abbrev;
 pub mod analyze;
 pub mod bench;
 pub mod cli;

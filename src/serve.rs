@@ -6,6 +6,7 @@ use std::sync::Arc;
 use nerkit_server::api;
 use nerkit_server::{Engine, EngineError, TokenCounter};
 
+use crate::abbrev::PairMode;
 use crate::infer::decode::Decoding;
 use crate::infer::tagger::TagError;
 use crate::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TaggedText, TextTagger};
@@ -53,6 +54,11 @@ pub fn tag_options(o: &api::TagOptions) -> TagOptions {
             api::Offsets::Bytes => Offsets::Bytes,
         },
         stride: o.stride,
+        pairs: match o.pairs {
+            api::PairMode::Hybrid => PairMode::Hybrid,
+            api::PairMode::Model => PairMode::Model,
+            api::PairMode::Rules => PairMode::Rules,
+        },
     }
 }
 
@@ -77,10 +83,8 @@ pub fn to_wire(t: TaggedText) -> api::TagResult {
                 .map(|p| api::Pair {
                     ac: p.ac,
                     lf: p.lf,
-                    rule: serde_json::to_value(p.rule)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
+                    rule: p.rule.name().to_string(),
+                    evidence: p.evidence.name().to_string(),
                     score: p.score,
                 })
                 .collect()

@@ -29,7 +29,7 @@ fn entity_text_equals_the_input_slice_in_every_strategy_and_offset_unit() {
     let mut seen = 0;
     for aggregation in STRATEGIES {
         for offsets in [Offsets::Chars, Offsets::Bytes] {
-            let opts = TagOptions { aggregation, decode: None, offsets, stride: None };
+            let opts = TagOptions { aggregation, decode: None, offsets, stride: None, pairs: Default::default() };
             let out = tagger.tag(&[UNICODE_TEXT], &opts).unwrap().remove(0);
             for e in &out.entities {
                 let slice = match offsets {
@@ -57,7 +57,8 @@ fn leading_whitespace_of_any_kind_shifts_offsets_and_changes_nothing_else() {
     let shifted = format!("\u{a0}\t \u{2003}{text}");
     let mut total = 0;
     for aggregation in STRATEGIES {
-        let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: None };
+        let opts =
+            TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: None, pairs: Default::default() };
         let a = tagger.tag(&[text], &opts).unwrap().remove(0).entities;
         let b = tagger.tag(&[&shifted], &opts).unwrap().remove(0).entities;
         assert_eq!(a.len(), b.len(), "{aggregation:?}");

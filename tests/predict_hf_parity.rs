@@ -28,7 +28,8 @@ fn all_five_strategies_equal_the_transformers_pipeline() {
         ("average", Aggregation::Average),
         ("max", Aggregation::Max),
     ] {
-        let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: None };
+        let opts =
+            TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: None, pairs: Default::default() };
         let ours = tagger.tag(&texts, &opts).unwrap();
         let theirs = fixture["strategies"][name].as_array().unwrap();
         for ((text, ours), theirs) in texts.iter().zip(&ours).zip(theirs) {

@@ -35,6 +35,62 @@ pub enum Decode {
     Argmax,
 }
 
+/// Where abbreviation definitions come from (models with pair types).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PairMode {
+    /// The model's scores and the short forms' letters together (the default).
+    #[default]
+    Hybrid,
+    /// The model's entities, paired by layout, re-mention and nearest long form.
+    Model,
+    /// Schwartz–Hearst alone: its definitions and the later mentions of their short forms are the entities.
+    Rules,
+}
+
+/// The request's `pairs`: `true` / `false` (include pairs and glossary or not; `true` = `hybrid`), or the mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PairsOption {
+    Include(bool),
+    Mode(PairMode),
+}
+
+impl PairsOption {
+    /// Reads `pairs` with an error that names what it accepts (serde's untagged enums say only "did not
+    /// match any variant").
+    fn deserialize_named<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let expected = "`pairs` must be true, false, \"hybrid\", \"model\" or \"rules\"";
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(b) => Ok(PairsOption::Include(b)),
+            serde_json::Value::String(s) => match s.as_str() {
+                "hybrid" => Ok(PairsOption::Mode(PairMode::Hybrid)),
+                "model" => Ok(PairsOption::Mode(PairMode::Model)),
+                "rules" => Ok(PairsOption::Mode(PairMode::Rules)),
+                other => Err(D::Error::custom(format!("unknown pair mode `{other}`: {expected}"))),
+            },
+            other => Err(D::Error::custom(format!("{expected}, not {other}"))),
+        }
+    }
+}
+
+impl Default for PairsOption {
+    fn default() -> Self {
+        PairsOption::Include(true)
+    }
+}
+
+impl PairsOption {
+    /// The mode to tag with, and whether pairs and glossary are returned.
+    pub fn resolve(self) -> (PairMode, bool) {
+        match self {
+            PairsOption::Include(keep) => (PairMode::default(), keep),
+            PairsOption::Mode(m) => (m, true),
+        }
+    }
+}
+
 /// Unit of entity offsets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -54,6 +110,7 @@ pub struct TagOptions {
     pub offsets: Offsets,
     /// Sub-word overlap between windows of a long text (`None` = the engine's default).
     pub stride: Option<usize>,
+    pub pairs: PairMode,
 }
 
 /// nerkit's request: one `text` or a list of `texts`.
@@ -73,13 +130,10 @@ pub struct TagRequest {
     pub decode: Option<Decode>,
     #[serde(default)]
     pub offsets: Offsets,
-    /// Include `pairs` and `glossary` (default true; models without pair types never have them).
-    #[serde(default = "yes")]
-    pub pairs: bool,
-}
-
-fn yes() -> bool {
-    true
+    /// `true` (default) / `false`: include `pairs` and `glossary` or not (models without pair types never have
+    /// them); or how definitions are decided: `"hybrid"` (the default), `"model"`, `"rules"`.
+    #[serde(default, deserialize_with = "PairsOption::deserialize_named")]
+    pub pairs: PairsOption,
 }
 
 /// One entity: `text == input[start..end]` in the requested offset unit.
@@ -101,8 +155,12 @@ pub struct Entity {
 pub struct Pair {
     pub ac: usize,
     pub lf: usize,
-    /// Which pairing rule matched, e.g. `bracket_after_lf`.
+    /// The layout that defines it: `parenthesised`, `listed` (abbreviation lists); with `pairs = model` also
+    /// `remention` and `nearest`.
     pub rule: String,
+    /// What it rests on: `both` (model tags and letter alignment), `model` (tags only), `letters` (the short
+    /// form's letters set the long form).
+    pub evidence: String,
     pub score: f32,
 }
 

@@ -110,9 +110,10 @@ async fn native_tag(r: TagRequest, state: &AppState) -> Result<HttpResponse, Api
             "decode = viterbi applies to the native aggregation only (the Hugging Face strategies decode by argmax)",
         ));
     }
-    let opts = TagOptions { aggregation: r.aggregation, decode: r.decode, offsets: r.offsets, stride: None };
+    let (pairs, keep_pairs) = r.pairs.resolve();
+    let opts = TagOptions { aggregation: r.aggregation, decode: r.decode, offsets: r.offsets, stride: None, pairs };
     let mut results = run(state, texts, opts).await?;
-    if !r.pairs {
+    if !keep_pairs {
         for res in &mut results {
             res.pairs = None;
             res.glossary = None;
@@ -129,7 +130,8 @@ async fn hf_tag(r: HfRequest, state: &AppState) -> Result<HttpResponse, ApiError
         HfInputs::One(t) => (vec![t], true),
         HfInputs::Many(ts) => (ts, false),
     };
-    let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: p.stride };
+    let opts =
+        TagOptions { aggregation, decode: None, offsets: Offsets::Chars, stride: p.stride, pairs: Default::default() };
     let ignore = p.ignore_labels.unwrap_or_default();
     let lists: Vec<Vec<HfEntity>> = run(state, texts, opts)
         .await?

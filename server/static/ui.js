@@ -141,6 +141,7 @@ function fillExamples() {
 function applyMode() {
   const pm = pairMode();
   $("pair-tables").hidden = !pm;
+  $("pairs-control").hidden = !types.pairs;
   $("subtitle").textContent = pm ? "abbreviations & long forms in biomedical text" : "named entities in biomedical text";
   document.title = pm ? "nerkit — abbreviations and long forms" : "nerkit — biomedical named entities";
   const set = examples() === EXAMPLES ? "abbreviations" : "entities";
@@ -193,6 +194,7 @@ function requestBody(texts) {
   const body = texts.length === 1 ? { text: texts[0] } : { texts };
   if (aggregation !== "native") body.aggregation = aggregation;
   else if ($("decode").value !== "viterbi") body.decode = $("decode").value;
+  if (types.pairs && $("pairmode").value !== "hybrid") body.pairs = $("pairmode").value;
   return body;
 }
 async function tagTexts(texts) {
@@ -291,20 +293,34 @@ function hoverRows(tbody) {
     tr.onmouseleave = tr.onblur = () => on(false);
   }
 }
+// what a pair rests on: the model's tags, the short form's letters aligned with the long form, or both
+const EVIDENCE = {
+  both: ["model + letters", "the model tagged both and the abbreviation's letters align with the long form"],
+  model: ["model", "the model's tags only: the letters do not align"],
+  letters: ["letters", "the abbreviation's letters set the long form (the model disagreed or was not asked)"],
+};
+function evidence(e) {
+  const [text, title] = EVIDENCE[e] || [e || "", ""];
+  return `<span class="evidence ev-${esc(e || "")}" title="${esc(title)}">${esc(text)}</span>`;
+}
 function renderPairs(doc) {
   const tb = $("pairs").tBodies[0];
   const ents = doc.result.entities;
   const pairs = doc.result.pairs || [];
   tb.innerHTML = pairs.length
-    ? pairs.map((p) => `<tr tabindex="0" data-ents="${p.ac},${p.lf}"><td>${esc(ents[p.ac].text)}</td><td>${esc(ents[p.lf].text)}</td><td>${esc(p.rule)}</td><td class="num">${p.score.toFixed(2)}</td></tr>`).join("")
-    : '<tr><td colspan="4" class="muted">no pairs</td></tr>';
+    ? pairs.map((p) => `<tr tabindex="0" data-ents="${p.ac},${p.lf}"><td>${esc(ents[p.ac].text)}</td><td>${esc(ents[p.lf].text)}</td><td>${esc(p.rule)}</td><td>${evidence(p.evidence)}</td><td class="num">${p.score.toFixed(2)}</td></tr>`).join("")
+    : '<tr><td colspan="5" class="muted">no pairs</td></tr>';
   hoverRows(tb);
 }
 function renderGlossary(doc) {
   const tb = $("glossary").tBodies[0];
   const g = Object.entries(doc.result.glossary || {});
   tb.innerHTML = g.length
-    ? g.map(([ac, e]) => `<tr tabindex="0" data-ents="${[e.lf, ...e.mentions].join(",")}"><td>${esc(ac)}</td><td>${esc(e.long_form)}</td><td class="num">${e.mentions.length}</td></tr>`).join("")
+    ? g.map(([ac, e]) => {
+      const others = (e.other_definitions || []).map((o) => `<div class="muted">also: ${esc(o.long_form)}</div>`).join("");
+      const ids = [e.lf, ...(e.other_definitions || []).map((o) => o.lf), ...e.mentions];
+      return `<tr tabindex="0" data-ents="${ids.join(",")}"><td>${esc(ac)}</td><td>${esc(e.long_form)}${others}</td><td class="num">${e.mentions.length}</td></tr>`;
+    }).join("")
     : '<tr><td colspan="3" class="muted">no definitions found</td></tr>';
   hoverRows(tb);
 }
@@ -378,6 +394,10 @@ function init() {
   $("text").addEventListener("input", renderCurl);
   $("aggregation").onchange = () => { $("decode").disabled = $("aggregation").value !== "native"; renderCurl(); };
   $("decode").onchange = renderCurl;
+  $("pairmode").onchange = () => {
+    renderCurl();
+    if (state.docs.length === 1 && state.docs[0].id === "text") tagCurrent();
+  };
   $("threshold").oninput = () => { $("threshold-value").textContent = (+$("threshold").value).toFixed(2); if (state.docs.length) render(); };
   $("apikey").onchange = () => { sessionStorage.setItem("nerkit-api-key", $("apikey").value); loadInfo(); renderCurl(); };
   $("prev").onclick = () => { state.current = (state.current + state.docs.length - 1) % state.docs.length; render(); };

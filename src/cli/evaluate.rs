@@ -1,9 +1,13 @@
 //! `nerkit evaluate`: score predictions (entity-level, seqeval-equivalent), explain errors, write a report.
 use std::path::PathBuf;
 
+use crate::abbrev::{HybridOptions, PairMode};
 use crate::data::{DataSource, LoadOptions};
+use crate::evaluate::definitions::{mode_row, ModeRow};
 use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
-use crate::infer::tagger::tag_with_model_dir;
+use crate::infer::decode::Decoding;
+use crate::infer::glossary::PairTypes;
+use crate::infer::tagger::{decode_pairs, tag_with_model_dir, PairDecoding, WordTag};
 use crate::infer::BackendKind;
 use crate::labels::LabelSet;
 use anyhow::{bail, Context};
@@ -65,18 +69,96 @@ pub struct ModelArgs {
     /// Inference backend for --model.
     #[arg(long, value_enum, default_value = "ort")]
     pub backend: BackendKind,
+    /// Abbreviation definitions (models with AC/LF types): `hybrid` (model scores + letter alignment, the
+    /// default), `model` (the model's tags, paired by layout, re-mention and nearest long form) or `rules`
+    /// (Schwartz–Hearst alone). With --model the report also shows all three side by side.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub pairs: PairMode,
+    /// Hybrid decoding: the largest cost, in nats of the sentence's log-probability, of moving a long form's
+    /// boundary to where the letters align (where the model tagged part of the definition).
+    #[arg(long, default_value_t = HybridOptions::default().max_cost)]
+    pub hybrid_cost: f32,
+    /// Hybrid decoding: the largest cost of adding a definition the model left untagged.
+    #[arg(long, default_value_t = HybridOptions::default().max_cost_new)]
+    pub hybrid_cost_new: f32,
+    /// Score a baseline instead of a model: `rules` = Schwartz–Hearst alone on --data (no model needed).
+    #[arg(long, value_enum)]
+    pub baseline: Option<BaselineKind>,
 }
 
-/// Runs `--model` over `--data` and turns its word predictions into records; returns them with the label set
-/// (`labels`, else the model's).
+/// Baselines `evaluate --baseline` can score on labelled data without a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineKind {
+    /// Schwartz–Hearst (2003) abbreviation definitions and the later mentions of their short forms.
+    Rules,
+}
+
+/// The records of `sentences` tagged by the model (`tags`, already decoded with `decoding`) under pair `mode`.
+fn records_for(
+    sentences: &[crate::data::Sentence],
+    tags: &[Vec<WordTag>],
+    labels: &LabelSet,
+    decoding: Decoding,
+    pairs: Option<&PairDecoding>,
+) -> anyhow::Result<Vec<PredictionRecord>> {
+    let mut records = Vec::with_capacity(tags.len());
+    for (s, t) in sentences.iter().zip(tags) {
+        let mut t = t.clone();
+        if let Some(p) = pairs {
+            let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+            decode_pairs(&words, &mut t, labels, decoding, p);
+        }
+        let pred = t.iter().map(|w| labels.name(w.label).unwrap_or("O").to_string()).collect();
+        let scores = t.iter().map(|w| f64::from(w.score)).collect();
+        records.push(PredictionRecord::from_sentence(s, pred, Some(scores))?);
+    }
+    Ok(records)
+}
+
+/// What a model-based (or baseline) run produced: the records of the chosen pair mode, where they came from,
+/// the label set, and one summary row per pair mode (pair label sets with a model).
+struct Run {
+    records: Vec<PredictionRecord>,
+    source: String,
+    labels: LabelSet,
+    modes: Vec<ModeRow>,
+}
+
+/// Runs `--model` over `--data` (or the `--baseline` rules) and turns its word predictions into records; the
+/// label set is `labels`, else the model's (the data's for a baseline).
 fn model_records(
     m: &ModelArgs,
     labels: Option<LabelSet>,
     scheme: Option<crate::data::Scheme>,
-) -> anyhow::Result<(Vec<PredictionRecord>, String, LabelSet)> {
-    let (Some(model), Some(data)) = (&m.model, &m.data) else {
-        bail!("--model needs --data (the labelled sentences to run it on), and --data needs --model");
+    score_mode: crate::metrics::Mode,
+) -> anyhow::Result<Run> {
+    let Some(data) = &m.data else {
+        bail!("--model and --baseline need --data (the labelled sentences to run on)");
     };
+    let source = DataSource::from_path(data)?;
+    let load = LoadOptions { scheme, ..Default::default() };
+    if m.baseline == Some(BaselineKind::Rules) {
+        if m.model.is_some() {
+            bail!("--baseline rules scores Schwartz–Hearst alone: leave out --model (or use --pairs rules with it)");
+        }
+        let (dataset, labels) = crate::data::load_labelled(&source, labels.as_ref(), &load)?;
+        let types = PairTypes::for_model(None, &labels).map_err(anyhow::Error::msg)?.with_context(|| {
+            format!(
+                "--baseline rules needs abbreviation (AC) and long-form (LF) types; the labels are {}",
+                labels.labels().join(", ")
+            )
+        })?;
+        let pairs = PairDecoding { types, mode: PairMode::Rules, hybrid: HybridOptions::default() };
+        let tags: Vec<Vec<WordTag>> = dataset
+            .sentences
+            .iter()
+            .map(|s| s.words.iter().map(|_| WordTag { label: 0, score: 1.0, log_probs: Vec::new() }).collect())
+            .collect();
+        let records = records_for(&dataset.sentences, &tags, &labels, Decoding::Viterbi, Some(&pairs))?;
+        let source = format!("Schwartz–Hearst rules on {}", data.display());
+        return Ok(Run { records, source, labels, modes: Vec::new() });
+    }
+    let Some(model) = &m.model else { bail!("--data needs --model (or --baseline rules)") };
     let dir = crate::model::resolve(&model.display().to_string())?;
     let labels = match labels {
         Some(l) => l,
@@ -87,19 +169,23 @@ fn model_records(
             )
         })?,
     };
-    let labels = &labels;
-    let source = DataSource::from_path(data)?;
-    let dataset = crate::data::load(&source, labels, &LoadOptions { scheme, ..Default::default() })?;
+    let dataset = crate::data::load(&source, &labels, &load)?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
-    let (tags, engine) = tag_with_model_dir(m.backend, &dir.path, &words, labels, m.decode)?;
-    let mut records = Vec::with_capacity(tags.len());
-    for (s, t) in dataset.sentences.iter().zip(tags) {
-        let pred = t.iter().map(|w| labels.name(w.label).unwrap_or("O").to_string()).collect();
-        let scores = t.iter().map(|w| f64::from(w.score)).collect();
-        records.push(PredictionRecord::from_sentence(s, pred, Some(scores))?);
+    let (tags, engine) = tag_with_model_dir(m.backend, &dir.path, &words, &labels, m.decode)?;
+    let types = PairTypes::for_model(Some(&dir.path), &labels).map_err(anyhow::Error::msg)?;
+    let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
+    let decoding_for = |mode| types.clone().map(|types| PairDecoding { types, mode, hybrid });
+    let mut modes = Vec::new();
+    if types.is_some() {
+        for mode in [PairMode::Rules, PairMode::Model, PairMode::Hybrid] {
+            let records = records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(mode).as_ref())?;
+            modes.push(mode_row(&records, &labels, mode, score_mode)?);
+        }
     }
-    let source = format!("{} on {} ({engine})", model.display(), data.display());
-    Ok((records, source, labels.clone()))
+    let records = records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(m.pairs).as_ref())?;
+    let pairs = if types.is_some() { format!(", pairs {}", m.pairs.name()) } else { String::new() };
+    let source = format!("{} on {} ({engine}{pairs})", model.display(), data.display());
+    Ok(Run { records, source, labels, modes })
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -109,20 +195,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         Some(LabelSet::new(rep.labels.iter().map(|s| s.trim().to_string()).collect()).context("--labels")?)
     };
-    let (records, source, labels) = match (&args.predictions, &args.model.model) {
-        (Some(_), Some(_)) => bail!("give either --predictions or --model/--data, not both"),
-        (Some(p), None) => {
+    let score_mode: crate::metrics::Mode = rep.mode.parse()?;
+    let by_model = args.model.model.is_some() || args.model.baseline.is_some();
+    let run = match (&args.predictions, by_model) {
+        (Some(_), true) => bail!("give either --predictions or --model/--baseline with --data, not both"),
+        (Some(p), false) => {
             let labels = match given {
                 Some(l) => l,
                 None => crate::evaluate::predictions_label_set(p)?,
             };
-            (read_predictions(p, &labels)?, p.display().to_string(), labels)
+            Run { records: read_predictions(p, &labels)?, source: p.display().to_string(), labels, modes: Vec::new() }
         }
-        (None, Some(_)) => model_records(&args.model, given, rep.scheme)?,
-        (None, None) => bail!("nothing to evaluate: pass --predictions FILE.jsonl, or --model DIR --data FILE"),
+        (None, true) => model_records(&args.model, given, rep.scheme, score_mode)?,
+        (None, false) => bail!(
+            "nothing to evaluate: pass --predictions FILE.jsonl, --model DIR --data FILE, or --baseline rules --data FILE"
+        ),
     };
+    let Run { records, source, labels, modes } = run;
+    let pairs = if args.model.baseline.is_some() { PairMode::Rules } else { args.model.pairs };
     let options = EvalOptions {
-        mode: rep.mode.parse()?,
+        mode: score_mode,
+        pairs,
         samples: rep.samples,
         seed: rep.seed,
         title: rep.title.clone(),
@@ -130,6 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..EvalOptions::default()
     };
     let mut report = evaluate(records, &labels, &options)?;
+    report.pair_modes = modes;
     if let Some(other) = &args.compare {
         let baseline = Baseline::load(other, &labels)?;
         report.comparison = Some(compare(&report, &baseline, &other.display().to_string())?);
@@ -163,6 +257,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             100.0 * p.f1,
             p.support
         );
+    }
+    if let Some(d) = &report.definitions {
+        let p = &d.pairs;
+        println!(
+            "  definition pairs ({}): P {:.2}  R {:.2}  F1 {:.2}  ({} gold, {} predicted, {} right)",
+            d.mode.name(),
+            100.0 * p.precision,
+            100.0 * p.recall,
+            100.0 * p.f1,
+            p.gold,
+            p.predicted,
+            p.correct
+        );
+    }
+    if !report.pair_modes.is_empty() {
+        println!(
+            "  {:<7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "pairs", "micro", "AC", "LF", "pair P", "pair R", "pair F1"
+        );
+        for m in &report.pair_modes {
+            println!(
+                "  {:<7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+                m.mode.name(),
+                100.0 * m.micro_f1,
+                100.0 * m.short_f1,
+                100.0 * m.long_f1,
+                100.0 * m.pairs.precision,
+                100.0 * m.pairs.recall,
+                100.0 * m.pairs.f1
+            );
+        }
     }
     println!(
         "wrote {}, {}, {} and {} chart files",

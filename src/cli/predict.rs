@@ -61,6 +61,11 @@ pub struct Args {
     /// less). A round also ends at 4 MiB of text.
     #[arg(long, default_value_t = crate::predict::DEFAULT_CHUNK)]
     pub chunk: usize,
+    /// Abbreviation definitions (models with AC/LF types): `hybrid` (the model's scores and the short forms'
+    /// letters together), `model` (the model's tags paired by layout, re-mention and nearest long form) or
+    /// `rules` (Schwartz–Hearst alone).
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub pairs: crate::abbrev::PairMode,
     /// Windows per engine call [default: 4 per thread of a lane, 4 to 32; 32 on CUDA].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -79,8 +84,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.input.is_none() && args.texts.is_empty() {
         anyhow::bail!("nothing to tag: give texts as arguments or --input FILE|-");
     }
-    let options =
-        TagOptions { aggregation: args.aggregation, decode: args.decode, offsets: args.offsets, stride: None };
+    let options = TagOptions {
+        aggregation: args.aggregation,
+        decode: args.decode,
+        offsets: args.offsets,
+        stride: None,
+        pairs: args.pairs,
+    };
     options.decoding().map_err(anyhow::Error::msg)?;
     if args.format == Format::Brat && args.offsets == Offsets::Bytes {
         anyhow::bail!("brat standoff counts characters: use --offsets chars with --format brat");

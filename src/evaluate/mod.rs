@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod charts;
 pub mod compare;
+pub mod definitions;
 mod error;
 pub mod errors;
 pub mod pairs;
@@ -48,6 +49,8 @@ pub struct EvalOptions {
     /// Report title, and where the predictions came from (shown in the report).
     pub title: String,
     pub source: String,
+    /// How predicted abbreviation pairs are read off the predicted spans (see [`definitions`]).
+    pub pairs: crate::abbrev::PairMode,
 }
 
 impl Default for EvalOptions {
@@ -62,6 +65,7 @@ impl Default for EvalOptions {
             calibration_bins: 10,
             title: "nerkit evaluation".into(),
             source: String::new(),
+            pairs: crate::abbrev::PairMode::default(),
         }
     }
 }
@@ -78,12 +82,17 @@ pub struct EvalReport {
     pub errors: ErrorSummary,
     pub pairs: Vec<pairs::PairOutcome>,
     pub pair_counts: pairs::PairCounts,
+    /// Predicted definition pairs scored against the gold definitions (label sets with `AC` and `LF`).
+    pub definitions: Option<definitions::DefinitionScores>,
     pub missed: BTreeMap<String, Vec<pairs::MissedForm>>,
     pub length: Vec<stats::LengthBucket>,
     pub calibration: Option<stats::Calibration>,
     /// 95 % bootstrap interval of the entity micro F1 (headline mode; 1,000 resamples of the sentences).
     pub micro_f1_interval: Option<bootstrap::F1Interval>,
     pub samples: Vec<samples::Sample>,
+    /// The same sentences under each pair mode (rules / model / hybrid), when a model was run on a pair label
+    /// set; set by the caller.
+    pub pair_modes: Vec<definitions::ModeRow>,
     /// Set by [`compare`] when a second run is given.
     pub comparison: Option<Comparison>,
 }
@@ -120,6 +129,8 @@ pub fn evaluate(
     let entities = records.iter().map(|r| errors::record_entities(r, options.mode)).collect::<Result<Vec<_>, _>>()?;
     let errors = errors::analyse(&records, options.mode, options.worst_examples)?;
     let pair_list = pairs::pair_outcomes(&records, &entities);
+    let has_pairs = labels.has_type(pairs::AC) && labels.has_type(pairs::LF);
+    let definitions = has_pairs.then(|| definitions::score(&records, &entities, options.pairs));
     let samples = samples::choose_samples(records.len(), &errors.all, options.samples, options.seed);
     Ok(EvalReport {
         pair_counts: pairs::pair_counts(&pair_list),
@@ -128,6 +139,7 @@ pub fn evaluate(
         calibration: stats::calibration(&records, options.calibration_bins.max(1)),
         micro_f1_interval: bootstrap::micro_f1_interval(&entities, 1000, 0.95, options.seed),
         pairs: pair_list,
+        definitions,
         samples,
         errors,
         metrics,
@@ -135,6 +147,7 @@ pub fn evaluate(
         records,
         labels: labels.clone(),
         options: options.clone(),
+        pair_modes: Vec::new(),
         comparison: None,
     })
 }
@@ -152,7 +165,7 @@ fn write(path: &Path, text: &str) -> Result<(), EvalError> {
     std::fs::write(path, text).map_err(|source| EvalError::Write { path: path.into(), source })
 }
 
-/// Writes metrics.json, report.md, report.html and `charts/*.{png,svg}` into `out_dir` (created if needed).
+/// Writes metrics.json, predictions.jsonl (the scored records, readable by `--predictions` and `--compare`), report.md, report.html and `charts/*.{png,svg}` into `out_dir` (created if needed).
 pub fn write_outputs(report: &EvalReport, out_dir: &Path) -> Result<Outputs, EvalError> {
     let chart_dir = out_dir.join("charts");
     std::fs::create_dir_all(&chart_dir).map_err(|source| EvalError::Write { path: chart_dir.clone(), source })?;
@@ -160,6 +173,13 @@ pub fn write_outputs(report: &EvalReport, out_dir: &Path) -> Result<Outputs, Eva
     let metrics_json = out_dir.join("metrics.json");
     let json = serde_json::to_string_pretty(&report.summary()).expect("metrics serialise");
     write(&metrics_json, &json)?;
+    let predictions = out_dir.join("predictions.jsonl");
+    let mut lines = String::new();
+    for r in &report.records {
+        lines.push_str(&serde_json::to_string(r).expect("records serialise"));
+        lines.push('\n');
+    }
+    write(&predictions, &lines)?;
     let report_md = out_dir.join("report.md");
     write(&report_md, &report_md::render(report, &charts))?;
     let report_html = out_dir.join("report.html");

@@ -13,21 +13,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::abbrev::PairRule;
+
 use super::PredictionRecord;
 use crate::metrics::Span;
 
 pub const AC: &str = "AC";
 pub const LF: &str = "LF";
-
-/// How a pair was formed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PairRule {
-    Parenthesised,
-    /// The same abbreviation (case-insensitive) is defined in brackets elsewhere in the sentence.
-    Remention,
-    Nearest,
-}
 
 /// One gold AC↔LF pair and whether the tagger found each side exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

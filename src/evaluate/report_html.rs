@@ -27,10 +27,16 @@ pub const METHOD_NOTES: [&str; 6] = [
     "Error categories, per sentence: boundary = same type, overlapping but different span; type confusion = \
      overlapping span of the other type only; missed = no prediction touches the gold entity; spurious = the \
      prediction touches no gold entity. Worst examples have the most words wrong, then the highest confidence.",
-    "Abbreviation ↔ long-form pairs are formed on gold entities of one sentence: an LF directly followed by \
-     `( AC` (or an AC followed by `( LF`) is a parenthesised pair; an AC repeated later takes the LF of its \
-     bracketed definition; otherwise an AC is paired with the nearest LF of its sentence that is not another AC's bracketed definition (ties go to the LF before it). An LF \
-     may serve several ACs.",
+    "Abbreviation ↔ long-form pairs. Definition pairs: the gold definitions are read off the gold entities of \
+     each sentence by layout — `LF ( AC`, `AC ( LF`, and abbreviation-list entries `AC , LF ;`, `AC : LF .`, \
+     `AC = LF ;` (the entry starts the sentence or follows `;` `:` `.`, and ends it or precedes `;` `.`; with `:` \
+     or `=` a `,` also delimits entries); a predicted pair is right when both of its spans equal a gold \
+     definition's. The predicted pairs are read off the predicted entities the same way (`hybrid`, `rules`), or \
+     with `model`'s pairing, which also pairs re-mentions and the nearest long form. The glossary score compares \
+     each sentence's set of (short form, long form) texts. Gold pairs found: each gold AC is paired with an LF \
+     of its sentence (parenthesised, else the LF of its bracketed definition, else the nearest LF that is not \
+     another AC's bracketed definition; ties go to the LF before it) and the table counts which sides the \
+     tagger found exactly.",
     "Sample predictions: half are the sentences with the most entity errors, half a seeded random draw.",
 ];
 
@@ -350,9 +356,76 @@ fn errors_section(h: &mut String, r: &EvalReport) {
     h.push_str("</div></section>");
 }
 
+/// Definition pairs against gold, the modes table and the pair errors (inside the pairs section).
+fn definitions_block(h: &mut String, r: &EvalReport) {
+    let Some(d) = &r.definitions else { return };
+    let pct = |x: f64| format!("{:.2}", 100.0 * x);
+    let p = &d.pairs;
+    let _ = write!(
+        h,
+        "<h3>Definition pairs <code>{}</code></h3><p>{} gold definitions, {} predicted pairs, {} right: <b>P {} · R {} · F1 {}</b>; glossary per sentence: P {} · R {} · F1 {}.</p><table><tr><th>rule</th><th>gold</th><th>found (recall)</th><th>predicted</th><th>right (precision)</th></tr>",
+        d.mode.name(), p.gold, p.predicted, p.correct, pct(p.precision), pct(p.recall), pct(p.f1),
+        pct(d.glossary.precision), pct(d.glossary.recall), pct(d.glossary.f1)
+    );
+    for (rule, x) in &d.by_rule {
+        let _ = write!(
+            h,
+            "<tr><td>{rule}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{} ({})</td></tr>",
+            x.gold,
+            x.found,
+            pct(x.recall),
+            x.predicted,
+            x.correct,
+            pct(x.precision)
+        );
+    }
+    h.push_str("</table>");
+    if !r.pair_modes.is_empty() {
+        h.push_str("<h3>Rules, model and hybrid on these sentences</h3><table><tr><th>pairs</th><th>micro F1</th><th>AC F1</th><th>LF F1</th><th>pair P</th><th>pair R</th><th>pair F1</th></tr>");
+        for m in &r.pair_modes {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                m.mode.name(),
+                pct(m.micro_f1),
+                pct(m.short_f1),
+                pct(m.long_f1),
+                pct(m.pairs.precision),
+                pct(m.pairs.recall),
+                pct(m.pairs.f1)
+            );
+        }
+        h.push_str("</table>");
+    }
+    for (spurious, title) in [(false, "Missed definitions"), (true, "Wrong pairs")] {
+        let shown: Vec<_> =
+            d.errors.iter().filter(|e| e.spurious == spurious).take(super::report_md::PAIR_ERRORS_SHOWN).collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let _ = write!(h, "<h3>{title}</h3>");
+        for e in shown {
+            let rec = &r.records[e.sentence];
+            let (a, b) = hull(Some(&e.short), Some(&e.long));
+            let (from, to) = window(rec.len(), a, b, 3);
+            let _ = write!(
+                h,
+                "<div class=example><div class=meta>sentence {} · <b>{}</b> ↔ <b>{}</b> · {}</div>{}</div>",
+                e.sentence + 1,
+                esc(&rec.tokens[e.short.start..e.short.end].join(" ")),
+                esc(&rec.tokens[e.long.start..e.long.end].join(" ")),
+                e.rule.name(),
+                pair_rows(r, e.sentence, from, to)
+            );
+        }
+    }
+}
+
 fn pairs_section(h: &mut String, r: &EvalReport) {
     let pc = &r.pair_counts;
-    let _ = write!(h, "<section id=pairs><h2>Abbreviation ↔ long-form pairs</h2><p>{} gold pairs, {} of them parenthesised definitions.</p><table><tr><th>outcome</th><th>pairs</th></tr><tr><td>both found</td><td>{}</td></tr><tr><td><b>abbreviation found, long form not</b></td><td><b>{}</b></td></tr><tr><td>long form found, abbreviation not</td><td>{}</td></tr><tr><td>neither found</td><td>{}</td></tr></table>",
+    h.push_str("<section id=pairs><h2>Abbreviation ↔ long-form pairs</h2>");
+    definitions_block(h, r);
+    let _ = write!(h, "<h3>Gold pairs found</h3><p>{} gold pairs, {} of them parenthesised definitions.</p><table><tr><th>outcome</th><th>pairs</th></tr><tr><td>both found</td><td>{}</td></tr><tr><td><b>abbreviation found, long form not</b></td><td><b>{}</b></td></tr><tr><td>long form found, abbreviation not</td><td>{}</td></tr><tr><td>neither found</td><td>{}</td></tr></table>",
         pc.pairs, pc.parenthesised, pc.both_found, pc.ac_only, pc.lf_only, pc.neither);
     let shown: Vec<_> =
         r.pairs.iter().filter(|o| o.ac_found && !o.lf_found).take(r.options.worst_examples * 2).collect();
@@ -367,6 +440,7 @@ fn pairs_section(h: &mut String, r: &EvalReport) {
             super::pairs::PairRule::Parenthesised => "parenthesised definition",
             super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
             super::pairs::PairRule::Nearest => "nearest long form",
+            super::pairs::PairRule::Listed => "abbreviation-list entry",
         };
         let _ = write!(
             h,

@@ -212,6 +212,7 @@ fn errors_section(s: &mut String, r: &EvalReport) {
     if !r.has_pairs() {
         return;
     }
+    definitions_section(s, r);
     let pc = &r.pair_counts;
     let _ = writeln!(
         s,
@@ -234,10 +235,91 @@ fn errors_section(s: &mut String, r: &EvalReport) {
                 super::pairs::PairRule::Parenthesised => "parenthesised definition",
                 super::pairs::PairRule::Remention => "re-mention of a bracketed definition",
                 super::pairs::PairRule::Nearest => "nearest long form",
+                super::pairs::PairRule::Listed => "abbreviation-list entry",
             },
             markup(&rec.tokens, g, from, to),
             markup(&rec.tokens, p, from, to)
         );
+    }
+}
+
+/// Pair errors listed per kind (missed, wrong) in the reports.
+pub const PAIR_ERRORS_SHOWN: usize = 50;
+
+/// Definition pairs against the gold definitions, the pair errors, and the rules / model / hybrid table.
+fn definitions_section(s: &mut String, r: &EvalReport) {
+    let Some(d) = &r.definitions else { return };
+    let pct = |x: f64| format!("{:.2}", 100.0 * x);
+    let p = &d.pairs;
+    let _ = writeln!(
+        s,
+        "\n### Definition pairs (`{}`)\n\n{} gold definitions, {} predicted pairs, {} right: **P {} · R {} · F1 {}**; \
+         glossary per sentence (short form → long form texts): P {} · R {} · F1 {}.\n",
+        d.mode.name(),
+        p.gold,
+        p.predicted,
+        p.correct,
+        pct(p.precision),
+        pct(p.recall),
+        pct(p.f1),
+        pct(d.glossary.precision),
+        pct(d.glossary.recall),
+        pct(d.glossary.f1)
+    );
+    let _ = writeln!(s, "| rule | gold | found (recall) | predicted | right (precision) |\n|---|---|---|---|---|");
+    for (rule, x) in &d.by_rule {
+        let _ = writeln!(
+            s,
+            "| {rule} | {} | {} ({}) | {} | {} ({}) |",
+            x.gold,
+            x.found,
+            pct(x.recall),
+            x.predicted,
+            x.correct,
+            pct(x.precision)
+        );
+    }
+    if !r.pair_modes.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nThe same sentences under each pair mode (`--pairs`):\n\n| pairs | micro F1 | AC F1 | LF F1 | pair P | pair R | pair F1 |\n|---|---|---|---|---|---|---|"
+        );
+        for m in &r.pair_modes {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                m.mode.name(),
+                pct(m.micro_f1),
+                pct(m.short_f1),
+                pct(m.long_f1),
+                pct(m.pairs.precision),
+                pct(m.pairs.recall),
+                pct(m.pairs.f1)
+            );
+        }
+    }
+    for (spurious, title) in [(false, "Missed definitions"), (true, "Wrong pairs")] {
+        let shown: Vec<_> = d.errors.iter().filter(|e| e.spurious == spurious).take(PAIR_ERRORS_SHOWN).collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "\n#### {title}\n");
+        for e in shown {
+            let rec = &r.records[e.sentence];
+            let (a, b) = hull(Some(&e.short), Some(&e.long));
+            let (from, to) = window(rec.len(), a, b, 3);
+            let (g, p) = &r.entities[e.sentence];
+            let _ = writeln!(
+                s,
+                "- sentence {}: `{}` ↔ `{}` ({})\n  - gold: {}\n  - pred: {}",
+                e.sentence + 1,
+                rec.tokens[e.short.start..e.short.end].join(" "),
+                rec.tokens[e.long.start..e.long.end].join(" "),
+                e.rule.name(),
+                markup(&rec.tokens, g, from, to),
+                markup(&rec.tokens, p, from, to)
+            );
+        }
     }
 }
 

@@ -11,6 +11,15 @@ use super::EvalReport;
 use crate::metrics::entity_scores::f64_or_nan;
 use crate::metrics::{EntityReport, Mode, Prf, TokenReport};
 
+/// [`super::definitions::DefinitionScores`] without the error list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefinitionSummary {
+    pub mode: crate::abbrev::PairMode,
+    pub pairs: super::definitions::Prf,
+    pub by_rule: BTreeMap<String, super::definitions::Prf>,
+    pub glossary: super::definitions::Prf,
+}
+
 /// The content of metrics.json. Headline figures use `mode`; both modes are kept in full.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsJson {
@@ -40,6 +49,9 @@ pub struct MetricsJson {
     /// Abbreviation ↔ long-form pair outcomes; absent when the label set has no `AC` and `LF` types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<PairCounts>,
+    /// Definition pairs against gold definitions (P/R/F1 overall, per rule, glossary); absent like `pairs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<DefinitionSummary>,
     pub length_buckets: Vec<LengthBucket>,
     #[serde(default)]
     pub calibration: Option<Calibration>,
@@ -69,6 +81,12 @@ impl MetricsJson {
             errors: r.errors.counts.clone(),
             errors_by_type: r.errors.counts_by_type.clone(),
             pairs: r.has_pairs().then(|| r.pair_counts.clone()),
+            definitions: r.definitions.as_ref().map(|d| DefinitionSummary {
+                mode: d.mode,
+                pairs: d.pairs.clone(),
+                by_rule: d.by_rule.clone(),
+                glossary: d.glossary.clone(),
+            }),
             length_buckets: r.length.clone(),
             calibration: r.calibration.clone(),
             micro_f1_interval: r.micro_f1_interval.clone(),

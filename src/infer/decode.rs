@@ -51,9 +51,15 @@ pub fn decode(log_probs: &[Vec<f32>], labels: &LabelSet, decoding: Decoding) -> 
 }
 
 fn viterbi(log_probs: &[Vec<f32>], labels: &LabelSet) -> Vec<usize> {
+    viterbi_scored(log_probs, labels).0
+}
+
+/// The most probable BIO-valid label sequence and its log-probability (`-inf` when no valid sequence exists,
+/// e.g. when a caller pinned impossible labels by setting the others to `-inf`).
+pub fn viterbi_scored(log_probs: &[Vec<f32>], labels: &LabelSet) -> (Vec<usize>, f32) {
     let n = log_probs.len();
     if n == 0 {
-        return Vec::new();
+        return (Vec::new(), 0.0);
     }
     let (allowed, start) = transitions(labels);
     let l = labels.len();
@@ -71,11 +77,12 @@ fn viterbi(log_probs: &[Vec<f32>], labels: &LabelSet) -> Vec<usize> {
         }
         score = next;
     }
-    let mut path = vec![argmax(&score); n];
+    let last = argmax(&score);
+    let mut path = vec![last; n];
     for w in (1..n).rev() {
         path[w - 1] = back[w][path[w]];
     }
-    path
+    (path, score[last])
 }
 
 #[cfg(test)]

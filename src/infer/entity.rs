@@ -72,6 +72,9 @@ pub struct TagOptions {
     /// pipeline's `stride`); `None` = the tagger's default (32). The native path windows sentences with the
     /// tagger's own stride.
     pub stride: Option<usize>,
+    /// How abbreviation definitions are decided (models with pair types; [`crate::abbrev::PairMode`]).
+    #[serde(default)]
+    pub pairs: crate::abbrev::PairMode,
 }
 
 impl TagOptions {

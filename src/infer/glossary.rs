@@ -1,10 +1,13 @@
 //! Abbreviation ↔ long-form pairs on *predicted* entities, and a document's glossary.
 //!
-//! Pairing is [`crate::evaluate::pairs::pair_entities`] — the same rules that pair gold spans in
-//! `nerkit evaluate` — applied sentence by sentence to the predicted entities, mapped onto the document's
-//! PLOD words. The glossary maps each abbreviation to its long form: the first bracketed definition in the
-//! document wins (else the first pair found for it), and every mention of the abbreviation (case-insensitive)
-//! is linked to it, also in sentences without a long form.
+//! Pairs are definitions read off the predicted entities sentence by sentence, on the document's PLOD words:
+//! by layout ([`crate::abbrev::definitions`]: `LF ( AC`, `AC ( LF`, abbreviation-list entries — the rules
+//! that derive gold definitions in `nerkit evaluate`) in `hybrid` and `rules` mode, or with the older pairing
+//! of `model` mode ([`crate::evaluate::pairs::pair_entities`]: also re-mentions and the nearest long form).
+//! Each pair says what it rests on ([`Evidence`]). The glossary maps each abbreviation to its long form: the
+//! first bracketed definition in the document wins (else the first pair found for it), other long forms given
+//! to the same abbreviation are kept beside it, and every mention of the abbreviation (case-insensitive) is
+//! linked to it, also in sentences without a long form.
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
@@ -13,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::entity::{entity_type, Entity};
 use super::text::{words_overlapping, Word};
+use crate::abbrev::hybrid::Adopted;
+use crate::abbrev::{definitions, letters, Evidence, PairMode};
 use crate::evaluate::pairs::{pair_entities, PairRule, AC, LF};
 use crate::labels::LabelSet;
 use crate::metrics::Span;
@@ -75,6 +80,8 @@ pub struct Pair {
     pub ac: usize,
     pub lf: usize,
     pub rule: PairRule,
+    /// What the pair rests on: the model's tags, the short form's letters, or both.
+    pub evidence: Evidence,
     /// The product of the two entities' scores.
     pub score: f32,
 }
@@ -83,24 +90,62 @@ pub struct Pair {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GlossaryEntry {
     pub long_form: String,
-    /// Entity indices of the defining pair.
+    /// Entity indices of the defining pair (the first bracketed definition, else the first pair).
     pub ac: usize,
     pub lf: usize,
     /// Entity indices of every mention of the abbreviation (the defining one included).
     pub mentions: Vec<usize>,
+    /// Other long forms the document gives the same abbreviation, with their pairs' entity indices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_definitions: Vec<OtherDefinition>,
+}
+
+/// A further, different definition of an abbreviation already in the glossary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OtherDefinition {
+    pub long_form: String,
+    pub ac: usize,
+    pub lf: usize,
 }
 
 pub type Glossary = BTreeMap<String, GlossaryEntry>;
 
+/// How one document's pairs are formed: the pair mode, and per sentence the definitions the hybrid decoder
+/// adopted ([`Adopted`]; empty when it did not run, e.g. under a Hugging Face strategy).
+pub struct PairingInput<'a> {
+    pub types: &'a PairTypes,
+    pub mode: PairMode,
+    pub adopted: &'a [Vec<Adopted>],
+}
+
 /// Pairs and glossary of one document. `entities` have byte offsets into `text`; `words` and `sentences` are
-/// the document's PLOD words and sentences (ranges of word indices); `types` names the short and long types.
+/// the document's PLOD words and sentences (ranges of word indices). In `hybrid` and `rules` mode a defined
+/// abbreviation's later mentions that the tagger left untagged become entities of the short type (as
+/// scispaCy links them), so `entities` may grow; they stay sorted by offset.
 pub fn pairs_and_glossary(
     text: &str,
     words: &[Word],
     sentences: &[Range<usize>],
-    entities: &[Entity],
-    types: &PairTypes,
+    entities: &mut Vec<Entity>,
+    input: &PairingInput,
 ) -> (Vec<Pair>, Glossary) {
+    let mut pairs = find_pairs(text, words, sentences, entities, input);
+    if input.mode != PairMode::Model {
+        link_mentions(text, words, entities, &mut pairs, &input.types.short);
+    }
+    pairs.sort_by_key(|p| (entities[p.ac].start, p.ac));
+    let glossary = glossary(entities, &pairs, &input.types.short);
+    (pairs, glossary)
+}
+
+fn find_pairs(
+    text: &str,
+    words: &[Word],
+    sentences: &[Range<usize>],
+    entities: &[Entity],
+    input: &PairingInput,
+) -> Vec<Pair> {
+    let types = input.types;
     // each short/long entity as a word span inside its sentence, typed AC/LF for the pairing rules
     let mut per_sentence: Vec<Vec<(Span, usize)>> = vec![Vec::new(); sentences.len()];
     for (k, e) in entities.iter().enumerate() {
@@ -133,15 +178,70 @@ pub fn pairs_and_glossary(
         let tokens: Vec<String> = words[r.clone()].iter().map(|w| w.text(text).to_string()).collect();
         let gold: Vec<Span> = spans.iter().map(|(sp, _)| sp.clone()).collect();
         let index = |sp: &Span| spans.iter().find(|(x, _)| x == sp).map(|(_, k)| *k);
-        for (ac, lf, rule) in pair_entities(&tokens, &gold) {
-            if let (Some(a), Some(l)) = (index(&ac), index(&lf)) {
-                pairs.push(Pair { ac: a, lf: l, rule, score: entities[a].score * entities[l].score });
+        let found: Vec<(Span, Span, PairRule)> = match input.mode {
+            PairMode::Model => pair_entities(&tokens, &gold),
+            PairMode::Rules | PairMode::Hybrid => {
+                definitions(&tokens, &gold, AC, LF).into_iter().map(|d| (d.short, d.long, d.rule)).collect()
+            }
+        };
+        let adopted = input.adopted.get(s).map_or(&[][..], Vec::as_slice);
+        for (ac, lf, rule) in found {
+            let (Some(a), Some(l)) = (index(&ac), index(&lf)) else { continue };
+            let moved =
+                adopted.iter().any(|d| !d.agreed && d.short == (ac.start..ac.end) && d.long == (lf.start..lf.end));
+            let long: Vec<&str> = tokens[lf.start..lf.end].iter().map(String::as_str).collect();
+            let evidence = if input.mode == PairMode::Rules || moved {
+                Evidence::Letters
+            } else if letters::aligns(&tokens[ac.start..ac.end].join(" "), &long) {
+                Evidence::Both
+            } else {
+                Evidence::Model
+            };
+            pairs.push(Pair { ac: a, lf: l, rule, evidence, score: entities[a].score * entities[l].score });
+        }
+    }
+    pairs
+}
+
+/// Adds, as entities of the `short` type, the untagged later mentions (same word, exact text) of every
+/// abbreviation a pair defines, re-sorts the entities by offset and re-indexes the pairs.
+fn link_mentions(text: &str, words: &[Word], entities: &mut Vec<Entity>, pairs: &mut [Pair], short: &str) {
+    let mut added = Vec::new();
+    for p in pairs.iter() {
+        let (sf, from) = (&entities[p.ac].text, entities[p.ac].end);
+        for w in words.iter().filter(|w| w.start >= from && w.text(text) == sf.as_str()) {
+            let covered = entities.iter().chain(&added).any(|e: &Entity| e.start < w.end && w.start < e.end);
+            if !covered {
+                let score = entities[p.ac].score;
+                added.push(Entity {
+                    label: short.to_string(),
+                    text: sf.clone(),
+                    start: w.start,
+                    end: w.end,
+                    score,
+                    word: None,
+                });
             }
         }
     }
-    pairs.sort_by_key(|p| (entities[p.ac].start, p.ac));
-    let glossary = glossary(entities, &pairs, &types.short);
-    (pairs, glossary)
+    if added.is_empty() {
+        return;
+    }
+    let old = entities.len();
+    entities.extend(added);
+    let mut order: Vec<usize> = (0..entities.len()).collect();
+    order.sort_by_key(|&i| (entities[i].start, i));
+    let mut new_index = vec![0; entities.len()];
+    for (new, &i) in order.iter().enumerate() {
+        new_index[i] = new;
+    }
+    let sorted: Vec<Entity> = order.iter().map(|&i| entities[i].clone()).collect();
+    *entities = sorted;
+    for p in pairs.iter_mut() {
+        p.ac = new_index[p.ac];
+        p.lf = new_index[p.lf];
+    }
+    debug_assert!(entities.len() > old);
 }
 
 fn glossary(entities: &[Entity], pairs: &[Pair], short: &str) -> Glossary {
@@ -158,9 +258,19 @@ fn glossary(entities: &[Entity], pairs: &[Pair], short: &str) -> Glossary {
         .into_values()
         .map(|p| {
             let k = key(p.ac);
+            let long_form = entities[p.lf].text.clone();
             let mentions =
                 (0..entities.len()).filter(|&i| entity_type(&entities[i].label) == short && key(i) == k).collect();
-            let entry = GlossaryEntry { long_form: entities[p.lf].text.clone(), ac: p.ac, lf: p.lf, mentions };
+            let mut other_definitions: Vec<OtherDefinition> = Vec::new();
+            for q in pairs.iter().filter(|q| key(q.ac) == k) {
+                let lf = &entities[q.lf].text;
+                let known = lf.to_lowercase() == long_form.to_lowercase()
+                    || other_definitions.iter().any(|o| o.long_form.to_lowercase() == lf.to_lowercase());
+                if !known {
+                    other_definitions.push(OtherDefinition { long_form: lf.clone(), ac: q.ac, lf: q.lf });
+                }
+            }
+            let entry = GlossaryEntry { long_form, ac: p.ac, lf: p.lf, mentions, other_definitions };
             (entities[p.ac].text.clone(), entry)
         })
         .collect()
@@ -187,11 +297,48 @@ mod tests {
         let words = split_words(text);
         let sentences = split_sentences(text, &words);
         assert_eq!(sentences.len(), 2);
-        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &ents, &PairTypes::plod());
-        assert_eq!(pairs, vec![Pair { ac: 1, lf: 0, rule: PairRule::Parenthesised, score: 0.25 }]);
+        let types = PairTypes::plod();
+        let input = PairingInput { types: &types, mode: PairMode::Hybrid, adopted: &[] };
+        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &mut ents.clone(), &input);
+        let both = Pair { ac: 1, lf: 0, rule: PairRule::Parenthesised, evidence: Evidence::Both, score: 0.25 };
+        assert_eq!(pairs, vec![both]);
         let entry = &glossary["MRI"];
         assert_eq!(entry.long_form, "magnetic resonance imaging");
         assert_eq!(entry.mentions, vec![1, 2]);
+        assert!(entry.other_definitions.is_empty());
+    }
+
+    #[test]
+    fn later_untagged_mentions_are_linked_and_a_second_definition_is_kept() {
+        let text = "Echo planar imaging (EPI) is fast. EPI is noisy. Elsewhere, EPI (enteric nervous system) differs; EPI again.";
+        let mut ents = vec![
+            entity(text, "LF", "Echo planar imaging", 0),
+            entity(text, "AC", "EPI", 0),
+            entity(text, "AC", "EPI", 2),
+            entity(text, "LF", "enteric nervous system", 0),
+        ];
+        let words = split_words(text);
+        let sentences = split_sentences(text, &words);
+        let types = PairTypes::plod();
+        let input = PairingInput { types: &types, mode: PairMode::Hybrid, adopted: &[] };
+        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &mut ents, &input);
+        // the untagged "EPI" of the second sentence and the last one became AC entities, in offset order
+        let acs: Vec<usize> = ents.iter().filter(|e| e.label == "AC").map(|e| e.start).collect();
+        assert_eq!(acs, text.match_indices("EPI").map(|(i, _)| i).collect::<Vec<_>>());
+        assert!(ents.windows(2).all(|w| w[0].start < w[1].start));
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[1].evidence, Evidence::Model, "\"EPI\" does not align with \"enteric nervous system\"");
+        let entry = &glossary["EPI"];
+        assert_eq!(entry.long_form, "Echo planar imaging");
+        assert_eq!(entry.mentions.len(), 4);
+        assert_eq!(entry.other_definitions.len(), 1);
+        assert_eq!(ents[entry.other_definitions[0].lf].text, "enteric nervous system");
+        // model mode keeps the tagger's entities as they are
+        let mut ents2 = ents[..0].to_vec();
+        ents2.extend([entity(text, "LF", "Echo planar imaging", 0), entity(text, "AC", "EPI", 0)]);
+        let model = PairingInput { types: &types, mode: PairMode::Model, adopted: &[] };
+        pairs_and_glossary(text, &words, &sentences, &mut ents2, &model);
+        assert_eq!(ents2.len(), 2);
     }
 
     #[test]
@@ -217,7 +364,8 @@ mod tests {
         let ents = vec![entity(text, "LONG", "magnetic resonance imaging", 0), entity(text, "SF", "MRI", 0)];
         let words = split_words(text);
         let sentences = split_sentences(text, &words);
-        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &ents, &types);
+        let input = PairingInput { types: &types, mode: PairMode::Hybrid, adopted: &[] };
+        let (pairs, glossary) = pairs_and_glossary(text, &words, &sentences, &mut ents.clone(), &input);
         assert_eq!(pairs.len(), 1);
         assert_eq!(glossary["MRI"].mentions, vec![1]);
     }

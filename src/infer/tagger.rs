@@ -10,8 +10,11 @@ use nerkit_export::inference::{inference_model, InferenceOptions};
 use nerkit_export::weights::Weights;
 
 use super::decode::{decode, Decoding};
+use super::glossary::PairTypes;
 use super::{load_backend, ort_backend::OrtBackend, tract_backend::TractBackend};
 use super::{Backend, BackendKind, BackendOptions, InferError, PaddedBatch};
+use crate::abbrev::hybrid::{self, Adopted};
+use crate::abbrev::{schwartz_hearst, HybridOptions, PairMode};
 use crate::labels::LabelSet;
 use crate::prepare::batch::batches_by_length;
 use crate::prepare::encode::{Encoder, Example};
@@ -33,6 +36,52 @@ pub fn decode_sentence(tags: &mut [WordTag], labels: &LabelSet, decoding: Decodi
     for (t, label) in tags.iter_mut().zip(decode(&lp, labels, decoding)) {
         t.label = label;
         t.score = t.log_probs[label].exp();
+    }
+}
+
+/// How a sentence's abbreviation definitions are decided ([`crate::abbrev::PairMode`]) for a model whose label
+/// set pairs ([`PairTypes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairDecoding {
+    pub types: PairTypes,
+    pub mode: PairMode,
+    pub hybrid: HybridOptions,
+}
+
+/// Applies the pair mode to one sentence already decoded with `decoding` (`words` are its words): `hybrid`
+/// re-decodes with the short forms' letters ([`crate::abbrev::hybrid`]; with argmax decoding only the adopted
+/// definitions' words change), `rules` replaces the tags by Schwartz–Hearst's (score 1), `model` keeps them.
+/// Returns the definitions the hybrid decoder adopted.
+pub fn decode_pairs(
+    words: &[&str],
+    tags: &mut [WordTag],
+    labels: &LabelSet,
+    decoding: Decoding,
+    pairs: &PairDecoding,
+) -> Vec<Adopted> {
+    let (short, long) = (pairs.types.short.as_str(), pairs.types.long.as_str());
+    match pairs.mode {
+        PairMode::Model => Vec::new(),
+        PairMode::Rules => {
+            let inside = labels.id(&format!("I-{short}")).is_some();
+            for (t, name) in tags.iter_mut().zip(schwartz_hearst::tags(words, short, long, inside)) {
+                t.label = labels.id(&name).unwrap_or(labels.outside_id());
+                t.score = 1.0;
+            }
+            Vec::new()
+        }
+        PairMode::Hybrid => {
+            let lp: Vec<Vec<f32>> = tags.iter().map(|t| t.log_probs.clone()).collect();
+            let (path, adopted) = hybrid::decode(words, &lp, labels, short, long, &pairs.hybrid);
+            let pinned = |w: usize| adopted.iter().any(|a| a.short.contains(&w) || a.long.contains(&w));
+            for (w, (t, label)) in tags.iter_mut().zip(path).enumerate() {
+                if decoding == Decoding::Viterbi || pinned(w) {
+                    t.label = label;
+                    t.score = t.log_probs[label].exp();
+                }
+            }
+            adopted
+        }
     }
 }
 

@@ -14,13 +14,15 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Decoder;
 
 use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
-use super::glossary::{pairs_and_glossary, Glossary, Pair, PairTypes};
+use super::glossary::{pairs_and_glossary, Glossary, Pair, PairTypes, PairingInput};
 use super::hf_pipeline::{self, Token};
 use super::lanes::on_lanes;
 use super::select::{self, BackendChoice};
-use super::tagger::{run_batched, tag_sentences, TagError};
+use super::tagger::{decode_pairs, run_batched, tag_sentences, PairDecoding, TagError};
 use super::text::{split_sentences, split_words, words_overlapping, Word};
 use super::{Backend, InferError};
+use crate::abbrev::hybrid::Adopted;
+use crate::abbrev::{schwartz_hearst, HybridOptions, PairMode};
 use crate::labels::LabelSet;
 use crate::metrics::entities::default_entities;
 use crate::prepare::encode::{EncodeOptions, Encoder};
@@ -184,7 +186,14 @@ impl TextTagger {
             })
             .collect();
         let mut out = if opts.aggregation.is_hf() {
-            let entities = self.hf_entities(texts, opts)?;
+            let mut entities = self.hf_entities(texts, opts)?;
+            if opts.pairs == PairMode::Rules {
+                if let Some(types) = &self.pairs {
+                    for ((text, (words, sentences)), e) in texts.iter().zip(&segmented).zip(&mut entities) {
+                        *e = rules_entities(text, words, sentences, types);
+                    }
+                }
+            }
             let (labels, pairs) = (&self.labels, self.pairs.as_ref());
             texts
                 .iter()
@@ -192,11 +201,11 @@ impl TextTagger {
                 .zip(entities)
                 .map(|((text, (words, sentences)), entities)| {
                     let tagged = sentences_from_entities(&words, &sentences, &entities, labels);
-                    finish(text, &words, &sentences, entities, tagged, pairs)
+                    finish(text, &words, &sentences, entities, tagged, pairs.map(|t| (t, opts.pairs, Vec::new())))
                 })
                 .collect()
         } else {
-            self.native(texts, segmented, decoding)?
+            self.native(texts, segmented, decoding, opts.pairs)?
         };
         if opts.offsets == Offsets::Chars {
             for (text, tagged) in texts.iter().zip(&mut out) {
@@ -211,6 +220,7 @@ impl TextTagger {
         texts: &[&str],
         segmented: Vec<(Vec<Word>, Vec<Range<usize>>)>,
         decoding: super::decode::Decoding,
+        mode: PairMode,
     ) -> Result<Vec<TaggedText>, TagError> {
         let mut flat: Vec<Vec<String>> = Vec::new();
         for (text, (words, sentences)) in texts.iter().zip(&segmented) {
@@ -219,17 +229,25 @@ impl TextTagger {
             }
         }
         let (encoder, labels, batch_size) = (&self.encoder, &self.labels, self.batch_size);
+        let mut flat_words = flat.iter();
         let words: Vec<usize> = flat.iter().map(Vec::len).collect();
         let tags = on_lanes(&mut self.lanes, &words, |backend, part| {
             tag_sentences(backend, encoder, &flat[part], batch_size, labels, decoding)
         })?;
         let mut tags = tags.into_iter();
+        let pair_decoding =
+            self.pairs.clone().map(|types| PairDecoding { types, mode, hybrid: HybridOptions::default() });
         let mut out = Vec::with_capacity(texts.len());
         for (text, (words, sentences)) in texts.iter().zip(segmented) {
             let mut entities = Vec::new();
             let mut tagged = Vec::new();
-            for r in &sentences {
-                let word_tags = tags.next().expect("one tag list per sentence");
+            let mut adopted = Vec::with_capacity(sentences.len());
+            for (r, sentence_words) in sentences.iter().zip(flat_words.by_ref()) {
+                let mut word_tags = tags.next().expect("one tag list per sentence");
+                if let Some(p) = &pair_decoding {
+                    let w: Vec<&str> = sentence_words.iter().map(String::as_str).collect();
+                    adopted.push(decode_pairs(&w, &mut word_tags, &self.labels, decoding, p));
+                }
                 let names: Vec<String> =
                     word_tags.iter().map(|t| self.labels.name(t.label).unwrap_or("O").to_string()).collect();
                 for span in default_entities(&names) {
@@ -247,7 +265,8 @@ impl TextTagger {
                 }
                 tagged.push(TaggedSentence { words: words[r.clone()].to_vec(), tags: names });
             }
-            out.push(finish(text, &words, &sentences, entities, tagged, self.pairs.as_ref()));
+            let pairing = self.pairs.as_ref().map(|t| (t, mode, adopted));
+            out.push(finish(text, &words, &sentences, entities, tagged, pairing));
         }
         Ok(out)
     }
@@ -318,22 +337,48 @@ impl TextTagger {
     }
 }
 
+/// Pairs and glossary for a model with pair types: the types, the pair mode and the hybrid decoder's adopted
+/// definitions per sentence.
+type Pairing<'a> = (&'a PairTypes, PairMode, Vec<Vec<Adopted>>);
+
 fn finish(
     text: &str,
     words: &[Word],
     sentences: &[Range<usize>],
-    entities: Vec<Entity>,
+    mut entities: Vec<Entity>,
     tagged: Vec<TaggedSentence>,
-    pair_types: Option<&PairTypes>,
+    pairing: Option<Pairing>,
 ) -> TaggedText {
-    let (pairs, glossary) = match pair_types {
-        Some(types) => {
-            let (p, g) = pairs_and_glossary(text, words, sentences, &entities, types);
+    let (pairs, glossary) = match pairing {
+        Some((types, mode, adopted)) => {
+            let input = PairingInput { types, mode, adopted: &adopted };
+            let (p, g) = pairs_and_glossary(text, words, sentences, &mut entities, &input);
             (Some(p), Some(g))
         }
         None => (None, None),
     };
     TaggedText { entities, pairs, glossary, sentences: tagged }
+}
+
+/// Schwartz–Hearst's entities for a text (the `rules` mode under a Hugging Face strategy): each sentence's
+/// definitions and later short-form mentions, typed with the model's pair types (byte offsets).
+fn rules_entities(text: &str, words: &[Word], sentences: &[Range<usize>], types: &PairTypes) -> Vec<Entity> {
+    let mut out = Vec::new();
+    for r in sentences {
+        let w: Vec<&str> = words[r.clone()].iter().map(|x| x.text(text)).collect();
+        for (range, is_short) in schwartz_hearst::entities(&w, &schwartz_hearst::definitions(&w)) {
+            let (first, last) = (&words[r.start + range.start], &words[r.start + range.end - 1]);
+            out.push(Entity {
+                label: if is_short { types.short.clone() } else { types.long.clone() },
+                text: text[first.start..last.end].to_string(),
+                start: first.start,
+                end: last.end,
+                score: 1.0,
+                word: None,
+            });
+        }
+    }
+    out
 }
 
 /// BIO word tags from entities with byte offsets (Hugging Face strategies): a word takes the first entity
