@@ -72,6 +72,30 @@ fn single_batch_and_hugging_face_shapes() {
     // pairs off; byte offsets; every strategy
     let no_pairs = post_json(s.addr, "/tag", &json!({"text": TEXTS[0], "pairs": false})).json();
     assert!(no_pairs.get("pairs").is_none() && no_pairs.get("glossary").is_none(), "{no_pairs}");
+    // the pair mode as a request option: Schwartz–Hearst alone answers without the model
+    let rules = post_json(s.addr, "/tag", &json!({"text": TEXTS[4], "pairs": "rules"})).json();
+    let texts: Vec<(&str, &str)> = rules["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["label"].as_str().unwrap(), e["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(texts, [("LF", "Echo planar imaging"), ("AC", "EPI")], "{rules}");
+    assert_eq!(
+        rules["pairs"],
+        json!([{"ac": 1, "lf": 0, "rule": "parenthesised", "evidence": "letters", "score": 1.0}])
+    );
+    for mode in ["model", "hybrid"] {
+        let v = post_json(s.addr, "/tag", &json!({"text": TEXTS[4], "pairs": mode})).json();
+        assert!(
+            v["pairs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| ["both", "model", "letters"].contains(&p["evidence"].as_str().unwrap())),
+            "{v}"
+        );
+    }
     for aggregation in ["native", "none", "simple", "first", "average", "max"] {
         let r = post_json(s.addr, "/tag", &json!({"text": TEXTS[2], "aggregation": aggregation}));
         assert_eq!(r.status, 200, "{aggregation}: {}", r.text());
@@ -168,7 +192,16 @@ fn malformed_cases() -> Vec<Case> {
         ("texts holds a number", "POST", "/tag", json_ct(), j(json!({"texts": ["a", 1]})), 400, "invalid_request"),
         ("text and texts", "POST", "/tag", json_ct(), j(json!({"text": "a", "texts": ["b"]})), 400, "invalid_request"),
         ("text null", "POST", "/tag", json_ct(), j(json!({"text": null})), 400, "invalid_request"),
-        ("pairs not bool", "POST", "/tag", json_ct(), j(json!({"text": "a", "pairs": "yes"})), 400, "invalid_request"),
+        ("pairs a number", "POST", "/tag", json_ct(), j(json!({"text": "a", "pairs": 3})), 400, "invalid_request"),
+        (
+            "unknown pair mode",
+            "POST",
+            "/tag",
+            json_ct(),
+            j(json!({"text": "a", "pairs": "yes"})),
+            422,
+            "invalid_option",
+        ),
         ("invalid UTF-8", "POST", "/tag", json_ct(), b"{\"text\": \"caf\xe9\"}".to_vec(), 400, "invalid_utf8"),
         ("lone surrogate", "POST", "/tag", json_ct(), b"{\"text\": \"\\ud800\"}".to_vec(), 400, "invalid_json"),
         (
@@ -271,6 +304,8 @@ fn malformed_and_oversized_inputs_get_json_4xx_and_the_server_stays_up() {
         assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: {v}");
         assert!(s.healthy(), "unhealthy after {what}");
     }
+    let v = post_json(s.addr, "/tag", &json!({"text": "a", "pairs": "yes"})).json();
+    assert!(v["error"].as_str().unwrap().contains(r#"true, false, "hybrid", "model" or "rules""#), "{v}");
     // errors are counted by kind
     let metrics = get(s.addr, "/metrics").text();
     assert!(metrics.contains("nerkit_http_errors_total{kind=\"invalid_json\",route=\"/tag\"}"), "{metrics}");

@@ -136,7 +136,35 @@ async fn the_page_shows_what_the_api_returns() {
         let lf = &ents[p["lf"].as_u64().unwrap() as usize]["text"];
         assert_eq!(cells[0].text().await.unwrap(), ac.as_str().unwrap());
         assert_eq!(cells[1].text().await.unwrap(), lf.as_str().unwrap());
+        let evidence = match p["evidence"].as_str().unwrap() {
+            "both" => "model + letters",
+            other => other,
+        };
+        assert_eq!(cells[3].text().await.unwrap(), evidence);
     }
+    // the Definitions select re-tags the text in that mode: rules alone answer as POST /tag with "pairs": "rules"
+    let rules = post_json(addr, "/tag", &json!({"text": TEXT, "pairs": "rules"})).json();
+    let rule_marks: Vec<(String, String)> = rules["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["text"].as_str().unwrap().to_string(), e["label"].as_str().unwrap().to_string()))
+        .collect();
+    assert_ne!(rule_marks, expected, "pick a text where the rules and the model differ");
+    let set_mode = "const s = document.getElementById('pairmode'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 0";
+    c.execute(set_mode, vec![json!("rules")]).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while marks(&c).await != rule_marks && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(marks(&c).await, rule_marks, "the rules' spans after picking `rules`");
+    assert!(c.find(Locator::Id("curl")).await.unwrap().text().await.unwrap().contains(r#""pairs":"rules""#));
+    c.execute(set_mode, vec![json!("hybrid")]).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while marks(&c).await != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(marks(&c).await, expected);
     // the entity table has one row per entity; the curl box holds the text
     assert_eq!(c.find_all(Locator::Css("#entities tbody tr[data-ents]")).await.unwrap().len(), expected.len());
     assert!(c.find(Locator::Id("curl")).await.unwrap().text().await.unwrap().contains("computed tomography (CT)"));

@@ -68,7 +68,7 @@ impl PairsOption {
                 "hybrid" => Ok(PairsOption::Mode(PairMode::Hybrid)),
                 "model" => Ok(PairsOption::Mode(PairMode::Model)),
                 "rules" => Ok(PairsOption::Mode(PairMode::Rules)),
-                other => Err(D::Error::custom(format!("unknown pair mode `{other}`: {expected}"))),
+                other => Err(D::Error::custom(format!("unknown variant `{other}` of `pairs`: {expected}"))),
             },
             other => Err(D::Error::custom(format!("{expected}, not {other}"))),
         }

@@ -1,14 +1,19 @@
 //! `nerkit bench --accuracy DATA`: each engine's entity micro F1 on labelled sentences beside its speed, and
 //! its paired F1 difference to the baseline engine on the same sentences (so an int8 drop is told from noise).
+//! Models with abbreviation pairs decode as `predict` does by default (hybrid) and also get a definition-pair
+//! F1.
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::Engine;
+use crate::abbrev::{HybridOptions, PairMode};
+use crate::infer::glossary::PairTypes;
+use crate::infer::tagger::PairDecoding;
 use crate::labels::LabelSet;
 use crate::prepare::encode::{EncodeOptions, Encoder};
-use crate::quantize::accuracy::{paired_delta, score, Labelled, PairedDelta, Scored};
+use crate::quantize::accuracy::{paired_delta, score_with_pairs, Labelled, PairedDelta, Scored};
 
 /// One engine's accuracy.
 #[derive(Clone, Debug, Serialize)]
@@ -19,6 +24,9 @@ pub struct AccuracyRow {
     pub f1: f64,
     /// F1 per entity type.
     pub per_type: BTreeMap<String, f64>,
+    /// Definition-pair F1 (models with pair types; hybrid decoding, as `predict` answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairs_f1: Option<f64>,
     /// `f1 - baseline f1` in points with its 95 % paired bootstrap interval; `None` for the baseline itself
     /// or when the baseline could not run.
     pub vs_baseline: Option<PairedDelta>,
@@ -37,9 +45,14 @@ pub fn measure(
     let labelled = Labelled::load(data, &labels, limit)?;
     let tokenizer = crate::model::ModelDir::open(model_dir)?.tokenizer()?;
     let encoder = Encoder::new(tokenizer, EncodeOptions::default())?;
+    let pairs = PairTypes::for_model(Some(model_dir), &labels).map_err(anyhow::Error::msg)?.map(|types| PairDecoding {
+        types,
+        mode: PairMode::Hybrid,
+        hybrid: HybridOptions::default(),
+    });
     let mut scored: Vec<(String, Scored)> = Vec::new();
     for engine in engines.iter_mut() {
-        let s = score(engine.backend.as_mut(), &encoder, &labelled, &labels)
+        let s = score_with_pairs(engine.backend.as_mut(), &encoder, &labelled, &labels, pairs.as_ref())
             .map_err(|e| anyhow::anyhow!("{} on {}: {e}", engine.name, data.display()))?;
         scored.push((engine.name.clone(), s));
     }
@@ -52,6 +65,7 @@ pub fn measure(
             sentences: labelled.len(),
             f1: s.f1,
             per_type: s.per_type,
+            pairs_f1: s.pairs_f1,
         })
         .collect())
 }

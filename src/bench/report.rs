@@ -38,7 +38,7 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
     }
     if let Some(first) = report.accuracy.first() {
         out += &format!(
-            "accuracy on {} sentences (entity micro F1, Viterbi; difference to {baseline} paired on the same sentences, 95 % bootstrap interval):\n",
+            "accuracy on {} sentences (entity micro F1, Viterbi (hybrid with pair types); difference to {baseline} paired on the same sentences, 95 % bootstrap interval):\n",
             first.sentences
         );
         for a in &report.accuracy {
@@ -47,7 +47,8 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
                 let lf = d.per_type.get("LF").map_or(String::new(), |x| format!(", LF {:+.2}", x.0));
                 format!("  {:+.2} points [{:+.2}, {:+.2}]{lf}", d.micro, d.micro_low, d.micro_high)
             });
-            out += &format!("  {:<15} F1 {:.4} ({}){delta}\n", a.backend, a.f1, types.join(", "));
+            let pairs = a.pairs_f1.map_or(String::new(), |f| format!(", definition pairs F1 {f:.4}"));
+            out += &format!("  {:<15} F1 {:.4} ({}{pairs}){delta}\n", a.backend, a.f1, types.join(", "));
         }
     }
     if let Some(first) = report.end_to_end.first() {
@@ -398,7 +399,8 @@ pub fn html(report: &BenchReport, baseline: &str) -> Result<String, String> {
             esc(baseline)
         );
         for a in &report.accuracy {
-            let types: Vec<String> = a.per_type.iter().map(|(k, f)| format!("{} {f:.4}", esc(k))).collect();
+            let mut types: Vec<String> = a.per_type.iter().map(|(k, f)| format!("{} {f:.4}", esc(k))).collect();
+            types.extend(a.pairs_f1.map(|f| format!("definition pairs {f:.4}")));
             let (d, i, lf) = match &a.vs_baseline {
                 Some(d) => (
                     format!("{:+.2}", d.micro),

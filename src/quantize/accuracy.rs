@@ -7,8 +7,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::evaluate::bootstrap::{paired_f1_difference, DifferenceInterval};
+use crate::evaluate::{definitions, PredictionRecord};
 use crate::infer::decode::Decoding;
-use crate::infer::tagger::tag_sentences;
+use crate::infer::tagger::{decode_pairs, tag_sentences, PairDecoding};
 use crate::infer::Backend;
 use crate::labels::LabelSet;
 use crate::metrics::{default_entities, entity_report, Mode, Span};
@@ -66,6 +67,9 @@ pub struct Scored {
     pub per_type: BTreeMap<String, f64>,
     /// Sentences per second of the tagging (tokenisation, inference, Viterbi), one pass.
     pub sentences_per_s: f64,
+    /// Definition-pair F1 against the gold definitions, when scored with a pair decoding
+    /// ([`score_with_pairs`]).
+    pub pairs_f1: Option<f64>,
 }
 
 /// Tags `data` with `backend` (Viterbi decoding, batches of 32) and scores it.
@@ -75,17 +79,48 @@ pub fn score(
     data: &Labelled,
     labels: &LabelSet,
 ) -> anyhow::Result<Scored> {
+    score_with_pairs(backend, encoder, data, labels, None)
+}
+
+/// [`score`], with `pairs` (models with pair types) deciding abbreviation definitions as `predict` does and the
+/// definition pairs scored too.
+pub fn score_with_pairs(
+    backend: &mut dyn Backend,
+    encoder: &Encoder,
+    data: &Labelled,
+    labels: &LabelSet,
+    pairs: Option<&PairDecoding>,
+) -> anyhow::Result<Scored> {
     let start = Instant::now();
-    let tags = tag_sentences(backend, encoder, &data.words, 32, labels, Decoding::Viterbi)?;
+    let mut tags = tag_sentences(backend, encoder, &data.words, 32, labels, Decoding::Viterbi)?;
+    if let Some(p) = pairs {
+        for (words, t) in data.words.iter().zip(&mut tags) {
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            decode_pairs(&w, t, labels, Decoding::Viterbi, p);
+        }
+    }
     let seconds = start.elapsed().as_secs_f64();
     let pred: Vec<Vec<String>> =
         tags.iter().map(|s| s.iter().map(|w| labels.labels()[w.label].clone()).collect()).collect();
     let report = entity_report(&data.tags, &pred, Mode::Default)?;
+    let spans: Vec<Vec<Span>> = pred.iter().map(|t| default_entities(t)).collect();
+    let pairs_f1 = pairs.map(|p| {
+        let records: Vec<PredictionRecord> = data
+            .words
+            .iter()
+            .zip(&data.tags)
+            .zip(&pred)
+            .map(|((w, g), t)| PredictionRecord::new(w.clone(), g.clone(), t.clone()))
+            .collect();
+        let entities: Vec<(Vec<Span>, Vec<Span>)> = data.gold.iter().cloned().zip(spans.iter().cloned()).collect();
+        definitions::score(&records, &entities, p.mode).pairs.f1
+    });
     Ok(Scored {
-        spans: pred.iter().map(|t| default_entities(t)).collect(),
+        spans,
         f1: report.micro.f1,
         per_type: report.per_type.iter().map(|(k, p)| (k.clone(), p.f1)).collect(),
         sentences_per_s: data.len() as f64 / seconds.max(1e-9),
+        pairs_f1,
     })
 }
 
