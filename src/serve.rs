@@ -28,7 +28,17 @@ impl ServeEngine {
         threads: Option<usize>,
         lanes: usize,
     ) -> Result<ServeEngine, TagError> {
-        let tagger = TextTagger::open_lanes(model_dir, choice, threads, Some(lanes))?;
+        Self::open_lanes(model_dir, choice, threads, Some(lanes))
+    }
+
+    /// [`Self::open`] with the device's default lane count when `lanes` is `None` (as `nerkit predict` does).
+    pub fn open_lanes(
+        model_dir: &Path,
+        choice: BackendChoice,
+        threads: Option<usize>,
+        lanes: Option<usize>,
+    ) -> Result<ServeEngine, TagError> {
+        let tagger = TextTagger::open_lanes(model_dir, choice, threads, lanes)?;
         let backend = tagger.engine_label(choice);
         Ok(ServeEngine { tagger, model_id: model_dir.display().to_string(), backend })
     }

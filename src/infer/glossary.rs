@@ -203,12 +203,26 @@ fn find_pairs(
     pairs
 }
 
+/// Lowercase English words that are never linked as later mentions of an abbreviation: in lowercased text
+/// "ALL" (acute lymphoblastic leukaemia) or "OR" (odds ratio) would otherwise tag every "all" and "or".
+const COMMON_WORDS: &[&str] = &[
+    "a", "ad", "all", "am", "an", "and", "any", "are", "as", "at", "be", "but", "by", "can", "did", "do", "does",
+    "each", "for", "from", "had", "has", "have", "he", "her", "his", "how", "if", "in", "is", "it", "its", "may", "me",
+    "most", "no", "nor", "not", "now", "of", "on", "one", "or", "our", "out", "per", "see", "she", "so", "some",
+    "such", "than", "that", "the", "then", "they", "this", "to", "two", "up", "us", "use", "was", "we", "were", "who",
+    "why", "will", "with", "yet", "you",
+];
+
 /// Adds, as entities of the `short` type, the untagged later mentions (same word, exact text) of every
-/// abbreviation a pair defines, re-sorts the entities by offset and re-indexes the pairs.
+/// abbreviation a pair defines — except common lowercase words ([`COMMON_WORDS`]) —, re-sorts the entities by
+/// offset and re-indexes the pairs.
 fn link_mentions(text: &str, words: &[Word], entities: &mut Vec<Entity>, pairs: &mut [Pair], short: &str) {
     let mut added = Vec::new();
     for p in pairs.iter() {
         let (sf, from) = (&entities[p.ac].text, entities[p.ac].end);
+        if COMMON_WORDS.contains(&sf.as_str()) {
+            continue;
+        }
         for w in words.iter().filter(|w| w.start >= from && w.text(text) == sf.as_str()) {
             let covered = entities.iter().chain(&added).any(|e: &Entity| e.start < w.end && w.start < e.end);
             if !covered {
@@ -333,6 +347,12 @@ mod tests {
         assert_eq!(entry.mentions.len(), 4);
         assert_eq!(entry.other_definitions.len(), 1);
         assert_eq!(ents[entry.other_definitions[0].lf].text, "enteric nervous system");
+        // a common lowercase word is not linked: "or" defined as odds ratio leaves the conjunction alone
+        let text2 = "odds ratio ( or ) was 2 or more.";
+        let mut ents3 = vec![entity(text2, "LF", "odds ratio", 0), entity(text2, "AC", "or", 0)];
+        let (w2, s2) = (split_words(text2), split_sentences(text2, &split_words(text2)));
+        pairs_and_glossary(text2, &w2, &s2, &mut ents3, &input);
+        assert_eq!(ents3.len(), 2);
         // model mode keeps the tagger's entities as they are
         let mut ents2 = ents[..0].to_vec();
         ents2.extend([entity(text, "LF", "Echo planar imaging", 0), entity(text, "AC", "EPI", 0)]);
