@@ -103,7 +103,19 @@ pub fn to_wire(t: TaggedText) -> api::TagResult {
             glossary
                 .into_iter()
                 .map(|(k, g)| {
-                    (k, api::GlossaryEntry { long_form: g.long_form, ac: g.ac, lf: g.lf, mentions: g.mentions })
+                    let other_definitions = g
+                        .other_definitions
+                        .into_iter()
+                        .map(|o| api::OtherDefinition { long_form: o.long_form, ac: o.ac, lf: o.lf })
+                        .collect();
+                    let entry = api::GlossaryEntry {
+                        long_form: g.long_form,
+                        ac: g.ac,
+                        lf: g.lf,
+                        mentions: g.mentions,
+                        other_definitions,
+                    };
+                    (k, entry)
                 })
                 .collect()
         }),
@@ -153,4 +165,47 @@ pub fn refuse_untrained(model: &Path) -> Result<PathBuf, String> {
         return Err(format!("model directory {} does not exist", model.display()));
     }
     Ok(model.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abbrev::{Evidence, PairRule};
+    use crate::infer::glossary::{GlossaryEntry, OtherDefinition, Pair};
+    use crate::infer::Entity;
+
+    #[test]
+    fn the_wire_keeps_every_field_of_pairs_and_glossary() {
+        let e = |label: &str, text: &str, start| Entity {
+            label: label.into(),
+            text: text.into(),
+            start,
+            end: start + text.len(),
+            score: 0.5,
+            word: None,
+        };
+        let entities =
+            vec![e("LF", "echo planar imaging", 0), e("AC", "EPI", 21), e("LF", "epithelium", 27), e("AC", "EPI", 40)];
+        let pair = |ac, lf, evidence| Pair { ac, lf, rule: PairRule::Parenthesised, evidence, score: 0.25 };
+        let other = OtherDefinition { long_form: "epithelium".into(), ac: 3, lf: 2 };
+        let entry = GlossaryEntry {
+            long_form: "echo planar imaging".into(),
+            ac: 1,
+            lf: 0,
+            mentions: vec![1, 3],
+            other_definitions: vec![other],
+        };
+        let tagged = TaggedText {
+            entities,
+            pairs: Some(vec![pair(1, 0, Evidence::Both), pair(3, 2, Evidence::Model)]),
+            glossary: Some([("EPI".to_string(), entry)].into()),
+            sentences: Vec::new(),
+        };
+        // the wire answer serialises to the same JSON as the tagger's own record (what `nerkit predict` writes)
+        let own = serde_json::to_value(&tagged).unwrap();
+        let wire = serde_json::to_value(to_wire(tagged)).unwrap();
+        assert_eq!(wire, own);
+        assert_eq!(wire["pairs"][1]["evidence"], "model");
+        assert_eq!(wire["glossary"]["EPI"]["other_definitions"][0]["long_form"], "epithelium");
+    }
 }

@@ -166,8 +166,10 @@ fn trained_model_evaluates_and_exports_consistently() {
         let m: serde_json::Value = serde_json::from_str(&read(&eval_dir.join("metrics.json"))).unwrap();
         m["micro_f1"].as_f64().unwrap()
     };
+    // training scores the model's own (Viterbi) decoding; `evaluate` adds hybrid abbreviation decoding by
+    // default, `--pairs model` reproduces training's figure
     let e1 = dir.path().join("eval-checkpoint");
-    nerkit(&["evaluate", "--model", &path(&best), "--data", &path(&val), "--out", &path(&e1)]);
+    nerkit(&["evaluate", "--model", &path(&best), "--data", &path(&val), "--out", &path(&e1), "--pairs", "model"]);
     assert!((micro_f1(&e1) - best_f1).abs() < 1e-9, "{} vs {best_f1}", micro_f1(&e1));
 
     let exported = dir.path().join("export");
@@ -189,6 +191,8 @@ fn trained_model_evaluates_and_exports_consistently() {
             &path(&val),
             "--out",
             &path(&e),
+            "--pairs",
+            "model",
         ]);
         assert!((micro_f1(&e) - best_f1).abs() < 1e-9, "{backend}: {} vs {best_f1}", micro_f1(&e));
     }

@@ -79,11 +79,24 @@ async fn tag(c: &Client, text: &str) {
 }
 
 async fn marks(c: &Client) -> Vec<(String, String)> {
+    try_marks(c).await.expect("the highlighted spans")
+}
+
+/// The highlighted spans, or `None` when the page re-rendered while they were read (stale elements).
+async fn try_marks(c: &Client) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for m in c.find_all(Locator::Css("#doc mark.ent")).await.unwrap() {
-        out.push((m.text().await.unwrap(), m.attr("data-label").await.unwrap().unwrap()));
+    for m in c.find_all(Locator::Css("#doc mark.ent")).await.ok()? {
+        out.push((m.text().await.ok()?, m.attr("data-label").await.ok()??));
     }
-    out
+    Some(out)
+}
+
+/// Waits (up to 30 s) until the highlighted spans equal `expected`.
+async fn wait_for_marks(c: &Client, expected: &[(String, String)]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while try_marks(c).await.as_deref() != Some(expected) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn screenshot(c: &Client, name: &str) {
@@ -153,17 +166,11 @@ async fn the_page_shows_what_the_api_returns() {
     assert_ne!(rule_marks, expected, "pick a text where the rules and the model differ");
     let set_mode = "const s = document.getElementById('pairmode'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 0";
     c.execute(set_mode, vec![json!("rules")]).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while marks(&c).await != rule_marks && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_marks(&c, &rule_marks).await;
     assert_eq!(marks(&c).await, rule_marks, "the rules' spans after picking `rules`");
     assert!(c.find(Locator::Id("curl")).await.unwrap().text().await.unwrap().contains(r#""pairs":"rules""#));
     c.execute(set_mode, vec![json!("hybrid")]).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while marks(&c).await != expected && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_marks(&c, &expected).await;
     assert_eq!(marks(&c).await, expected);
     // the entity table has one row per entity; the curl box holds the text
     assert_eq!(c.find_all(Locator::Css("#entities tbody tr[data-ents]")).await.unwrap().len(), expected.len());

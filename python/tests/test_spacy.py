@@ -68,3 +68,23 @@ def test_missing_model_config_is_a_clear_error():
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match="model"):
         nlp.add_pipe("nerkit")
+
+
+def test_a_pipeline_with_its_own_tokenizer(trained):
+    # a tokenizer that splits on spaces only: "(EPI)" is one token, so nerkit's "EPI" widens onto it
+    class Whitespace:
+        def __init__(self, vocab):
+            self.vocab = vocab
+
+        def __call__(self, text):
+            from spacy.tokens import Doc as D
+
+            words = text.split(" ")
+            return D(self.vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = Whitespace(nlp.vocab)
+    nlp.add_pipe("nerkit", config={"model": str(trained), "pairs": "rules"})
+    doc = nlp("We used echo planar imaging (EPI) here.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("echo planar imaging", "LF"), ("(EPI)", "AC")]
+    assert [(a.text, a._.long_form.text) for a in doc._.abbreviations] == [("(EPI)", "echo planar imaging")]

@@ -172,6 +172,17 @@ pub struct GlossaryEntry {
     pub lf: usize,
     /// Entity indices of every mention of the abbreviation.
     pub mentions: Vec<usize>,
+    /// Other long forms the text gives the same abbreviation (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_definitions: Vec<OtherDefinition>,
+}
+
+/// A further, different definition of an abbreviation in the glossary: its long form and the pair's entities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OtherDefinition {
+    pub long_form: String,
+    pub ac: usize,
+    pub lf: usize,
 }
 
 /// The answer for one text.

@@ -1,7 +1,7 @@
 //! `nerkit bench --accuracy DATA`: each engine's entity micro F1 on labelled sentences beside its speed, and
 //! its paired F1 difference to the baseline engine on the same sentences (so an int8 drop is told from noise).
-//! Models with abbreviation pairs decode as `predict` does by default (hybrid) and also get a definition-pair
-//! F1.
+//! Models with abbreviation pairs also get a definition-pair F1, their tags decoded as `predict` decodes them by
+//! default (hybrid); the entity scores stay Viterbi's, each engine's own output.
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub struct AccuracyRow {
     pub f1: f64,
     /// F1 per entity type.
     pub per_type: BTreeMap<String, f64>,
-    /// Definition-pair F1 (models with pair types; hybrid decoding, as `predict` answers).
+    /// Definition-pair F1 (models with pair types; hybrid decoding, as `predict` answers; entity F1 is Viterbi's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs_f1: Option<f64>,
     /// `f1 - baseline f1` in points with its 95 % paired bootstrap interval; `None` for the baseline itself

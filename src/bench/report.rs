@@ -38,7 +38,7 @@ pub fn table(report: &BenchReport, baseline: &str) -> String {
     }
     if let Some(first) = report.accuracy.first() {
         out += &format!(
-            "accuracy on {} sentences (entity micro F1, Viterbi (hybrid with pair types); difference to {baseline} paired on the same sentences, 95 % bootstrap interval):\n",
+            "accuracy on {} sentences (entity micro F1, Viterbi; definition pairs with hybrid decoding; difference to {baseline} paired on the same sentences, 95 % bootstrap interval):\n",
             first.sentences
         );
         for a in &report.accuracy {

@@ -82,8 +82,9 @@ pub fn score(
     score_with_pairs(backend, encoder, data, labels, None)
 }
 
-/// [`score`], with `pairs` (models with pair types) deciding abbreviation definitions as `predict` does and the
-/// definition pairs scored too.
+/// [`score`], and with `pairs` (models with pair types) also the definition-pair F1 of the tags decoded as
+/// `predict` decodes them (`pairs.mode`, hybrid by default). The entity scores stay those of Viterbi decoding, so
+/// that engines are compared on their own outputs.
 pub fn score_with_pairs(
     backend: &mut dyn Backend,
     encoder: &Encoder,
@@ -92,19 +93,21 @@ pub fn score_with_pairs(
     pairs: Option<&PairDecoding>,
 ) -> anyhow::Result<Scored> {
     let start = Instant::now();
-    let mut tags = tag_sentences(backend, encoder, &data.words, 32, labels, Decoding::Viterbi)?;
-    if let Some(p) = pairs {
-        for (words, t) in data.words.iter().zip(&mut tags) {
-            let w: Vec<&str> = words.iter().map(String::as_str).collect();
-            decode_pairs(&w, t, labels, Decoding::Viterbi, p);
-        }
-    }
+    let tags = tag_sentences(backend, encoder, &data.words, 32, labels, Decoding::Viterbi)?;
     let seconds = start.elapsed().as_secs_f64();
-    let pred: Vec<Vec<String>> =
-        tags.iter().map(|s| s.iter().map(|w| labels.labels()[w.label].clone()).collect()).collect();
+    let names = |tags: &[Vec<crate::infer::tagger::WordTag>]| -> Vec<Vec<String>> {
+        tags.iter().map(|s| s.iter().map(|w| labels.labels()[w.label].clone()).collect()).collect()
+    };
+    let pred = names(&tags);
     let report = entity_report(&data.tags, &pred, Mode::Default)?;
     let spans: Vec<Vec<Span>> = pred.iter().map(|t| default_entities(t)).collect();
     let pairs_f1 = pairs.map(|p| {
+        let mut decoded = tags.clone();
+        for (words, t) in data.words.iter().zip(&mut decoded) {
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            decode_pairs(&w, t, labels, Decoding::Viterbi, p);
+        }
+        let pred = names(&decoded);
         let records: Vec<PredictionRecord> = data
             .words
             .iter()
@@ -112,7 +115,8 @@ pub fn score_with_pairs(
             .zip(&pred)
             .map(|((w, g), t)| PredictionRecord::new(w.clone(), g.clone(), t.clone()))
             .collect();
-        let entities: Vec<(Vec<Span>, Vec<Span>)> = data.gold.iter().cloned().zip(spans.iter().cloned()).collect();
+        let entities: Vec<(Vec<Span>, Vec<Span>)> =
+            data.gold.iter().cloned().zip(pred.iter().map(|t| default_entities(t))).collect();
         definitions::score(&records, &entities, p.mode).pairs.f1
     });
     Ok(Scored {
