@@ -61,10 +61,7 @@ fn bench_reports_each_backend_and_shape_or_why_it_was_skipped() {
 }
 
 fn plod_sentences(n: usize) -> Vec<Vec<String>> {
-    let dir = std::env::var("PLOD_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/plod/plod-cw-2024-lowercased")
-    });
-    let text = std::fs::read_to_string(dir.join("train.jsonl")).expect("PLOD data in ../shared/data/plod");
+    let text = std::fs::read_to_string(common::plod_train()).expect("PLOD-CW train.jsonl");
     text.lines()
         .take(n)
         .map(|l| {

@@ -9,8 +9,6 @@
 //! Needs the ONNX Runtime library and the embedded model (`make setup`) and `../shared/data/plod`.
 mod common;
 
-use std::path::PathBuf;
-
 use nerkit::infer::decode::Decoding;
 use nerkit::infer::tagger::tag_sentences;
 use nerkit::infer::{Backend, PaddedBatch};
@@ -30,10 +28,7 @@ use nerkit_export::weights::{Tensor, Weights};
 use common::{embedded_dir, formula_classifier};
 
 fn plod_sentences(skip: usize, n: usize) -> Vec<Vec<String>> {
-    let dir = std::env::var("PLOD_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/plod/plod-cw-2024-lowercased")
-    });
-    let text = std::fs::read_to_string(dir.join("train.jsonl")).expect("PLOD data in ../shared/data/plod");
+    let text = std::fs::read_to_string(common::plod_train()).expect("PLOD-CW train.jsonl");
     text.lines()
         .skip(skip)
         .take(n)

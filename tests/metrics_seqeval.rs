@@ -1,5 +1,7 @@
 //! nerkit's entity metrics against numbers produced by seqeval 1.2.2 itself
 //! (`scripts/fixtures/seqeval_fixtures.py`; the fixtures are committed, no Python needed here).
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -114,25 +116,12 @@ fn random_corpora_match_seqeval_in_both_modes() {
     }
 }
 
-/// PLOD-CW train.jsonl: `$PLOD_DIR`, else the nearest ancestor holding `shared/data/plod`.
-fn plod_train() -> Option<PathBuf> {
-    let rel = "plod-cw-2024-lowercased/train.jsonl";
-    if let Ok(d) = std::env::var("PLOD_DIR") {
-        return Some(Path::new(&d).join(rel));
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/data/plod"))
-        .find(|p| p.is_dir())
-        .map(|p| p.join(rel))
-}
-
 #[test]
 fn corrupted_plod_predictions_match_seqeval() {
     let labels = LabelSet::plod();
     // Tokens and gold tags come from the shared PLOD file (never copied into the repository); the fixture holds
     // only the corrupted predictions for its first 200 sentences.
-    let train = plod_train().filter(|p| p.is_file()).expect("PLOD data not found: set PLOD_DIR or provide ../shared");
+    let train = common::plod_train();
     let text = std::fs::read_to_string(&train).unwrap();
     let preds = std::fs::read_to_string(fixture_dir().join("plod_corrupted_preds.jsonl")).unwrap();
     let records: Vec<(Vec<String>, Vec<String>)> = text

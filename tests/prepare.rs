@@ -1,26 +1,14 @@
 //! Tokenization, alignment and windows on the real PLOD-CW train file with the embedded MiniLM tokenizer.
 //!
-//! Needs `NERKIT_HOME` (or `./.nerkit`) provisioned by `make setup`, and the PLOD data: `PLOD_DIR`, else the first
-//! ancestor of the crate directory holding `shared/data/plod`.
+//! Needs `NERKIT_HOME` (or `./.nerkit`) provisioned by `make setup`, and the PLOD data (`tests/common::plod`).
+mod common;
+
 use nerkit::data::Sentence;
 use nerkit::labels::LabelSet;
 use nerkit::prepare::{
     load_prepared, merge_windows, prepare_to_dir, split_text, EncodeOptions, Encoder, Example, PrepareRequest,
     IGNORE_INDEX,
 };
-use std::path::PathBuf;
-
-fn plod_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLOD_DIR").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared").join("data").join("plod"))
-        .find(|p| p.is_dir())
-        .expect("PLOD data not found: set PLOD_DIR or keep the checkout next to shared/data/plod")
-}
 
 fn train_sentences() -> Vec<Sentence> {
     #[derive(serde::Deserialize)]
@@ -28,7 +16,7 @@ fn train_sentences() -> Vec<Sentence> {
         tokens: Vec<String>,
         ner_tags: Vec<String>,
     }
-    let path = plod_dir().join("plod-cw-2024-lowercased").join("train.jsonl");
+    let path = common::plod_train();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .enumerate()

@@ -4,16 +4,22 @@
 //! - [`letters`]: the letter alignment of a short form with a long form;
 //! - [`schwartz_hearst`]: the 2003 rules on the words of a sentence (the `rules` mode and the baseline);
 //! - [`definitions`]: definitions read off entity spans by layout (gold definitions, and the hybrid's pairs);
-//! - [`hybrid`]: the default decoding, where the model's scores and the letters choose a long form together.
+//! - [`hybrid`]: the default decoding, where the model's scores and the letters choose a long form together;
+//! - [`model_pairing`]: `--pairs model`, the pairing by layout, re-mention and distance of the model's entities.
 pub mod definitions;
 pub mod hybrid;
 pub mod letters;
+pub mod model_pairing;
 pub mod schwartz_hearst;
 
 use serde::{Deserialize, Serialize};
 
 pub use definitions::{definitions, Definition};
 pub use hybrid::HybridOptions;
+
+/// The PLOD types: abbreviation (short form) and long form.
+pub const AC: &str = "AC";
+pub const LF: &str = "LF";
 
 /// How a pair was formed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

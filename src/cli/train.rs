@@ -33,19 +33,26 @@ pub struct Args {
     /// Tagging scheme of the data files (default: detected per file); converted to IOB2 on read.
     #[arg(long, value_enum)]
     scheme: Option<crate::data::Scheme>,
+    /// Passes over the training data (default 4; the recipes in configs/ set their own).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Peak learning rate of AdamW after linear warm-up, then linear decay (default 5e-5).
     #[arg(long)]
     lr: Option<f64>,
+    /// Windows per optimizer step (default 16).
     #[arg(long = "batch-size")]
     batch_size: Option<usize>,
     /// Batches: shuffled (uniform, like PyTorch) or bucketed (similar lengths together, less padding).
     #[arg(long, value_enum)]
     batching: Option<crate::prepare::batch::Batching>,
+    /// Longest window in sub-word tokens, special tokens included (8–512, default 128); longer sentences are cut
+    /// into overlapping windows.
     #[arg(long = "max-len")]
     max_len: Option<usize>,
+    /// Cross-entropy weight per label: none (default), inverse or sqrt-inverse label frequency.
     #[arg(long = "class-weights", value_enum)]
     class_weights: Option<ClassWeighting>,
+    /// Loss: cross-entropy (default) or focal.
     #[arg(long, value_enum)]
     loss: Option<LossKind>,
     /// Seed of initialisation, batch order and dropout.
@@ -63,6 +70,7 @@ pub struct Args {
     /// Validate and ship an exponential moving average of the weights with this decay (0 = off), e.g. 0.995.
     #[arg(long = "ema-decay")]
     ema_decay: Option<f64>,
+    /// Where the training graph runs: cpu (default), cuda, or auto (CUDA when available).
     #[arg(long, value_enum)]
     device: Option<Device>,
     /// Validation decoding: viterbi (BIO-constrained) or argmax.

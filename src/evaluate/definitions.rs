@@ -4,15 +4,15 @@
 //! `AC ( LF )`, and abbreviation-list entries `AC , LF ;` / `AC : LF .` / `AC = LF ;`). A predicted pair is
 //! right when both its spans equal a gold definition's (same sentence, same words). Predicted pairs are read
 //! off the predicted spans the same way, except in `model` mode, whose pairing also links re-mentions and the
-//! nearest long form ([`super::pairs::pair_entities`]). Each record is also a document for the glossary score:
+//! nearest long form ([`crate::abbrev::model_pairing`]). Each record is also a document for the glossary score:
 //! the set of (short form, long form) texts, lowercased, defined in it.
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::pairs::{pair_entities, AC, LF};
 use super::PredictionRecord;
-use crate::abbrev::{definitions, PairMode, PairRule};
+use crate::abbrev::model_pairing::pair_entities;
+use crate::abbrev::{definitions, PairMode, PairRule, AC, LF};
 use crate::metrics::Span;
 
 /// Counts and precision / recall / F1.

@@ -3,7 +3,7 @@
 //! Pairs are definitions read off the predicted entities sentence by sentence, on the document's PLOD words:
 //! by layout ([`crate::abbrev::definitions`]: `LF ( AC`, `AC ( LF`, abbreviation-list entries — the rules
 //! that derive gold definitions in `nerkit evaluate`) in `hybrid` and `rules` mode, or with the older pairing
-//! of `model` mode ([`crate::evaluate::pairs::pair_entities`]: also re-mentions and the nearest long form).
+//! of `model` mode ([`crate::abbrev::model_pairing`]: also re-mentions and the nearest long form).
 //! Each pair says what it rests on ([`Evidence`]). The glossary maps each abbreviation to its long form: the
 //! first bracketed definition in the document wins (else the first pair found for it), other long forms given
 //! to the same abbreviation are kept beside it, and every mention of the abbreviation (case-insensitive) is
@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::entity::{entity_type, Entity};
 use super::text::{words_overlapping, Word};
 use crate::abbrev::hybrid::Adopted;
-use crate::abbrev::{definitions, letters, Evidence, PairMode};
-use crate::evaluate::pairs::{pair_entities, PairRule, AC, LF};
+use crate::abbrev::model_pairing::pair_entities;
+use crate::abbrev::{definitions, letters, Evidence, PairMode, PairRule, AC, LF};
 use crate::labels::LabelSet;
 use crate::metrics::Span;
 

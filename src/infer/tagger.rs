@@ -16,7 +16,7 @@ use super::{Backend, BackendKind, BackendOptions, InferError, PaddedBatch};
 use crate::abbrev::hybrid::{self, Adopted};
 use crate::abbrev::{schwartz_hearst, HybridOptions, PairMode};
 use crate::labels::LabelSet;
-use crate::prepare::batch::batches_by_length;
+use crate::prepare::batch::length_sorted_batches;
 use crate::prepare::encode::{Encoder, Example};
 use crate::prepare::windows::{merge_windows, MergeError};
 use crate::prepare::PrepareError;
@@ -191,7 +191,8 @@ pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> R
     }
 }
 
-/// Runs `seqs` through `backend` in length-sorted batches; returns each sequence's `[len, labels]` logits.
+/// Runs `seqs` through `backend` in length-sorted batches ([`length_sorted_batches`]); returns each sequence's
+/// `[len, labels]` logits in the order of `seqs`.
 pub fn run_batched(
     backend: &mut dyn Backend,
     seqs: &[Vec<i64>],
@@ -201,7 +202,7 @@ pub fn run_batched(
     let lengths: Vec<usize> = seqs.iter().map(Vec::len).collect();
     let batch_size = backend.max_batch_size().map_or(batch_size, |m| m.min(batch_size)).max(1);
     let mut out = vec![Array2::zeros((0, 0)); seqs.len()];
-    for indices in batches_by_length(&lengths, batch_size, 0) {
+    for indices in length_sorted_batches(&lengths, batch_size) {
         let batch: Vec<Vec<i64>> = indices.iter().map(|&i| seqs[i].clone()).collect();
         let logits = backend.run(&PaddedBatch::from_sequences(&batch, pad_id))?;
         for (row, &i) in indices.iter().enumerate() {

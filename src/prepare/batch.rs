@@ -61,6 +61,14 @@ pub fn batches_by_length(lengths: &[usize], batch_size: usize, seed: u64) -> Vec
     out
 }
 
+/// Inference batches: `0..lengths.len()` sorted by length (stable) and cut into batches of `batch_size`, so each
+/// batch pads to nearly its own length. Training uses [`batches_by_length`] instead, which keeps randomness.
+pub fn length_sorted_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
 /// A training batch: the model inputs padded to the longest example ([`PaddedBatch`], what inference runs on)
 /// plus the labels, `[batch, max_len]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +114,14 @@ mod tests {
             word_ids: (0..len).map(Some).collect(),
             window: WindowSpan { sentence_index: 0, words: 0..len, owned: 0..len },
         }
+    }
+
+    #[test]
+    fn inference_batches_are_sorted_by_length() {
+        let lengths = [5, 1, 9, 3, 7, 3];
+        let b = length_sorted_batches(&lengths, 4);
+        assert_eq!(b, vec![vec![1, 3, 5, 0], vec![4, 2]]);
+        assert!(length_sorted_batches(&[], 4).is_empty());
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub fn tiny_model(dir: &Path, num_labels: usize) -> PathBuf {
     model
 }
 
+/// The PLOD data root (`plod-cw-2024-lowercased/`, `sdu-aaai22-sci-en-bio/` inside): [`nerkit::data::plod_dir`]
+/// (`$PLOD_DIR`, else the nearest ancestor holding `shared/data/plod`).
+pub fn plod() -> PathBuf {
+    nerkit::data::plod_dir().unwrap_or_else(|e| panic!("this test needs the offline PLOD data: {e}"))
+}
+
+/// PLOD-CW's train.jsonl ([`plod`]).
+pub fn plod_train() -> PathBuf {
+    plod().join("plod-cw-2024-lowercased/train.jsonl")
+}
+
 /// The embedded MiniLM's directory; fails with the setup command when it is not installed.
 pub fn embedded_dir() -> PathBuf {
     let dir = nerkit::paths::embedded_model_dir();
