@@ -8,14 +8,18 @@
 //!   line (a killed run) is dropped first and redone. Each record is written with one `write` and flushed.
 //! - Bad lines (not UTF-8, no `text`, empty document) stop with `file:line`; with `on_error = skip` they go to
 //!   `<output>.errors.jsonl` instead. Nothing is dropped silently.
+pub mod input;
+mod sink;
+
 use std::collections::HashSet;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
 use crate::data::Scheme;
 use crate::infer::{TagOptions, TaggedText, TextTagger};
+use sink::Sink;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -226,157 +230,125 @@ pub struct PredictSummary {
     pub bad_lines: usize,
 }
 
-/// Runs `job` with `tagger`; `progress` is told the number of documents done.
+/// Runs `job` with `tagger`: documents in input order ([`input`]) pass the shard, resume and bad-line checks
+/// ([`Gate`]), are tagged in rounds of `chunk` documents (or `chunk_bytes` of text) and written by the [`Sink`];
+/// `progress` is told the number of documents done after each round.
 pub fn run(tagger: &mut TextTagger, job: &PredictJob, progress: &dyn Fn(usize)) -> anyhow::Result<PredictSummary> {
-    use anyhow::Context;
     let mut summary = PredictSummary::default();
-    let done = match (&job.output, job.resume, job.format) {
-        (Some(p), true, Format::Jsonl) => completed_ids(p).with_context(|| format!("reading {}", p.display()))?,
-        (Some(p), true, Format::Brat) => std::fs::read_dir(p)
-            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".ann").map(String::from)).collect())
-            .unwrap_or_default(),
-        (_, true, _) => anyhow::bail!("--resume needs --output FILE with --format jsonl or brat"),
-        _ => HashSet::new(),
-    };
-    let mut sink: Box<dyn Write> = match (&job.output, job.format) {
-        (Some(dir), Format::Brat) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Box::new(std::io::sink())
-        }
-        (None, Format::Brat) => anyhow::bail!("--format brat writes one .txt + .ann per document: give --output DIR"),
-        (Some(p), _) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(job.resume)
-                .truncate(!job.resume)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?;
-            Box::new(f)
-        }
-        (None, _) => Box::new(std::io::stdout().lock()),
-    };
-    let mut errors: Option<std::fs::File> = None;
-    let errors_path = job.output.as_ref().map_or_else(
-        || PathBuf::from("predict.errors.jsonl"),
-        |p| PathBuf::from(format!("{}.errors.jsonl", p.display())),
-    );
+    let mut gate = Gate::new(job)?;
+    let mut sink = Sink::open(job)?;
     let mut pending: Vec<Document> = Vec::new();
-    let mut flush =
-        |pending: &mut Vec<Document>, summary: &mut PredictSummary, sink: &mut dyn Write| -> anyhow::Result<()> {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let texts: Vec<&str> = pending.iter().map(|d| d.text.as_str()).collect();
-            let tagged = tagger.tag(&texts, &job.options)?;
-            for (doc, t) in pending.iter().zip(&tagged) {
-                summary.documents += 1;
-                summary.sentences += t.sentences.len();
-                summary.entities += t.entities.len();
-                match job.format {
-                    Format::Jsonl => {
-                        let mut line = serde_json::to_vec(&record(doc, t))?;
-                        line.push(b'\n');
-                        sink.write_all(&line)?;
-                    }
-                    Format::Conll => sink.write_all(conll(doc, t, job.scheme).as_bytes())?,
-                    Format::Brat => {
-                        let dir = job.output.as_ref().expect("checked above");
-                        let name = brat_name(&doc.id);
-                        std::fs::write(dir.join(format!("{name}.txt")), &doc.text)?;
-                        // .ann last: its presence marks the document done for --resume
-                        std::fs::write(dir.join(format!("{name}.ann")), brat_ann(t))?;
-                    }
-                }
-            }
-            sink.flush()?;
+    // bytes of text in `pending`, kept as documents arrive (summing it per document made a round quadratic)
+    let mut pending_bytes = 0;
+    for item in input::open(job)? {
+        let (k, item) = item?;
+        let Some(doc) = gate.admit(k, item, &mut summary)? else { continue };
+        pending_bytes += doc.text.len();
+        pending.push(doc);
+        if pending.len() >= job.chunk.max(1) || pending_bytes >= job.chunk_bytes {
+            tag_round(tagger, job, &mut pending, &mut sink, &mut summary)?;
             progress(summary.documents);
-            pending.clear();
-            Ok(())
+            pending_bytes = 0;
+        }
+    }
+    if !pending.is_empty() {
+        tag_round(tagger, job, &mut pending, &mut sink, &mut summary)?;
+        progress(summary.documents);
+    }
+    Ok(summary)
+}
+
+/// Tags the documents of one round together and writes them; empties `pending`.
+fn tag_round(
+    tagger: &mut TextTagger,
+    job: &PredictJob,
+    pending: &mut Vec<Document>,
+    sink: &mut Sink,
+    summary: &mut PredictSummary,
+) -> anyhow::Result<()> {
+    let texts: Vec<&str> = pending.iter().map(|d| d.text.as_str()).collect();
+    let tagged = tagger.tag(&texts, &job.options)?;
+    for (doc, t) in pending.iter().zip(&tagged) {
+        summary.documents += 1;
+        summary.sentences += t.sentences.len();
+        summary.entities += t.entities.len();
+        sink.write(doc, t)?;
+    }
+    sink.flush()?;
+    pending.clear();
+    Ok(())
+}
+
+/// Which documents of the input this run tags: its shard, not already done (`--resume`), well-formed — a bad
+/// line stops the run, or with `--on-error skip` goes to `<output>.errors.jsonl`.
+struct Gate {
+    shard: Option<Shard>,
+    /// Ids (and brat file names) already in the output.
+    done: HashSet<String>,
+    brat: bool,
+    on_error: OnError,
+    errors_path: PathBuf,
+    errors: Option<std::fs::File>,
+}
+
+impl Gate {
+    fn new(job: &PredictJob) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let done = match (&job.output, job.resume, job.format) {
+            (Some(p), true, Format::Jsonl) => completed_ids(p).with_context(|| format!("reading {}", p.display()))?,
+            (Some(p), true, Format::Brat) => std::fs::read_dir(p)
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".ann").map(String::from)).collect()
+                })
+                .unwrap_or_default(),
+            (_, true, _) => anyhow::bail!("--resume needs --output FILE with --format jsonl or brat"),
+            _ => HashSet::new(),
         };
-    let mut handle = |item: Result<Document, BadLine>,
-                      k: usize,
-                      pending: &mut Vec<Document>,
-                      summary: &mut PredictSummary|
-     -> anyhow::Result<()> {
-        if let Some(s) = job.shard {
-            if k % s.count != s.index {
-                return Ok(());
-            }
+        let errors_path = job.output.as_ref().map_or_else(
+            || PathBuf::from("predict.errors.jsonl"),
+            |p| PathBuf::from(format!("{}.errors.jsonl", p.display())),
+        );
+        Ok(Gate {
+            shard: job.shard,
+            done,
+            brat: job.format == Format::Brat,
+            on_error: job.on_error,
+            errors_path,
+            errors: None,
+        })
+    }
+
+    /// The document at input position `k` if this run tags it.
+    fn admit(
+        &mut self,
+        k: usize,
+        item: Result<Document, BadLine>,
+        summary: &mut PredictSummary,
+    ) -> anyhow::Result<Option<Document>> {
+        if self.shard.is_some_and(|s| k % s.count != s.index) {
+            return Ok(None);
         }
         match item {
             Ok(doc)
-                if done.contains(&id_key(&doc.id))
-                    || (job.format == Format::Brat && done.contains(&brat_name(&doc.id))) =>
+                if self.done.contains(&id_key(&doc.id)) || (self.brat && self.done.contains(&brat_name(&doc.id))) =>
             {
-                summary.skipped_resume += 1
+                summary.skipped_resume += 1;
+                Ok(None)
             }
-            Ok(doc) => pending.push(doc),
-            Err(bad) if job.on_error == OnError::Skip => {
+            Ok(doc) => Ok(Some(doc)),
+            Err(bad) if self.on_error == OnError::Skip => {
                 summary.bad_lines += 1;
-                tracing::warn!("{bad} (written to {})", errors_path.display());
-                if errors.is_none() {
-                    errors = Some(std::fs::OpenOptions::new().create(true).append(true).open(&errors_path)?);
+                tracing::warn!("{bad} (written to {})", self.errors_path.display());
+                if self.errors.is_none() {
+                    self.errors = Some(std::fs::OpenOptions::new().create(true).append(true).open(&self.errors_path)?);
                 }
                 let rec = json!({"origin": bad.origin, "line": bad.line, "error": bad.message, "raw": bad.raw});
-                writeln!(errors.as_mut().expect("opened"), "{rec}")?;
+                writeln!(self.errors.as_mut().expect("opened"), "{rec}")?;
+                Ok(None)
             }
             Err(bad) => {
-                anyhow::bail!("{bad} (--on-error skip writes such lines to {} and goes on)", errors_path.display())
-            }
-        }
-        Ok(())
-    };
-    match &job.input {
-        None => {
-            for (k, t) in job.texts.iter().enumerate() {
-                handle(parse_line(t.as_bytes(), k + 1, "argument", false), k, &mut pending, &mut summary)?;
-            }
-        }
-        Some(path) => {
-            let origin = path.display().to_string();
-            let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                let f = std::fs::File::open(path).with_context(|| format!("opening {origin}"))?;
-                Box::new(std::io::BufReader::with_capacity(1 << 20, f))
-            };
-            if job.whole_file {
-                let mut bytes = Vec::new();
-                let mut reader = reader;
-                reader.read_to_end(&mut bytes).with_context(|| format!("reading {origin}"))?;
-                let item = parse_line(&bytes, 1, &origin, false).map(|mut d| {
-                    d.id = json!(Path::new(&origin)
-                        .file_stem()
-                        .map_or(origin.clone(), |s| s.to_string_lossy().into_owned()));
-                    d
-                });
-                handle(item, 0, &mut pending, &mut summary)?;
-            } else {
-                let mut reader = reader;
-                let mut buf = Vec::new();
-                let mut k = 0;
-                // bytes of text in `pending`, kept as documents arrive (summing it per line made a round quadratic)
-                let mut pending_bytes = 0;
-                loop {
-                    buf.clear();
-                    let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {origin}"))?;
-                    if n == 0 {
-                        break;
-                    }
-                    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                    let before = pending.len();
-                    handle(parse_line(line, k + 1, &origin, job.jsonl), k, &mut pending, &mut summary)?;
-                    k += 1;
-                    pending_bytes += pending[before..].iter().map(|d| d.text.len()).sum::<usize>();
-                    if pending.len() >= job.chunk.max(1) || pending_bytes >= job.chunk_bytes {
-                        flush(&mut pending, &mut summary, sink.as_mut())?;
-                        pending_bytes = 0;
-                    }
-                }
+                anyhow::bail!("{bad} (--on-error skip writes such lines to {} and goes on)", self.errors_path.display())
             }
         }
     }
-    flush(&mut pending, &mut summary, sink.as_mut())?;
-    Ok(summary)
 }
