@@ -21,4 +21,5 @@ pub mod quantize;
 pub mod report;
 pub mod runtime;
 pub mod serve;
+pub mod timing;
 pub mod train;

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::accuracy::{paired_delta, score, Labelled, PairedDelta};
 use super::calibrate::{batches, collect, ranges};
 use super::sensitivity::{self, groups, logit_rmse, probe_logits, session, GroupCost};
-use crate::bench::{time_engines, Engine, TokenSpace};
 use crate::labels::LabelSet;
 use crate::prepare::encode::Encoder;
+use crate::timing::{time_engines, Engine, TokenSpace};
 
 /// Settings of the guard.
 #[derive(Clone, Debug)]
