@@ -6,7 +6,7 @@
 //! (f32 [batch, sequence, num_labels]).
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
 
 use crate::runtime::{Device, RuntimeError};
 
@@ -50,52 +50,11 @@ pub enum InferError {
     Batch(String),
 }
 
-/// A padded batch of token sequences (all three int64 [batch, sequence]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PaddedBatch {
-    pub input_ids: Array2<i64>,
-    pub attention_mask: Array2<i64>,
-    pub token_type_ids: Array2<i64>,
-}
+pub use crate::prepare::batch::PaddedBatch;
 
-impl PaddedBatch {
-    /// Right-pads `sequences` with `pad_id` to the longest one (mask 0, token type 0).
-    pub fn from_sequences(sequences: &[Vec<i64>], pad_id: i64) -> PaddedBatch {
-        let (b, s) = (sequences.len(), sequences.iter().map(Vec::len).max().unwrap_or(0));
-        let mut ids = Array2::from_elem((b, s), pad_id);
-        let mut mask = Array2::zeros((b, s));
-        for (i, seq) in sequences.iter().enumerate() {
-            for (j, &t) in seq.iter().enumerate() {
-                ids[[i, j]] = t;
-                mask[[i, j]] = 1;
-            }
-        }
-        PaddedBatch { input_ids: ids, attention_mask: mask, token_type_ids: Array2::zeros((b, s)) }
-    }
-
-    pub fn batch_size(&self) -> usize {
-        self.input_ids.nrows()
-    }
-
-    pub fn seq_len(&self) -> usize {
-        self.input_ids.ncols()
-    }
-
-    /// Checks that the three arrays have one shape and at least one token.
-    pub fn validate(&self) -> Result<(), InferError> {
-        let shape = self.input_ids.dim();
-        if self.attention_mask.dim() != shape || self.token_type_ids.dim() != shape {
-            return Err(InferError::Batch(format!(
-                "input_ids {:?}, attention_mask {:?}, token_type_ids {:?} differ",
-                shape,
-                self.attention_mask.dim(),
-                self.token_type_ids.dim()
-            )));
-        }
-        if shape.0 == 0 || shape.1 == 0 {
-            return Err(InferError::Batch(format!("empty batch {shape:?}")));
-        }
-        Ok(())
+impl From<crate::prepare::batch::BadBatch> for InferError {
+    fn from(e: crate::prepare::batch::BadBatch) -> Self {
+        InferError::Batch(e.0)
     }
 }
 

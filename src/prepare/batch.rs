@@ -6,7 +6,6 @@
 //! [`Batching::Shuffled`] is the plain alternative (what a PyTorch `DataLoader(shuffle=True)` does): more padding,
 //! but every batch is a uniform sample of the data, so every token weighs the same in the loss on average.
 use super::encode::{Example, IGNORE_INDEX};
-use crate::infer::PaddedBatch;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -60,6 +59,60 @@ pub fn batches_by_length(lengths: &[usize], batch_size: usize, seed: u64) -> Vec
     out.shuffle(&mut rng);
     out
 }
+
+/// A padded batch of token sequences (all three int64 [batch, sequence]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaddedBatch {
+    pub input_ids: Array2<i64>,
+    pub attention_mask: Array2<i64>,
+    pub token_type_ids: Array2<i64>,
+}
+
+impl PaddedBatch {
+    /// Right-pads `sequences` with `pad_id` to the longest one (mask 0, token type 0).
+    pub fn from_sequences(sequences: &[Vec<i64>], pad_id: i64) -> PaddedBatch {
+        let (b, s) = (sequences.len(), sequences.iter().map(Vec::len).max().unwrap_or(0));
+        let mut ids = Array2::from_elem((b, s), pad_id);
+        let mut mask = Array2::zeros((b, s));
+        for (i, seq) in sequences.iter().enumerate() {
+            for (j, &t) in seq.iter().enumerate() {
+                ids[[i, j]] = t;
+                mask[[i, j]] = 1;
+            }
+        }
+        PaddedBatch { input_ids: ids, attention_mask: mask, token_type_ids: Array2::zeros((b, s)) }
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.input_ids.nrows()
+    }
+
+    pub fn seq_len(&self) -> usize {
+        self.input_ids.ncols()
+    }
+
+    /// Checks that the three arrays have one shape and at least one token.
+    pub fn validate(&self) -> Result<(), BadBatch> {
+        let shape = self.input_ids.dim();
+        if self.attention_mask.dim() != shape || self.token_type_ids.dim() != shape {
+            return Err(BadBatch(format!(
+                "input_ids {:?}, attention_mask {:?}, token_type_ids {:?} differ",
+                shape,
+                self.attention_mask.dim(),
+                self.token_type_ids.dim()
+            )));
+        }
+        if shape.0 == 0 || shape.1 == 0 {
+            return Err(BadBatch(format!("empty batch {shape:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// A [`PaddedBatch`] whose arrays disagree in shape, or that holds no token.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadBatch(pub String);
 
 /// Inference batches: `0..lengths.len()` sorted by length (stable) and cut into batches of `batch_size`, so each
 /// batch pads to nearly its own length. Training uses [`batches_by_length`] instead, which keeps randomness.
