@@ -5,6 +5,7 @@
 pub mod abbrev;
 pub mod analyze;
 pub mod bench;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod data;
@@ -18,7 +19,6 @@ pub mod paths;
 pub mod predict;
 pub mod prepare;
 pub mod quantize;
-pub mod report;
 pub mod runtime;
 pub mod serve;
 pub mod timing;

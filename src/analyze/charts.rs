@@ -36,7 +36,7 @@ trait Chart {
 
 /// Draws every chart into `out_dir`; returns the PNG and SVG paths.
 pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<PathBuf>, AnalyzeError> {
-    crate::report::register_fonts();
+    crate::charts::register_fonts();
     let mut files = Vec::new();
     files.extend(save(&TagChart(analysis), out_dir, "label_distribution")?);
     let words =

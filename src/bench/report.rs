@@ -158,7 +158,7 @@ fn row<'a>(report: &'a BenchReport, backend: &str, shape: (usize, usize)) -> Opt
 }
 
 fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult) -> Result<String, String> {
-    crate::report::register_fonts();
+    crate::charts::register_fonts();
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();

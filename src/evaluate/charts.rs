@@ -53,7 +53,7 @@ trait Chart {
 }
 
 fn render(chart: &impl Chart, dir: &Path, name: &str, title: &str) -> Result<ChartFile, EvalError> {
-    crate::report::register_fonts();
+    crate::charts::register_fonts();
     let png = dir.join(format!("{name}.png"));
     let svg_path = dir.join(format!("{name}.svg"));
     let fail = |path: &Path, message: String| EvalError::Chart { path: path.into(), message };

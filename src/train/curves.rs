@@ -149,7 +149,7 @@ where
 
 /// Renders the run's curves next to its `metrics.csv`.
 pub fn write(run_dir: &Path) -> Result<(), TrainError> {
-    crate::report::register_fonts();
+    crate::charts::register_fonts();
     let curves = read(&run_dir.join("metrics.csv"))?;
     let err = |path: &Path| {
         let path = path.to_path_buf();

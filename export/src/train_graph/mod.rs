@@ -18,13 +18,9 @@
 //! The evaluation graph is the forward graph (built without dropout) plus the same loss: inputs are the
 //! forward inputs, the trainable parameters under the same names, `labels`, `class_weights`; outputs `loss`
 //! and `logits`.
-#[path = "train/adamw.rs"]
 pub mod adamw;
-#[path = "train/cpu_ops.rs"]
 pub mod cpu_ops;
-#[path = "train/dropout.rs"]
 pub mod dropout;
-#[path = "train/loss.rs"]
 pub mod loss;
 
 use crate::autodiff::{self, shapes::Facts, shapes::SymDim, AutodiffError};

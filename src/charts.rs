@@ -1,4 +1,5 @@
-//! Shared report plumbing: chart fonts (plotters + ab_glyph with an embedded DejaVu font).
+//! What every chart shares: its font (plotters + ab_glyph with an embedded DejaVu font). The charts themselves
+//! live with what they show: `analyze/charts.rs`, `train/curves.rs`, `evaluate/charts.rs`, `bench/report.rs`.
 use std::sync::Once;
 
 static FONT: Once = Once::new();
