@@ -15,29 +15,9 @@ pub enum LossKind {
 
 pub use crate::runtime::Device;
 
-/// Which of nerkit's CPU kernels training uses (config `cpu_kernels`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum CpuKernels {
-    /// Standard ONNX ops only.
-    Off,
-    /// Dropout and AdamW kernels: bitwise the standard ops' values.
-    Exact,
-    /// Also the attention softmax, GELU and LayerNorm kernels: the standard ops' values to rounding.
-    #[default]
-    All,
-}
-
-impl From<CpuKernels> for nerkit_export::train_graph::cpu_ops::CpuKernels {
-    fn from(k: CpuKernels) -> Self {
-        use nerkit_export::train_graph::cpu_ops::CpuKernels as Graph;
-        match k {
-            CpuKernels::Off => Graph::Off,
-            CpuKernels::Exact => Graph::Exact,
-            CpuKernels::All => Graph::All,
-        }
-    }
-}
+/// Which of nerkit's CPU kernels training uses (config `cpu_kernels`: `off`, `exact`, `all`). One type with the
+/// graph builder's; training's default is `all` ([`TrainConfig::default`]), the builder's `off`.
+pub use nerkit_export::train_graph::cpu_ops::CpuKernels;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -49,7 +49,7 @@ pub fn build(
         },
         ema: tc.ema_decay > 0.0,
         sparse_word_embedding_grad: !on_cuda,
-        cpu_kernels: if on_cuda { CpuKernels::Off } else { tc.cpu_kernels.into() },
+        cpu_kernels: if on_cuda { CpuKernels::Off } else { tc.cpu_kernels },
         ..TrainGraphConfig::new(nerkit_export::bert::LOGITS, num_labels)
     };
 

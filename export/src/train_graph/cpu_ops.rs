@@ -32,8 +32,10 @@
 //!   from a row-sparse gradient ([`super::adamw::update_rows`]).
 use crate::builder::GraphBuilder;
 
-/// Which of nerkit's CPU kernels a training graph uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which of nerkit's CPU kernels a training graph uses (the training config's `cpu_kernels`: `off`, `exact`,
+/// `all`). The graph builder's default is `off`, the standard ops every engine runs; `nerkit train` defaults to `all`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CpuKernels {
     /// Standard ONNX ops only: the graph runs on every engine.
     #[default]
