@@ -142,6 +142,51 @@ pub fn score(records: &[PredictionRecord], entities: &[(Vec<Span>, Vec<Span>)], 
     }
 }
 
+fn pct(x: f64) -> String {
+    format!("{:.2}", 100.0 * x)
+}
+
+impl DefinitionScores {
+    /// Header and rows of the per-rule table, as the reports print them.
+    pub fn rule_table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let header = vec!["rule", "gold", "found (recall)", "predicted", "right (precision)"];
+        let rows = self
+            .by_rule
+            .iter()
+            .map(|(rule, x)| {
+                vec![
+                    rule.clone(),
+                    x.gold.to_string(),
+                    format!("{} ({})", x.found, pct(x.recall)),
+                    x.predicted.to_string(),
+                    format!("{} ({})", x.correct, pct(x.precision)),
+                ]
+            })
+            .collect();
+        (header, rows)
+    }
+}
+
+/// Header and rows of the rules / model / hybrid table, as the reports print them.
+pub fn modes_table(modes: &[ModeRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec!["pairs", "micro F1", "AC F1", "LF F1", "pair P", "pair R", "pair F1"];
+    let rows = modes
+        .iter()
+        .map(|m| {
+            vec![
+                m.mode.name().to_string(),
+                pct(m.micro_f1),
+                pct(m.short_f1),
+                pct(m.long_f1),
+                pct(m.pairs.precision),
+                pct(m.pairs.recall),
+                pct(m.pairs.f1),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
 /// One pair mode's headline figures on the same sentences (the report's rules / model / hybrid table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModeRow {

@@ -356,6 +356,23 @@ fn errors_section(h: &mut String, r: &EvalReport) {
     h.push_str("</div></section>");
 }
 
+/// An HTML table (cells escaped).
+fn html_table(h: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    h.push_str("<table><tr>");
+    for c in header {
+        let _ = write!(h, "<th>{}</th>", esc(c));
+    }
+    h.push_str("</tr>");
+    for row in rows {
+        h.push_str("<tr>");
+        for c in row {
+            let _ = write!(h, "<td>{}</td>", esc(c));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+}
+
 /// Definition pairs against gold, the modes table and the pair errors (inside the pairs section).
 fn definitions_block(h: &mut String, r: &EvalReport) {
     let Some(d) = &r.definitions else { return };
@@ -363,39 +380,16 @@ fn definitions_block(h: &mut String, r: &EvalReport) {
     let p = &d.pairs;
     let _ = write!(
         h,
-        "<h3>Definition pairs <code>{}</code></h3><p>{} gold definitions, {} predicted pairs, {} right: <b>P {} · R {} · F1 {}</b>; glossary per sentence: P {} · R {} · F1 {}.</p><table><tr><th>rule</th><th>gold</th><th>found (recall)</th><th>predicted</th><th>right (precision)</th></tr>",
+        "<h3>Definition pairs <code>{}</code></h3><p>{} gold definitions, {} predicted pairs, {} right: <b>P {} · R {} · F1 {}</b>; glossary per sentence: P {} · R {} · F1 {}.</p>",
         d.mode.name(), p.gold, p.predicted, p.correct, pct(p.precision), pct(p.recall), pct(p.f1),
         pct(d.glossary.precision), pct(d.glossary.recall), pct(d.glossary.f1)
     );
-    for (rule, x) in &d.by_rule {
-        let _ = write!(
-            h,
-            "<tr><td>{rule}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{} ({})</td></tr>",
-            x.gold,
-            x.found,
-            pct(x.recall),
-            x.predicted,
-            x.correct,
-            pct(x.precision)
-        );
-    }
-    h.push_str("</table>");
+    let (header, rows) = d.rule_table();
+    html_table(h, &header, &rows);
     if !r.pair_modes.is_empty() {
-        h.push_str("<h3>Rules, model and hybrid on these sentences</h3><table><tr><th>pairs</th><th>micro F1</th><th>AC F1</th><th>LF F1</th><th>pair P</th><th>pair R</th><th>pair F1</th></tr>");
-        for m in &r.pair_modes {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                m.mode.name(),
-                pct(m.micro_f1),
-                pct(m.short_f1),
-                pct(m.long_f1),
-                pct(m.pairs.precision),
-                pct(m.pairs.recall),
-                pct(m.pairs.f1)
-            );
-        }
-        h.push_str("</table>");
+        h.push_str("<h3>Rules, model and hybrid on these sentences</h3>");
+        let (header, rows) = super::definitions::modes_table(&r.pair_modes);
+        html_table(h, &header, &rows);
     }
     for (spurious, title) in [(false, "Missed definitions"), (true, "Wrong pairs")] {
         let shown: Vec<_> =

@@ -243,6 +243,14 @@ fn errors_section(s: &mut String, r: &EvalReport) {
     }
 }
 
+/// A Markdown table.
+fn md_table(s: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(s, "| {} |\n|{}", header.join(" | "), "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+}
+
 /// Pair errors listed per kind (missed, wrong) in the reports.
 pub const PAIR_ERRORS_SHOWN: usize = 50;
 
@@ -266,37 +274,12 @@ fn definitions_section(s: &mut String, r: &EvalReport) {
         pct(d.glossary.recall),
         pct(d.glossary.f1)
     );
-    let _ = writeln!(s, "| rule | gold | found (recall) | predicted | right (precision) |\n|---|---|---|---|---|");
-    for (rule, x) in &d.by_rule {
-        let _ = writeln!(
-            s,
-            "| {rule} | {} | {} ({}) | {} | {} ({}) |",
-            x.gold,
-            x.found,
-            pct(x.recall),
-            x.predicted,
-            x.correct,
-            pct(x.precision)
-        );
-    }
+    let (header, rows) = d.rule_table();
+    md_table(s, &header, &rows);
     if !r.pair_modes.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nThe same sentences under each pair mode (`--pairs`):\n\n| pairs | micro F1 | AC F1 | LF F1 | pair P | pair R | pair F1 |\n|---|---|---|---|---|---|---|"
-        );
-        for m in &r.pair_modes {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                m.mode.name(),
-                pct(m.micro_f1),
-                pct(m.short_f1),
-                pct(m.long_f1),
-                pct(m.pairs.precision),
-                pct(m.pairs.recall),
-                pct(m.pairs.f1)
-            );
-        }
+        let _ = writeln!(s, "\nThe same sentences under each pair mode (`--pairs`):\n");
+        let (header, rows) = super::definitions::modes_table(&r.pair_modes);
+        md_table(s, &header, &rows);
     }
     for (spurious, title) in [(false, "Missed definitions"), (true, "Wrong pairs")] {
         let shown: Vec<_> = d.errors.iter().filter(|e| e.spurious == spurious).take(PAIR_ERRORS_SHOWN).collect();
