@@ -86,18 +86,29 @@ fn pinned(log_probs: &[Vec<f32>], pins: &[Option<usize>], labels: &LabelSet) -> 
     viterbi_scored(&masked, labels)
 }
 
+/// Where the hybrid decoder looks for definitions in a sentence: Schwartz–Hearst's parentheses, then the
+/// entries of abbreviation lists. A sentence without any needs no hybrid decoding.
+pub fn candidates(words: &[&str]) -> Vec<schwartz_hearst::Candidate> {
+    let mut out = schwartz_hearst::candidates(words);
+    out.extend(schwartz_hearst::list_candidates(words));
+    out
+}
+
 /// Labels one sentence's words from the model's per-word log-probabilities (`log_probs[word][label]`) with the
-/// hybrid decoder; returns the label ids and the definitions it adopted. `short`/`long` are the pair types; a
-/// label set without them gets the model's Viterbi decoding.
+/// hybrid decoder, trying the sentence's [`candidates`]; returns the label ids and the definitions it adopted.
+/// `short`/`long` are the pair types; a label set without them gets the model's Viterbi decoding.
 pub fn decode(
     words: &[&str],
+    candidates: &[schwartz_hearst::Candidate],
     log_probs: &[Vec<f32>],
     labels: &LabelSet,
     short: &str,
     long: &str,
     opts: &HybridOptions,
 ) -> (Vec<usize>, Vec<Adopted>) {
-    let (own, _) = viterbi_scored(log_probs, labels);
+    let (own, own_score) = viterbi_scored(log_probs, labels);
+    // the log-probability of the best labelling with the definitions adopted so far
+    let mut current = own_score;
     let mut pins: Vec<Option<usize>> = vec![None; words.len()];
     let mut adopted = Vec::new();
     if let Some(ids) = Ids::new(labels, short, long).filter(|_| words.len() == log_probs.len()) {
@@ -105,8 +116,6 @@ pub fn decode(
             let l = own[w];
             l == ids.b_short || Some(l) == ids.i_short || l == ids.b_long || Some(l) == ids.i_long
         };
-        let mut candidates = schwartz_hearst::candidates(words);
-        candidates.extend(schwartz_hearst::list_candidates(words));
         for c in candidates {
             let sf = words[c.short.clone()].join(" ");
             let region = &words[c.region.clone()];
@@ -115,7 +124,6 @@ pub fn decode(
             } else {
                 letters::aligned_starts(&sf, region).into_iter().map(|s| c.region.start + s..c.region.end).collect()
             };
-            let (_, current) = pinned(log_probs, &pins, labels);
             let mut best: Option<(f32, Range<usize>, Vec<Option<usize>>)> = None;
             for long in longs.into_iter().filter(|l| schwartz_hearst::plausible(words, &c.short, l)) {
                 let Some(p) = ids.pins(&c.short, &long) else { continue };
@@ -138,9 +146,13 @@ pub fn decode(
                 let agreed = ids.pins(&c.short, &long).is_some_and(|p| p.iter().all(|&(w, l)| own[w] == l))
                     && own.get(long.end).is_none_or(|&l| Some(l) != ids.i_long);
                 pins = trial;
-                adopted.push(Adopted { short: c.short, long, agreed });
+                current = score;
+                adopted.push(Adopted { short: c.short.clone(), long, agreed });
             }
         }
+    }
+    if adopted.is_empty() {
+        return (own, adopted);
     }
     let (path, _) = pinned(log_probs, &pins, labels);
     (path, adopted)
@@ -169,7 +181,7 @@ mod tests {
         let unsure_in = [0.55, 0.01, 0.04, 0.4];
         let t = tags(&[O, unsure, unsure_in, BLF, ILF, O, AC, O]);
         let labels = LabelSet::plod();
-        let (path, adopted) = decode(&words, &t, &labels, "AC", "LF", &HybridOptions::default());
+        let (path, adopted) = decode(&words, &candidates(&words), &t, &labels, "AC", "LF", &HybridOptions::default());
         assert_eq!(adopted, vec![Adopted { short: 6..7, long: 1..5, agreed: false }]);
         assert_eq!(path, vec![0, 2, 3, 3, 3, 0, 1, 0]);
     }
@@ -179,13 +191,13 @@ mod tests {
         let labels = LabelSet::plod();
         let words: Vec<&str> = "the echo planar imaging ( epi ) sequence".split(' ').collect();
         let t = tags(&[O, BLF, ILF, ILF, O, AC, O, O]);
-        let (path, adopted) = decode(&words, &t, &labels, "AC", "LF", &HybridOptions::default());
+        let (path, adopted) = decode(&words, &candidates(&words), &t, &labels, "AC", "LF", &HybridOptions::default());
         assert_eq!(adopted, vec![Adopted { short: 5..6, long: 1..4, agreed: true }]);
         assert_eq!(path, vec![0, 2, 3, 3, 0, 1, 0, 0]);
         // the model is sure "levels" is not part of a long form; nothing aligns with "cu" → the model decides
         let words: Vec<&str> = "levels of copper ( cu )".split(' ').collect();
         let t = tags(&[O, O, BLF, O, AC, O]);
-        let (path, adopted) = decode(&words, &t, &labels, "AC", "LF", &HybridOptions::default());
+        let (path, adopted) = decode(&words, &candidates(&words), &t, &labels, "AC", "LF", &HybridOptions::default());
         assert!(adopted.is_empty());
         assert_eq!(path, vec![0, 0, 2, 0, 1, 0]);
     }
@@ -198,10 +210,10 @@ mod tests {
         let unsure_in = [0.6, 0.1, 0.1, 0.2];
         let t = tags(&[O, unsure, unsure_in, unsure_in, O, [0.6, 0.3, 0.05, 0.05], O, O]);
         let strict = HybridOptions { max_cost: 8.0, max_cost_new: 1.0 };
-        let (path, adopted) = decode(&words, &t, &labels, "AC", "LF", &strict);
+        let (path, adopted) = decode(&words, &candidates(&words), &t, &labels, "AC", "LF", &strict);
         assert!(adopted.is_empty());
         assert_eq!(path, vec![0; 8]);
-        let (path, adopted) = decode(&words, &t, &labels, "AC", "LF", &HybridOptions::default());
+        let (path, adopted) = decode(&words, &candidates(&words), &t, &labels, "AC", "LF", &HybridOptions::default());
         assert_eq!(adopted.len(), 1);
         assert_eq!(path, vec![0, 2, 3, 3, 0, 1, 0, 0]);
     }

@@ -7,7 +7,7 @@ use crate::evaluate::definitions::{mode_row, ModeRow};
 use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
 use crate::infer::decode::Decoding;
 use crate::infer::glossary::PairTypes;
-use crate::infer::tagger::{decode_pairs, tag_with_model_dir, PairDecoding, WordTag};
+use crate::infer::tagger::{decode_pairs, tag_with_model_dir, untagged, PairDecoding, WordTag};
 use crate::infer::BackendKind;
 use crate::labels::LabelSet;
 use anyhow::{bail, Context};
@@ -149,11 +149,7 @@ fn model_records(
             )
         })?;
         let pairs = PairDecoding { types, mode: PairMode::Rules, hybrid: HybridOptions::default() };
-        let tags: Vec<Vec<WordTag>> = dataset
-            .sentences
-            .iter()
-            .map(|s| s.words.iter().map(|_| WordTag { label: 0, score: 1.0, log_probs: Vec::new() }).collect())
-            .collect();
+        let tags: Vec<Vec<WordTag>> = dataset.sentences.iter().map(|s| untagged(s.words.len(), &labels)).collect();
         let records = records_for(&dataset.sentences, &tags, &labels, Decoding::Viterbi, Some(&pairs))?;
         let source = format!("Schwartz–Hearst rules on {}", data.display());
         return Ok(Run { records, source, labels, modes: Vec::new() });
@@ -175,14 +171,21 @@ fn model_records(
     let types = PairTypes::for_model(Some(&dir.path), &labels).map_err(anyhow::Error::msg)?;
     let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
     let decoding_for = |mode| types.clone().map(|types| PairDecoding { types, mode, hybrid });
-    let mut modes = Vec::new();
+    // every pair mode on the same tags, for the report's table; the chosen mode's records are the report's
+    let (mut modes, mut chosen) = (Vec::new(), None);
     if types.is_some() {
         for mode in [PairMode::Rules, PairMode::Model, PairMode::Hybrid] {
             let records = records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(mode).as_ref())?;
             modes.push(mode_row(&records, &labels, mode, score_mode)?);
+            if mode == m.pairs {
+                chosen = Some(records);
+            }
         }
     }
-    let records = records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(m.pairs).as_ref())?;
+    let records = match chosen {
+        Some(records) => records,
+        None => records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(m.pairs).as_ref())?,
+    };
     let pairs = if types.is_some() { format!(", pairs {}", m.pairs.name()) } else { String::new() };
     let source = format!("{} on {} ({engine}{pairs})", model.display(), data.display());
     Ok(Run { records, source, labels, modes })

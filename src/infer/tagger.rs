@@ -71,8 +71,12 @@ pub fn decode_pairs(
             Vec::new()
         }
         PairMode::Hybrid => {
+            let candidates = hybrid::candidates(words);
+            if candidates.is_empty() {
+                return Vec::new(); // nothing to decide: the model's decoding stands
+            }
             let lp: Vec<Vec<f32>> = tags.iter().map(|t| t.log_probs.clone()).collect();
-            let (path, adopted) = hybrid::decode(words, &lp, labels, short, long, &pairs.hybrid);
+            let (path, adopted) = hybrid::decode(words, &candidates, &lp, labels, short, long, &pairs.hybrid);
             let pinned = |w: usize| adopted.iter().any(|a| a.short.contains(&w) || a.long.contains(&w));
             for (w, (t, label)) in tags.iter_mut().zip(path).enumerate() {
                 if decoding == Decoding::Viterbi || pinned(w) {
@@ -83,6 +87,12 @@ pub fn decode_pairs(
             adopted
         }
     }
+}
+
+/// Placeholder tags for `words` words where no model runs (`rules` mode: [`decode_pairs`] sets every label):
+/// `O`, score 1, no log-probabilities.
+pub fn untagged(words: usize, labels: &LabelSet) -> Vec<WordTag> {
+    vec![WordTag { label: labels.outside_id(), score: 1.0, log_probs: Vec::new() }; words]
 }
 
 #[derive(Debug, thiserror::Error)]

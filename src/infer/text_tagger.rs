@@ -18,7 +18,7 @@ use super::glossary::{pairs_and_glossary, Glossary, Pair, PairTypes, PairingInpu
 use super::hf_pipeline::{self, Token};
 use super::lanes::on_lanes;
 use super::select::{self, BackendChoice};
-use super::tagger::{decode_pairs, run_batched, tag_sentences, PairDecoding, TagError};
+use super::tagger::{decode_pairs, run_batched, tag_sentences, untagged, PairDecoding, TagError};
 use super::text::{split_sentences, split_words, words_overlapping, Word};
 use super::{Backend, InferError};
 use crate::abbrev::hybrid::Adopted;
@@ -186,14 +186,15 @@ impl TextTagger {
             })
             .collect();
         let mut out = if opts.aggregation.is_hf() {
-            let mut entities = self.hf_entities(texts, opts)?;
-            if opts.pairs == PairMode::Rules {
-                if let Some(types) = &self.pairs {
-                    for ((text, (words, sentences)), e) in texts.iter().zip(&segmented).zip(&mut entities) {
-                        *e = rules_entities(text, words, sentences, types);
-                    }
-                }
-            }
+            // `rules` answers with Schwartz–Hearst alone: the model need not run
+            let entities = match (&self.pairs, opts.pairs) {
+                (Some(types), PairMode::Rules) => texts
+                    .iter()
+                    .zip(&segmented)
+                    .map(|(text, (words, sentences))| rules_entities(text, words, sentences, types))
+                    .collect(),
+                _ => self.hf_entities(texts, opts)?,
+            };
             let (labels, pairs) = (&self.labels, self.pairs.as_ref());
             texts
                 .iter()
@@ -231,9 +232,14 @@ impl TextTagger {
         let (encoder, labels, batch_size) = (&self.encoder, &self.labels, self.batch_size);
         let mut flat_words = flat.iter();
         let words: Vec<usize> = flat.iter().map(Vec::len).collect();
-        let tags = on_lanes(&mut self.lanes, &words, |backend, part| {
-            tag_sentences(backend, encoder, &flat[part], batch_size, labels, decoding)
-        })?;
+        let tags = if self.pairs.is_some() && mode == PairMode::Rules {
+            // Schwartz–Hearst alone sets every label (`decode_pairs`): the model need not run
+            words.iter().map(|&n| untagged(n, labels)).collect()
+        } else {
+            on_lanes(&mut self.lanes, &words, |backend, part| {
+                tag_sentences(backend, encoder, &flat[part], batch_size, labels, decoding)
+            })?
+        };
         let mut tags = tags.into_iter();
         let pair_decoding =
             self.pairs.clone().map(|types| PairDecoding { types, mode, hybrid: HybridOptions::default() });
