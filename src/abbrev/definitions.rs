@@ -20,6 +20,17 @@ pub struct Definition {
     pub rule: PairRule,
 }
 
+/// The long form among `longs` that `sf` is defined with in parentheses: `LF ( SF` (the long form ends right
+/// before the `(` that opens the short form) or `SF ( LF` (it starts right after the `(` that follows it); the
+/// first such one in `longs`' order.
+pub fn parenthesised<'a>(tokens: &[String], sf: &Span, longs: &[&'a Span]) -> Option<&'a Span> {
+    let word = |i: usize| tokens.get(i).map(String::as_str);
+    let before = sf.start.checked_sub(1).and_then(word);
+    longs.iter().copied().find(|lf| {
+        (before == Some("(") && lf.end + 1 == sf.start) || (word(sf.end) == Some("(") && lf.start == sf.end + 1)
+    })
+}
+
 /// The definitions among `spans` (any order) of one sentence, `short`/`long` naming the two types; each short
 /// form has at most one, a parenthesised layout winning over a listed one. Sorted by short-form start.
 pub fn definitions(tokens: &[String], spans: &[Span], short: &str, long: &str) -> Vec<Definition> {
@@ -27,14 +38,11 @@ pub fn definitions(tokens: &[String], spans: &[Span], short: &str, long: &str) -
     let longs: Vec<&Span> = spans.iter().filter(|s| s.kind == long).collect();
     let mut out = Vec::new();
     for sf in spans.iter().filter(|s| s.kind == short) {
-        let before = sf.start.checked_sub(1).and_then(word);
-        let paren = longs.iter().find(|lf| {
-            (before == Some("(") && lf.end + 1 == sf.start) || (word(sf.end) == Some("(") && lf.start == sf.end + 1)
-        });
-        if let Some(lf) = paren {
-            out.push(Definition { short: sf.clone(), long: (*lf).clone(), rule: PairRule::Parenthesised });
+        if let Some(lf) = parenthesised(tokens, sf, &longs) {
+            out.push(Definition { short: sf.clone(), long: lf.clone(), rule: PairRule::Parenthesised });
             continue;
         }
+        let before = sf.start.checked_sub(1).and_then(word);
         let Some(sep) = word(sf.end).filter(|w| matches!(*w, "," | ":" | "=")) else { continue };
         let Some(lf) = longs.iter().find(|lf| lf.start == sf.end + 1) else { continue };
         let strict = sep == ",";

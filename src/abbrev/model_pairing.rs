@@ -4,26 +4,20 @@
 //!
 //! On the entities of one sentence (each AC gets at most one LF, an LF may serve several ACs, ACs with no LF
 //! in their sentence stay unpaired):
-//! 1. **parenthesised**: `LF ( AC` — the AC's previous word is `(` and an LF ends just before it; or the
-//!    reverse definition `AC ( LF`;
+//! 1. **parenthesised** ([`parenthesised`], as in the definitions by layout): `LF ( AC` or `AC ( LF`;
 //! 2. **re-mention**: an AC whose text (case-insensitive) is defined in brackets elsewhere in the sentence
 //!    takes that definition's LF;
 //! 3. **nearest**: otherwise the LF closest to the AC in words (gap between the spans), leaving out LFs that
 //!    are already the bracketed definition of another AC; on a tie the LF *before* the AC wins, since
 //!    definitions usually precede their abbreviation.
+use super::definitions::parenthesised;
 use super::{PairRule, AC, LF};
 use crate::metrics::Span;
 
 /// Pairs the ACs with the LFs of one sentence (gold spans in `evaluate`, predicted ones in `--pairs model`).
 pub fn pair_entities(tokens: &[String], gold: &[Span]) -> Vec<(Span, Span, PairRule)> {
     let lfs: Vec<&Span> = gold.iter().filter(|s| s.kind == LF).collect();
-    let word = |i: usize| tokens.get(i).map(|s| s.as_str());
-    let paren = |ac: &Span| {
-        lfs.iter().copied().find(|lf| {
-            (ac.start >= 1 && word(ac.start - 1) == Some("(") && lf.end + 1 == ac.start)
-                || (word(ac.end) == Some("(") && lf.start == ac.end + 1)
-        })
-    };
+    let paren = |ac: &Span| parenthesised(tokens, ac, &lfs);
     let text = |s: &Span| tokens[s.start..s.end].join(" ").to_lowercase();
     let defined: Vec<(String, &Span)> =
         gold.iter().filter(|s| s.kind == AC).filter_map(|ac| paren(ac).map(|lf| (text(ac), lf))).collect();
