@@ -2,8 +2,13 @@
 //! Abs, Identity, Cast, and the piecewise-constant Floor/Ceil/Round/Sign (zero gradient).
 //!
 //! Binary rules reduce their gradient back to each operand's shape ([`GradCtx::unbroadcast_elementwise`]).
+//!
+//! Shapes: binary ops and comparisons broadcast their inputs; unary ops keep input 0's dims. Add, Sub, Mul
+//! and Div also compute tracked integer values (shape arithmetic), Identity and the casts pass them on.
+use super::shapes::{self, ShapeCtx, ShapeRule, SymDim, ValueFacts};
 use super::{GradCtx, Result, Rule};
-use crate::builder::attr;
+use crate::builder::{attr, pb};
+use pb::tensor_proto::DataType;
 
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
@@ -26,6 +31,24 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
         "Identity" => identity,
         "Cast" => cast,
         "Floor" | "Ceil" | "Round" | "Sign" => piecewise_constant,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "Add" => add_shape,
+        "Sub" => sub_shape,
+        "Mul" => mul_shape,
+        "Div" => div_shape,
+        "Pow" | "Mod" | "Max" | "Min" | "Sum" | "BitwiseXor" | "BitwiseAnd" | "BitShift" | "PRelu" => broadcast_shape,
+        "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or" | "Xor" => compare_shape,
+        "Neg" | "Sqrt" | "Erf" | "Tanh" | "Exp" | "Log" | "Relu" | "Sigmoid" | "Reciprocal" | "Abs" | "Not"
+        | "Floor" | "Ceil" | "Sign" | "Clip" | "Cos" | "Sin" | "Round" | "IsNaN" | "IsInf" | "Gelu" | "LeakyRelu"
+        | "Elu" | "Softplus" => shapes::like_input,
+        "Identity" => identity_shape,
+        "Cast" => cast_shape,
+        "CastLike" => cast_like_shape,
         _ => return None,
     })
 }
@@ -230,4 +253,68 @@ fn cast(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
 // Floor, Ceil, Round, Sign are piecewise constant: their derivative is 0 almost everywhere.
 fn piecewise_constant(_: &mut GradCtx, _: &[Option<String>], needs: &[bool]) -> Grads {
     Ok(vec![None; needs.len()])
+}
+
+// Shape rules.
+
+/// Broadcast result of input 0's type, with `f` applied to tracked integer values (a scalar operand repeats).
+fn int_arith(c: &ShapeCtx, f: fn(i64, i64) -> i64) -> Vec<ValueFacts> {
+    let out = c.broadcast_inputs(c.input(0).elem);
+    let ints = match (c.input(0).ints, c.input(1).ints) {
+        (Some(a), Some(b)) if a.len() == b.len() || a.len() == 1 || b.len() == 1 => {
+            let len = a.len().max(b.len());
+            Some(
+                (0..len)
+                    .map(|i| match (&a[i.min(a.len() - 1)], &b[i.min(b.len() - 1)]) {
+                        (SymDim::Known(p), SymDim::Known(q)) => SymDim::Known(f(*p, *q)),
+                        _ => SymDim::Unknown,
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    vec![ValueFacts { ints, ..out }]
+}
+
+fn add_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    int_arith(c, |a, b| a + b)
+}
+
+fn sub_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    int_arith(c, |a, b| a - b)
+}
+
+fn mul_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    int_arith(c, |a, b| a * b)
+}
+
+/// Integer division; a zero divisor gives 0.
+fn div_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    int_arith(c, |a, b| if b == 0 { 0 } else { a / b })
+}
+
+fn broadcast_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.broadcast_inputs(c.input(0).elem)]
+}
+
+/// Comparisons and logic: broadcast, bool.
+fn compare_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.broadcast_inputs(DataType::Bool as i32)]
+}
+
+/// Input 0 unchanged, tracked ints included.
+fn identity_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.input(0)]
+}
+
+/// Input 0's dims and ints, element type from `to`.
+fn cast_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    let x = c.input(0);
+    vec![ValueFacts { elem: shapes::attr_i(c.node, "to").unwrap_or(0) as i32, ..x }]
+}
+
+/// Input 0's dims and ints, element type of input 1.
+fn cast_like_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![ValueFacts { elem: c.input(1).elem, ..c.input(0) }]
 }

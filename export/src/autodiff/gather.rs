@@ -12,6 +12,10 @@
 //! For a table listed in [`GradCtx::row_sparse`] the rule returns no dense gradient but a [`RowGrad`]: the
 //! batch's distinct ids (`Unique`) and their summed rows, scattered into a [distinct ids × width] buffer
 //! instead of the whole table.
+//!
+//! Shapes: Gather puts the indices' dims in place of the data's `axis` (and picks tracked integer values,
+//! for shape arithmetic); GatherElements is shaped like its indices; the scatters like their data.
+use super::shapes::{self, ShapeCtx, ShapeRule, SymDim, ValueFacts};
 use super::{GradCtx, Result, RowGrad, Rule};
 use crate::builder::{attr, pb};
 use pb::tensor_proto::DataType;
@@ -20,6 +24,15 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "Gather" => gather,
         "GatherElements" => gather_elements,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "Gather" => gather_shape,
+        "GatherElements" => gather_elements_shape,
+        "ScatterND" | "ScatterElements" => shapes::like_input,
         _ => return None,
     })
 }
@@ -141,4 +154,37 @@ fn gather_elements(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> 
         vec![attr::int("axis", axis), attr::string("reduction", "add")],
     ));
     Ok(out)
+}
+
+// Shape rules.
+
+/// `data[..axis] ++ indices ++ data[axis + 1..]`; tracked ints picked by constant indices of rank ≤ 1.
+fn gather_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    let (x, idx) = (c.input(0), c.input(1));
+    let dims = match (&x.dims, &idx.dims) {
+        (Some(d), Some(i)) => {
+            let axis = shapes::norm_axis(shapes::attr_i(c.node, "axis").unwrap_or(0), d.len());
+            let mut out = d[..axis].to_vec();
+            out.extend(i.iter().cloned());
+            out.extend(d[axis + 1..].iter().cloned());
+            Some(out)
+        }
+        _ => None,
+    };
+    let ints = match (&x.ints, c.facts.known_ints(&c.node.input[1]), &idx.dims) {
+        (Some(vals), Some(ix), Some(idims)) if idims.len() <= 1 => Some(
+            ix.iter()
+                .map(|i| {
+                    let i = if *i < 0 { *i + vals.len() as i64 } else { *i };
+                    vals.get(i as usize).cloned().unwrap_or(SymDim::Unknown)
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    vec![ValueFacts { elem: x.elem, dims, ints }]
+}
+
+fn gather_elements_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![ValueFacts { elem: c.input(0).elem, dims: c.input(1).dims, ints: None }]
 }

@@ -3,6 +3,9 @@
 //! `y = a·b` gives `da = dy·bᵀ` and `db = aᵀ·dy`, each summed over the batch axes it was broadcast on. The
 //! common linear layer (`[.., k] · [k, n]` weight) computes `db` as one GEMM over flattened rows instead of
 //! a batched product plus a reduction.
+//!
+//! Shapes: `[.., m, k] · [.., k, n]` gives the broadcast batch dims then `[m, n]`; Gemm is 2-D only.
+use super::shapes::{self, ShapeCtx, ShapeRule, SymDim, ValueFacts};
 use super::{GradCtx, Result, Rule};
 use crate::builder::attr;
 
@@ -10,6 +13,14 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "MatMul" => matmul,
         "Gemm" => gemm,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "MatMul" => matmul_shape,
+        "Gemm" => gemm_shape,
         _ => return None,
     })
 }
@@ -113,4 +124,35 @@ fn gemm(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grads {
         out[2] = Some(ctx.unbroadcast(scaled, &od, 2, &[2], &name)?);
     }
     Ok(out)
+}
+
+// Shape rules.
+
+fn matmul_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.same(matmul_dims(c.input(0).dims.as_deref(), c.input(1).dims.as_deref()))]
+}
+
+/// Batch dims broadcast, then `[m, n]`; none for 1-D operands.
+fn matmul_dims(a: Option<&[SymDim]>, b: Option<&[SymDim]>) -> Option<Vec<SymDim>> {
+    let (a, b) = (a?, b?);
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let mut out = shapes::broadcast(&[&a[..a.len() - 2], &b[..b.len() - 2]]);
+    out.push(a[a.len() - 2].clone());
+    out.push(b[b.len() - 1].clone());
+    Some(out)
+}
+
+/// `[m, n]` from the 2-D operands and `transA`/`transB`.
+fn gemm_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    let dims = match (c.input(0).dims, c.input(1).dims) {
+        (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
+            let m = if shapes::attr_i(c.node, "transA") == Some(1) { a[1].clone() } else { a[0].clone() };
+            let n = if shapes::attr_i(c.node, "transB") == Some(1) { b[0].clone() } else { b[1].clone() };
+            Some(vec![m, n])
+        }
+        _ => None,
+    };
+    vec![c.same(dims)]
 }

@@ -12,6 +12,7 @@
 //!    [`rule_for`]. An op on the active path without a rule is an error ([`AutodiffError::NoRule`]), never a
 //!    silent zero. Integer/bool values (indices, masks, shapes) never carry gradients, so inputs such as Gather
 //!    indices, Where conditions, Reshape shapes or integer Casts are non-differentiable by construction.
+//!    The same file holds the op's shape rule (`shape_rule`), which [`shapes::Facts`] uses.
 //! 4. Gradient nodes are named `<node>.grad.<input value>` (helpers get a further `.<what>` suffix).
 //!
 //! Broadcasting: ONNX broadcasts implicitly, so binary rules reduce their gradient back to the operand's

@@ -5,6 +5,10 @@
 //!   d bias  = Σ_batch dy
 //!   d scale = Σ_batch dy·x̂
 //!   dx      = rstd · (g - mean(g) - x̂·mean(g·x̂)),   g = dy·scale
+//!
+//! Shapes: y like x (the optional outputs of LayerNormalization are left unknown); nerkit's `LayerNorm`
+//! kernel also gives mean and rstd, like x with a last axis of 1.
+use super::shapes::{self, ShapeCtx, ShapeRule, SymDim, ValueFacts};
 use super::{GradCtx, Result, Rule};
 use crate::builder::attr;
 
@@ -12,6 +16,14 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "LayerNormalization" => layer_norm,
         "LayerNorm" => kernel_layer_norm,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "LayerNormalization" => shapes::like_input,
+        "LayerNorm" => kernel_layer_norm_shape,
         _ => return None,
     })
 }
@@ -92,4 +104,21 @@ fn kernel_layer_norm(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -
     let op = crate::train_graph::cpu_ops::LAYER_NORM_GRAD;
     let outs = ctx.g.node_in_domain(&domain, op, &name, &[&d, &x, &scale, &mean, &rstd], 3, vec![]);
     Ok(outs.into_iter().zip(needs).map(|(o, &n)| n.then_some(o)).collect())
+}
+
+// nerkit's `LayerNorm` with its three outputs: y like x; mean and 1/σ like x with a last axis of 1. With
+// another number of outputs, nothing is known but the element type.
+fn kernel_layer_norm_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    if c.node.output.len() != 3 {
+        return vec![c.same(None)];
+    }
+    let x = c.input(0);
+    let stats = x.dims.clone().map(|mut d| {
+        if let Some(last) = d.last_mut() {
+            *last = SymDim::Known(1);
+        }
+        d
+    });
+    let stat = ValueFacts { elem: x.elem, dims: stats, ints: None };
+    vec![c.same(x.dims), stat.clone(), stat]
 }

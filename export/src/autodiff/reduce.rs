@@ -3,13 +3,24 @@
 //!
 //! `y = Σ x` over some axes gives `dx = expand(dy)` back to `shape(x)`; a mean also divides by the number
 //! of reduced elements (`size(y) / size(x)` computed at run time, so symbolic dims are fine).
-use super::{shapes, GradCtx, Result, Rule};
+//!
+//! Shapes (all Reduce* ops): the reduced axes become 1, or go with `keepdims = 0`.
+use super::shapes::{self, ShapeCtx, ShapeRule, SymDim, ValueFacts};
+use super::{GradCtx, Result, Rule};
 use crate::builder::attr;
 
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "ReduceSum" => reduce_sum,
         "ReduceMean" => reduce_mean,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceSumSquare" | "ReduceL2"
+        | "ReduceLogSumExp" => reduce_shape,
         _ => return None,
     })
 }
@@ -73,4 +84,36 @@ fn reduce_mean(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> Grad
     let mut out = vec![None; needs.len()];
     out[0] = Some(ctx.op("Mul", &name, &[&expanded, &ratio], vec![]));
     Ok(out)
+}
+
+// Shape rules.
+
+fn reduce_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    let dims = c.input(0).dims.as_ref().and_then(|d| reduced_dims(c, d));
+    vec![c.same(dims)]
+}
+
+/// Dims of a reduction of `d`: none when the axes input is not constant; empty axes reduce everything,
+/// or nothing with `noop_with_empty_axes`.
+fn reduced_dims(c: &ShapeCtx, d: &[SymDim]) -> Option<Vec<SymDim>> {
+    let n = c.node;
+    let axes = c.axes();
+    let keep = shapes::attr_i(n, "keepdims").unwrap_or(1) == 1;
+    let noop = shapes::attr_i(n, "noop_with_empty_axes").unwrap_or(0) == 1;
+    let axes: Vec<usize> = match &axes {
+        Some(a) if !a.is_empty() => a.iter().map(|a| shapes::norm_axis(*a, d.len())).collect(),
+        _ if n.input.len() > 1 && !n.input[1].is_empty() && axes.is_none() => return None,
+        _ if noop => return Some(d.to_vec()),
+        _ => (0..d.len()).collect(),
+    };
+    Some(
+        d.iter()
+            .enumerate()
+            .filter_map(|(i, v)| match (axes.contains(&i), keep) {
+                (true, true) => Some(SymDim::Known(1)),
+                (true, false) => None,
+                (false, _) => Some(v.clone()),
+            })
+            .collect(),
+    )
 }

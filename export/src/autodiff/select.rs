@@ -1,7 +1,12 @@
 //! Selection and masking: Where (the condition is boolean and carries no gradient) and ONNX Dropout in
 //! inference mode (identity). Dropout in nerkit's training graph is a plain `Mul` by an in-graph mask, whose
 //! gradient is the Mul rule's.
+//!
+//! Shapes: Where broadcasts its inputs, typed like input 1; Dropout's mask output is a bool like x; nerkit's
+//! elementwise kernels (and their gradient kernels) are shaped like input 0.
+use super::shapes::{self, ShapeCtx, ShapeRule, ValueFacts};
 use super::{GradCtx, Result, Rule};
+use crate::builder::pb::tensor_proto::DataType;
 
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
@@ -10,6 +15,15 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
         "SeededDropout" => seeded_dropout,
         "ErfGelu" => erf_gelu,
         "MaskedSoftmax" => masked_softmax,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "Where" => where_shape,
+        "Dropout" => dropout_shape,
+        "SeededDropout" | "ErfGelu" | "ErfGeluGrad" | "MaskedSoftmax" | "SoftmaxGrad" => shapes::like_input,
         _ => return None,
     })
 }
@@ -91,4 +105,19 @@ fn masked_softmax(ctx: &mut GradCtx, dy: &[Option<String>], needs: &[bool]) -> G
         out[0] = dx.into_iter().next();
     }
     Ok(out)
+}
+
+// Shape rules.
+
+fn where_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.broadcast_inputs(c.input(1).elem)]
+}
+
+/// y like x; the optional mask output a bool like x.
+fn dropout_shape(c: &ShapeCtx) -> Vec<ValueFacts> {
+    let mut outs = shapes::like_input(c);
+    if c.node.output.len() > 1 {
+        outs.push(ValueFacts { elem: DataType::Bool as i32, dims: c.input(0).dims, ints: None });
+    }
+    outs
 }

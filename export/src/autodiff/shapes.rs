@@ -6,6 +6,11 @@
 //! `Gather`/`Concat`/`Unsqueeze`/`Slice` arithmetic on them) are also tracked element-wise, so `Reshape` targets
 //! computed in-graph still give dims. Ops without a shape rule leave their outputs without dims; that is only an
 //! error if a gradient rule later needs them.
+//!
+//! This file holds the facts, the graph walk and the dim arithmetic; each op's shape rule is a function in its
+//! family's file, next to its gradient rule (`shape_rule` in `elementwise.rs`, `matmul.rs`, ...), looked up
+//! in `shape_rule_for`. Integer shape arithmetic without gradients (`Shape`, `Constant`, `Range`, ...)
+//! is in `shape.rs`.
 use std::collections::HashMap;
 
 use crate::builder::pb;
@@ -84,11 +89,17 @@ pub fn tensor_ints(t: &pb::TensorProto) -> Option<Vec<i64>> {
     None
 }
 
+/// Facts of a constant tensor (an initializer or a `Constant`'s value).
+pub(super) fn tensor_facts(t: &pb::TensorProto) -> ValueFacts {
+    ValueFacts { elem: t.data_type, dims: Some(known(&t.dims)), ints: tensor_ints(t).map(|v| known(&v)) }
+}
+
 fn known(v: &[i64]) -> Vec<SymDim> {
     v.iter().map(|d| SymDim::Known(*d)).collect()
 }
 
-fn norm_axis(axis: i64, rank: usize) -> usize {
+/// A possibly negative axis as an index into `rank` dims.
+pub(super) fn norm_axis(axis: i64, rank: usize) -> usize {
     if axis < 0 {
         (axis + rank as i64) as usize
     } else {
@@ -155,10 +166,7 @@ impl Facts {
     ) -> Facts {
         let mut f = Facts::default();
         for t in initializers {
-            f.values.insert(
-                t.name.clone(),
-                ValueFacts { elem: t.data_type, dims: Some(known(&t.dims)), ints: tensor_ints(t).map(|v| known(&v)) },
-            );
+            f.values.insert(t.name.clone(), tensor_facts(t));
         }
         for vi in inputs {
             f.values.entry(vi.name.clone()).or_insert_with(|| value_info_facts(vi));
@@ -179,308 +187,73 @@ impl Facts {
         }
     }
 
+    /// Facts of every output of `n` (at least one): its op's shape rule, unknown outputs left default.
     fn node_outputs(&self, n: &pb::NodeProto) -> Vec<ValueFacts> {
-        let inp =
-            |i: usize| -> ValueFacts { n.input.get(i).and_then(|v| self.values.get(v)).cloned().unwrap_or_default() };
-        let x = inp(0);
-        let same = |dims: Option<Vec<SymDim>>| ValueFacts { elem: x.elem, dims, ints: None };
-        let bcast = |elem: i32| {
-            let all: Vec<Option<Vec<SymDim>>> = (0..n.input.len()).map(|i| inp(i).dims).collect();
-            let dims = if all.iter().all(|d| d.is_some()) {
-                let refs: Vec<&[SymDim]> = all.iter().map(|d| d.as_deref().unwrap()).collect();
-                Some(broadcast(&refs))
-            } else {
-                None
-            };
-            ValueFacts { elem, dims, ints: None }
+        let c = ShapeCtx { facts: self, node: n };
+        let mut outs = match shape_rule_for(&n.op_type) {
+            Some(rule) => rule(&c),
+            None => vec![c.same(None)],
         };
-        let int_arith = |f: fn(i64, i64) -> i64, out: ValueFacts| -> ValueFacts {
-            let (a, b) = (inp(0).ints, inp(1).ints);
-            let ints = match (a, b) {
-                (Some(a), Some(b)) if a.len() == b.len() || a.len() == 1 || b.len() == 1 => {
-                    let len = a.len().max(b.len());
-                    Some(
-                        (0..len)
-                            .map(|i| match (&a[i.min(a.len() - 1)], &b[i.min(b.len() - 1)]) {
-                                (SymDim::Known(p), SymDim::Known(q)) => SymDim::Known(f(*p, *q)),
-                                _ => SymDim::Unknown,
-                            })
-                            .collect(),
-                    )
-                }
-                _ => None,
-            };
-            ValueFacts { ints, ..out }
-        };
-        let bool_t = DataType::Bool as i32;
-        let i64_t = DataType::Int64 as i32;
-        let out = match n.op_type.as_str() {
-            "Add" => int_arith(|a, b| a + b, bcast(x.elem)),
-            "Sub" => int_arith(|a, b| a - b, bcast(x.elem)),
-            "Mul" => int_arith(|a, b| a * b, bcast(x.elem)),
-            "Div" => int_arith(|a, b| if b == 0 { 0 } else { a / b }, bcast(x.elem)),
-            "Pow" | "Mod" | "Max" | "Min" | "Sum" | "BitwiseXor" | "BitwiseAnd" | "BitShift" | "PRelu" => bcast(x.elem),
-            "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "And" | "Or" | "Xor" => bcast(bool_t),
-            "Where" => {
-                let mut v = bcast(inp(1).elem);
-                v.elem = inp(1).elem;
-                v
-            }
-            "Neg" | "Sqrt" | "Erf" | "Tanh" | "Exp" | "Log" | "Relu" | "Sigmoid" | "Reciprocal" | "Abs"
-            | "Identity" | "Softmax" | "LogSoftmax" | "Not" | "Floor" | "Ceil" | "Sign" | "Dropout" | "Clip"
-            | "Cos" | "Sin" | "Round" | "IsNaN" | "IsInf" | "Gelu" | "LeakyRelu" | "Elu" | "Softplus" => {
-                ValueFacts { ints: if n.op_type == "Identity" { x.ints.clone() } else { None }, ..same(x.dims.clone()) }
-            }
-            // nerkit's CPU kernels (`ai.nerkit`), elementwise.
-            "SeededDropout" | "ErfGelu" | "ErfGeluGrad" | "MaskedSoftmax" | "SoftmaxGrad" => same(x.dims.clone()),
-            "Cast" => {
-                ValueFacts { elem: attr_i(n, "to").unwrap_or(0) as i32, dims: x.dims.clone(), ints: x.ints.clone() }
-            }
-            "CastLike" => ValueFacts { elem: inp(1).elem, dims: x.dims.clone(), ints: x.ints.clone() },
-            "MatMul" => same(matmul_dims(x.dims.as_deref(), inp(1).dims.as_deref())),
-            "Gemm" => {
-                let a = x.dims.clone();
-                let b = inp(1).dims;
-                let dims = match (a, b) {
-                    (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
-                        let m = if attr_i(n, "transA") == Some(1) { a[1].clone() } else { a[0].clone() };
-                        let nn = if attr_i(n, "transB") == Some(1) { b[0].clone() } else { b[1].clone() };
-                        Some(vec![m, nn])
-                    }
-                    _ => None,
-                };
-                same(dims)
-            }
-            "Transpose" => same(x.dims.as_ref().map(|d| {
-                let perm = attr_ints(n, "perm").unwrap_or_else(|| (0..d.len() as i64).rev().collect());
-                perm.iter().map(|p| d[*p as usize].clone()).collect()
-            })),
-            "Reshape" => same(self.reshape_dims(x.dims.as_deref(), n.input.get(1).map(|s| s.as_str()))),
-            "Flatten" => same(x.dims.as_ref().map(|d| {
-                let axis = norm_axis(attr_i(n, "axis").unwrap_or(1), d.len());
-                vec![product(&d[..axis]), product(&d[axis..])]
-            })),
-            "Unsqueeze" => {
-                let axes = attr_ints(n, "axes").or_else(|| n.input.get(1).and_then(|a| self.known_ints(a)));
-                match (x.dims.clone(), axes) {
-                    (Some(d), Some(axes)) => {
-                        let r = d.len() + axes.len();
-                        let axes: Vec<usize> = axes.iter().map(|a| norm_axis(*a, r)).collect();
-                        let mut it = d.into_iter();
-                        let dims: Vec<SymDim> = (0..r)
-                            .map(|i| {
-                                if axes.contains(&i) {
-                                    SymDim::Known(1)
-                                } else {
-                                    it.next().unwrap_or(SymDim::Unknown)
-                                }
-                            })
-                            .collect();
-                        ValueFacts { elem: x.elem, dims: Some(dims), ints: x.ints.clone() }
-                    }
-                    _ => same(None),
-                }
-            }
-            "Squeeze" => {
-                let axes = attr_ints(n, "axes").or_else(|| n.input.get(1).and_then(|a| self.known_ints(a)));
-                let dims = x.dims.as_ref().map(|d| {
-                    let axes: Vec<usize> = match &axes {
-                        Some(a) => a.iter().map(|a| norm_axis(*a, d.len())).collect(),
-                        None => (0..d.len()).filter(|i| d[*i] == SymDim::Known(1)).collect(),
-                    };
-                    d.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, v)| v.clone()).collect()
-                });
-                ValueFacts { elem: x.elem, dims, ints: x.ints.clone() }
-            }
-            "Concat" => {
-                let all: Vec<ValueFacts> = (0..n.input.len()).map(inp).collect();
-                let dims = if all.iter().all(|v| v.dims.is_some()) {
-                    let first = all[0].dims.clone().unwrap();
-                    let axis = norm_axis(attr_i(n, "axis").unwrap_or(0), first.len());
-                    let mut d = first;
-                    d[axis] = sum_dims(all.iter().map(|v| v.dims.as_ref().unwrap()[axis].clone()));
-                    Some(d)
-                } else {
-                    None
-                };
-                let ints = if all.iter().all(|v| v.ints.is_some()) {
-                    Some(all.iter().flat_map(|v| v.ints.clone().unwrap()).collect())
-                } else {
-                    None
-                };
-                ValueFacts { elem: x.elem, dims, ints }
-            }
-            "Slice" => self.slice_facts(n, &x),
-            "Gather" => {
-                let idx = inp(1);
-                let dims = match (&x.dims, &idx.dims) {
-                    (Some(d), Some(i)) => {
-                        let axis = norm_axis(attr_i(n, "axis").unwrap_or(0), d.len());
-                        let mut out = d[..axis].to_vec();
-                        out.extend(i.iter().cloned());
-                        out.extend(d[axis + 1..].iter().cloned());
-                        Some(out)
-                    }
-                    _ => None,
-                };
-                let ints = match (&x.ints, self.known_ints(&n.input[1]), &idx.dims) {
-                    (Some(vals), Some(ix), Some(idims)) if idims.len() <= 1 => Some(
-                        ix.iter()
-                            .map(|i| {
-                                let i = if *i < 0 { *i + vals.len() as i64 } else { *i };
-                                vals.get(i as usize).cloned().unwrap_or(SymDim::Unknown)
-                            })
-                            .collect(),
-                    ),
-                    _ => None,
-                };
-                ValueFacts { elem: x.elem, dims, ints }
-            }
-            "GatherElements" => ValueFacts { elem: x.elem, dims: inp(1).dims, ints: None },
-            "ScatterND" | "ScatterElements" => same(x.dims.clone()),
-            "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceSumSquare" | "ReduceL2"
-            | "ReduceLogSumExp" => {
-                let axes = attr_ints(n, "axes").or_else(|| n.input.get(1).and_then(|a| self.known_ints(a)));
-                let keep = attr_i(n, "keepdims").unwrap_or(1) == 1;
-                let noop = attr_i(n, "noop_with_empty_axes").unwrap_or(0) == 1;
-                let dims = x.dims.as_ref().and_then(|d| {
-                    let axes: Vec<usize> = match &axes {
-                        Some(a) if !a.is_empty() => a.iter().map(|a| norm_axis(*a, d.len())).collect(),
-                        _ if n.input.len() > 1 && !n.input[1].is_empty() && axes.is_none() => return None,
-                        _ if noop => return Some(d.clone()),
-                        _ => (0..d.len()).collect(),
-                    };
-                    Some(
-                        d.iter()
-                            .enumerate()
-                            .filter_map(|(i, v)| match (axes.contains(&i), keep) {
-                                (true, true) => Some(SymDim::Known(1)),
-                                (true, false) => None,
-                                (false, _) => Some(v.clone()),
-                            })
-                            .collect(),
-                    )
-                });
-                same(dims)
-            }
-            "LayerNormalization" => same(x.dims.clone()),
-            "Shape" => {
-                let ints = x.dims.as_ref().map(|d| {
-                    let r = d.len() as i64;
-                    let clampi = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
-                    let start = clampi(attr_i(n, "start").unwrap_or(0));
-                    let end = clampi(attr_i(n, "end").unwrap_or(r));
-                    d[start..end.max(start)].to_vec()
-                });
-                let len = ints.as_ref().map(|v| v.len() as i64);
-                ValueFacts { elem: i64_t, dims: Some(vec![len.map(SymDim::Known).unwrap_or(SymDim::Unknown)]), ints }
-            }
-            "Size" => ValueFacts { elem: i64_t, dims: Some(vec![]), ints: x.dims.as_ref().map(|d| vec![product(d)]) },
-            "Constant" => match n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()) {
-                Some(t) => ValueFacts {
-                    elem: t.data_type,
-                    dims: Some(known(&t.dims)),
-                    ints: tensor_ints(t).map(|v| known(&v)),
-                },
-                None => ValueFacts::default(),
-            },
-            "ConstantOfShape" => {
-                let elem = n
-                    .attribute
-                    .iter()
-                    .find(|a| a.name == "value")
-                    .and_then(|a| a.t.as_ref())
-                    .map(|t| t.data_type)
-                    .unwrap_or(DataType::Float as i32);
-                ValueFacts { elem, dims: x.ints.clone(), ints: None }
-            }
-            "Expand" => {
-                let dims = match (&x.dims, self.ints(&n.input[1])) {
-                    (Some(d), Some(s)) => Some(broadcast(&[d, s])),
-                    _ => None,
-                };
-                same(dims)
-            }
-            "Range" => {
-                // Range(0, n, 1) has length n (the usual position-ids pattern).
-                let len = match (self.known_ints(&n.input[0]), self.ints(&n.input[1]), self.known_ints(&n.input[2])) {
-                    (Some(s), Some(l), Some(d)) if s == [0] && d == [1] && l.len() == 1 => l[0].clone(),
-                    _ => SymDim::Unknown,
-                };
-                ValueFacts { elem: x.elem, dims: Some(vec![len]), ints: None }
-            }
-            _ => ValueFacts { elem: x.elem, dims: None, ints: None },
-        };
-        let mut outs = vec![out];
-        for _ in 1..n.output.len() {
-            outs.push(ValueFacts::default());
-        }
-        if n.op_type == "LayerNorm" && outs.len() == 3 {
-            // nerkit's kernel: y like x; mean and 1/σ like x with a last axis of 1.
-            let stats = x.dims.clone().map(|mut d| {
-                if let Some(last) = d.last_mut() {
-                    *last = SymDim::Known(1);
-                }
-                d
-            });
-            outs[0] = same(x.dims.clone());
-            outs[1] = ValueFacts { elem: x.elem, dims: stats.clone(), ints: None };
-            outs[2] = ValueFacts { elem: x.elem, dims: stats, ints: None };
-        }
-        if n.op_type == "Dropout" && n.output.len() > 1 {
-            outs[1] = ValueFacts { elem: bool_t, dims: x.dims.clone(), ints: None };
+        if outs.len() < n.output.len() {
+            outs.resize(n.output.len(), ValueFacts::default());
         }
         outs
     }
+}
 
-    fn reshape_dims(&self, input: Option<&[SymDim]>, shape: Option<&str>) -> Option<Vec<SymDim>> {
-        let target = self.ints(shape?)?.clone();
-        let mut out: Vec<SymDim> = target
-            .iter()
-            .enumerate()
-            .map(|(i, d)| match d {
-                SymDim::Known(0) => input.and_then(|x| x.get(i).cloned()).unwrap_or(SymDim::Unknown),
-                other => other.clone(),
-            })
-            .collect();
-        if let Some(pos) = out.iter().position(|d| *d == SymDim::Known(-1)) {
-            let total = input.map(product).unwrap_or(SymDim::Unknown);
-            let rest =
-                product(&out.iter().enumerate().filter(|(i, _)| *i != pos).map(|(_, d)| d.clone()).collect::<Vec<_>>());
-            out[pos] = quotient(&total, &rest);
-        }
-        Some(out)
+/// A shape rule: the facts of a node's outputs, from the first on (outputs it leaves out stay unknown).
+pub(super) type ShapeRule = fn(&ShapeCtx) -> Vec<ValueFacts>;
+
+/// Looks up the shape rule of an ONNX op type; each lives in its family's file, next to the gradient rule.
+fn shape_rule_for(op_type: &str) -> Option<ShapeRule> {
+    super::elementwise::shape_rule(op_type)
+        .or_else(|| super::matmul::shape_rule(op_type))
+        .or_else(|| super::shape::shape_rule(op_type))
+        .or_else(|| super::reduce::shape_rule(op_type))
+        .or_else(|| super::softmax::shape_rule(op_type))
+        .or_else(|| super::norm::shape_rule(op_type))
+        .or_else(|| super::gather::shape_rule(op_type))
+        .or_else(|| super::select::shape_rule(op_type))
+}
+
+/// What a shape rule sees: the facts inferred so far and the node.
+pub(super) struct ShapeCtx<'a> {
+    pub facts: &'a Facts,
+    pub node: &'a pb::NodeProto,
+}
+
+impl ShapeCtx<'_> {
+    /// Facts of input `i` (default when absent or unknown).
+    pub fn input(&self, i: usize) -> ValueFacts {
+        self.node.input.get(i).and_then(|v| self.facts.values.get(v)).cloned().unwrap_or_default()
     }
 
-    fn slice_facts(&self, n: &pb::NodeProto, x: &ValueFacts) -> ValueFacts {
-        let get = |i: usize| n.input.get(i).filter(|s| !s.is_empty()).and_then(|s| self.known_ints(s));
-        let (starts, ends) = (get(1), get(2));
-        let dims = x.dims.as_ref().map(|d| {
-            let mut out = d.clone();
-            let axes = get(3).unwrap_or_else(|| (0..starts.as_ref().map(|s| s.len()).unwrap_or(0) as i64).collect());
-            for (k, a) in axes.iter().enumerate() {
-                let a = norm_axis(*a, d.len());
-                out[a] = match (&d[a], &starts, &ends, get(4)) {
-                    (SymDim::Known(len), Some(s), Some(e), None) => {
-                        let c = |v: i64| (if v < 0 { v + len } else { v }).clamp(0, *len);
-                        SymDim::Known((c(e[k]) - c(s[k])).max(0))
-                    }
-                    _ => SymDim::Unknown,
-                };
-            }
-            out
-        });
-        let ints = match (&x.ints, &starts, &ends, get(4)) {
-            (Some(v), Some(s), Some(e), None) if s.len() == 1 => {
-                let len = v.len() as i64;
-                let c = |p: i64| (if p < 0 { p + len } else { p }).clamp(0, len) as usize;
-                let (a, b) = (c(s[0]), c(e[0]));
-                Some(v[a..b.max(a)].to_vec())
-            }
-            _ => None,
+    /// Facts with input 0's element type, the given dims and no tracked ints.
+    pub fn same(&self, dims: Option<Vec<SymDim>>) -> ValueFacts {
+        ValueFacts { elem: self.input(0).elem, dims, ints: None }
+    }
+
+    /// Facts of element type `elem` with the broadcast dims of all inputs (none if one input's are unknown).
+    pub fn broadcast_inputs(&self, elem: i32) -> ValueFacts {
+        let all: Vec<Option<Vec<SymDim>>> = (0..self.node.input.len()).map(|i| self.input(i).dims).collect();
+        let dims = if all.iter().all(|d| d.is_some()) {
+            let refs: Vec<&[SymDim]> = all.iter().map(|d| d.as_deref().unwrap()).collect();
+            Some(broadcast(&refs))
+        } else {
+            None
         };
-        ValueFacts { elem: x.elem, dims, ints }
+        ValueFacts { elem, dims, ints: None }
     }
+
+    /// The `axes` attribute, else the known values of input 1 (opset-13+ form).
+    pub fn axes(&self) -> Option<Vec<i64>> {
+        attr_ints(self.node, "axes").or_else(|| self.node.input.get(1).and_then(|a| self.facts.known_ints(a)))
+    }
+}
+
+/// Shape rule of ops whose single output is shaped like input 0 (ints not tracked).
+pub(super) fn like_input(c: &ShapeCtx) -> Vec<ValueFacts> {
+    vec![c.same(c.input(0).dims)]
 }
 
 /// A product of dims as `coef · Π syms` (syms sorted), so `batch·sequence·4 / 4` gives back `batch*sequence`.
@@ -538,7 +311,8 @@ impl Monomial {
     }
 }
 
-fn product(d: &[SymDim]) -> SymDim {
+/// Product of dims (symbolic where needed; unknown if one is).
+pub(super) fn product(d: &[SymDim]) -> SymDim {
     let mut m = Monomial { coef: 1, syms: vec![] };
     for v in d {
         match Monomial::of(v) {
@@ -549,14 +323,16 @@ fn product(d: &[SymDim]) -> SymDim {
     m.dim()
 }
 
-fn quotient(total: &SymDim, rest: &SymDim) -> SymDim {
+/// `total / rest` when it divides exactly, else unknown.
+pub(super) fn quotient(total: &SymDim, rest: &SymDim) -> SymDim {
     match (Monomial::of(total), Monomial::of(rest)) {
         (Some(t), Some(r)) => t.div(&r).map(Monomial::dim).unwrap_or(SymDim::Unknown),
         _ => SymDim::Unknown,
     }
 }
 
-fn sum_dims(it: impl Iterator<Item = SymDim>) -> SymDim {
+/// Sum of dims, when all are known.
+pub(super) fn sum_dims(it: impl Iterator<Item = SymDim>) -> SymDim {
     let mut s = 0;
     for d in it {
         match d {
@@ -565,17 +341,6 @@ fn sum_dims(it: impl Iterator<Item = SymDim>) -> SymDim {
         }
     }
     SymDim::Known(s)
-}
-
-fn matmul_dims(a: Option<&[SymDim]>, b: Option<&[SymDim]>) -> Option<Vec<SymDim>> {
-    let (a, b) = (a?, b?);
-    if a.len() < 2 || b.len() < 2 {
-        return None;
-    }
-    let mut out = broadcast(&[&a[..a.len() - 2], &b[..b.len() - 2]]);
-    out.push(a[a.len() - 2].clone());
-    out.push(b[b.len() - 1].clone());
-    Some(out)
 }
 
 /// Facts of a declared graph input.

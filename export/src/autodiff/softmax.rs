@@ -1,10 +1,18 @@
-//! Softmax and LogSoftmax (opset ≥ 13 semantics: one `axis`, default -1).
+//! Softmax and LogSoftmax (opset ≥ 13 semantics: one `axis`, default -1). Shapes: like the input.
+use super::shapes::{self, ShapeRule};
 use super::{GradCtx, Result, Rule};
 
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     Some(match op_type {
         "Softmax" => softmax,
         "LogSoftmax" => log_softmax,
+        _ => return None,
+    })
+}
+
+pub(super) fn shape_rule(op_type: &str) -> Option<ShapeRule> {
+    Some(match op_type {
+        "Softmax" | "LogSoftmax" => shapes::like_input,
         _ => return None,
     })
 }
