@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use nerkit::infer::{load_backend, BackendKind, BackendOptions, PaddedBatch};
+use nerkit::infer::{load_backend, EngineSpec, PaddedBatch};
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
 use nerkit_export::quantize::QuantizeOptions;
 
@@ -37,20 +37,19 @@ fn inference(c: &mut Criterion) {
         ..ExportRequest::new(nerkit::paths::embedded_model_dir(), dir.path())
     };
     export_model_dir(&req).expect("export the embedded MiniLM (run `make setup`)");
-    let opts = BackendOptions::default();
     let kinds = [
-        ("ort_fp32", BackendKind::Ort),
-        ("ort_int8", BackendKind::OrtInt8),
-        ("ort_fused_fp32", BackendKind::OrtFused),
-        ("ort_fused_int8", BackendKind::OrtFusedInt8),
-        ("tract_fp32", BackendKind::Tract),
+        ("ort_fp32", EngineSpec::ORT),
+        ("ort_int8", EngineSpec::ORT_INT8),
+        ("ort_fused_fp32", EngineSpec::ORT_FUSED),
+        ("ort_fused_int8", EngineSpec::ORT_FUSED_INT8),
+        ("tract_fp32", EngineSpec::TRACT),
     ];
     for (size, seq) in SHAPES {
         let batch = batch(size, seq);
         let mut group = c.benchmark_group(format!("minilm_b{size}_s{seq}"));
         group.sample_size(10);
         for (name, kind) in kinds {
-            let mut backend = load_backend(kind, dir.path(), &opts).expect("load backend");
+            let mut backend = load_backend(kind, dir.path(), None).expect("load backend");
             group.bench_function(name, |b| b.iter(|| black_box(backend.run(black_box(&batch)).expect("run"))));
         }
         group.finish();

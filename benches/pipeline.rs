@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, Criterion};
 use nerkit::data::{load, DataSource, LoadOptions};
 use nerkit::infer::decode::{decode, Decoding};
-use nerkit::infer::select::BackendChoice;
 use nerkit::infer::{Aggregation, TagOptions, TextTagger};
+use nerkit::infer::{EngineChoice, EngineSpec};
 use nerkit::labels::LabelSet;
 use nerkit::prepare::encode::{EncodeOptions, Encoder};
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
@@ -64,7 +64,8 @@ fn pipeline(c: &mut Criterion) {
         ..ExportRequest::new(&model, dir.path())
     };
     export_model_dir(&req).expect("export the embedded MiniLM");
-    let mut tagger = TextTagger::open(dir.path(), BackendChoice::OrtInt8, None).expect("ORT int8 (make setup)");
+    let mut tagger =
+        TextTagger::open(dir.path(), EngineChoice::Exact(EngineSpec::ORT_INT8), None).expect("ORT int8 (make setup)");
     let texts: Vec<String> = data.sentences.iter().map(|s| s.words.join(" ")).collect();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     for (name, aggregation) in [("tag_text_native", Aggregation::Native), ("tag_text_hf_simple", Aggregation::Simple)] {

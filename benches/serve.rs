@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::test::{call_service, init_service, TestRequest};
 use criterion::{criterion_group, criterion_main, Criterion};
-use nerkit::infer::select::BackendChoice;
+use nerkit::infer::{EngineChoice, EngineSpec};
 use nerkit::labels::LabelSet;
 use nerkit::serve::ServeEngine;
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
@@ -56,7 +56,10 @@ fn minilm(dir: &Path) -> Box<dyn Engine> {
         ..ExportRequest::new(nerkit::paths::embedded_model_dir(), dir)
     };
     export_model_dir(&req).expect("export the embedded MiniLM (`make setup` first)");
-    Box::new(ServeEngine::open(dir, BackendChoice::OrtInt8, None, 1).expect("ORT int8 (`make setup` first)"))
+    Box::new(
+        ServeEngine::open(dir, EngineChoice::Exact(EngineSpec::ORT_INT8), None, 1)
+            .expect("ORT int8 (`make setup` first)"),
+    )
 }
 
 fn bench_engine(c: &mut Criterion, name: &str, engine: Box<dyn Engine>) {

@@ -1,26 +1,27 @@
-//! Scores the raw-text path against word-level gold: each validation sentence is rebuilt as raw text (tokens
-//! joined by single spaces), alone or in paragraphs of 5 consecutive sentences, tagged by `TextTagger`, and
-//! its entities mapped back onto the gold tokens by offsets (an AC covers each of its tokens with B-AC; an LF
-//! B-LF then I-LF). Prints entity micro F1 (seqeval default mode) and AC / LF F1 per input shape, aggregation
-//! and pair mode; compare with `nerkit evaluate` on the same model and file.
+//! Scores the raw-text path against word-level gold in more shapes than `nerkit evaluate --raw-text` (one
+//! sentence per text, native aggregation): validation sentences alone and in paragraphs of 5 consecutive
+//! sentences, under native and Hugging Face aggregations and each pair mode, through the same library code
+//! (`nerkit::evaluate::raw_text`). Prints entity micro F1 (seqeval default mode) and AC / LF F1.
 //!
 //! Usage: cargo run --example raw_text_eval -- MODEL_DIR VALIDATION.jsonl
 use nerkit::abbrev::PairMode;
-use nerkit::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
+use nerkit::evaluate::raw_text::tag_as_text;
+use nerkit::infer::{Aggregation, EngineChoice, EngineSpec, TagOptions, TextTagger};
 use nerkit::labels::LabelSet;
 use nerkit::metrics::accumulator::MetricsAccumulator;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (model, data) = (std::path::Path::new(&args[1]), &args[2]);
-    let mut tagger = TextTagger::open(model, BackendChoice::Ort, Some(2))?;
-    let mut sentences: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut tagger = TextTagger::open(model, EngineChoice::Exact(EngineSpec::ORT), Some(2))?;
+    let (mut words, mut gold): (Vec<Vec<String>>, Vec<Vec<String>>) = (Vec::new(), Vec::new());
     for line in std::fs::read_to_string(data)?.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line)?;
         let strings = |k: &str| -> Vec<String> {
             v[k].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
         };
-        sentences.push((strings("tokens"), strings("ner_tags")));
+        words.push(strings("tokens"));
+        gold.push(strings("ner_tags"));
     }
     println!("| input | aggregation | pairs | entity micro F1 | AC F1 | LF F1 |\n|---|---|---|---|---|---|");
     let runs = [
@@ -30,39 +31,13 @@ fn main() -> anyhow::Result<()> {
         (Aggregation::Simple, PairMode::Hybrid),
         (Aggregation::First, PairMode::Hybrid),
     ];
-    for (shape, group) in [("sentence", 1), ("paragraph of 5", 5)] {
+    for (shape, per_text) in [("sentence", 1), ("paragraph of 5", 5)] {
         for (aggregation, pairs) in runs {
+            let opts = TagOptions { aggregation, pairs, ..TagOptions::default() };
+            let pred = tag_as_text(&mut tagger, &words, per_text, &opts)?;
             let mut acc = MetricsAccumulator::new(&LabelSet::plod());
-            for chunk in sentences.chunks(group) {
-                // the paragraph text and each gold token's byte range in it
-                let (mut text, mut ranges) = (String::new(), Vec::new());
-                for (tokens, _) in chunk {
-                    let mut r = Vec::new();
-                    for t in tokens {
-                        if !text.is_empty() {
-                            text.push(' ');
-                        }
-                        r.push((text.len(), text.len() + t.len()));
-                        text.push_str(t);
-                    }
-                    ranges.push(r);
-                }
-                let opts = TagOptions { aggregation, decode: None, offsets: Offsets::Bytes, stride: None, pairs };
-                let out = tagger.tag(&[&text], &opts)?.remove(0);
-                for ((_, gold), r) in chunk.iter().zip(&ranges) {
-                    let mut pred = vec!["O".to_string(); r.len()];
-                    for e in &out.entities {
-                        let kind = nerkit::infer::entity::entity_type(&e.label);
-                        let mut first = true;
-                        for (k, &(s, end)) in r.iter().enumerate() {
-                            if s < e.end && e.start < end && pred[k] == "O" {
-                                pred[k] = if kind == "AC" || first { format!("B-{kind}") } else { format!("I-{kind}") };
-                                first = false;
-                            }
-                        }
-                    }
-                    acc.add(gold, &pred)?;
-                }
+            for (g, p) in gold.iter().zip(&pred) {
+                acc.add(g, p)?;
             }
             let m = acc.finalize();
             let f1 = |t: &str| m.entity.per_type.get(t).map_or(0.0, |p| p.f1);

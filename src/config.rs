@@ -67,7 +67,7 @@ pub struct TrainConfig {
     /// When on, validation, best-model selection and the exported model use the averaged weights.
     pub ema_decay: f64,
     /// How validation turns per-word scores into tags: `viterbi` (BIO-constrained) or `argmax`.
-    pub decode: crate::infer::decode::Decoding,
+    pub decode: nerkit_api::Decoding,
     pub device: Device,
     /// Intra-op threads for ONNX Runtime on CPU; 0 = all cores.
     pub threads: usize,
@@ -107,7 +107,7 @@ impl Default for TrainConfig {
             freeze_word_embeddings: false,
             layer_lr_decay: 1.0,
             ema_decay: 0.0,
-            decode: crate::infer::decode::Decoding::Viterbi,
+            decode: nerkit_api::Decoding::Viterbi,
             device: Device::Auto,
             threads: 0,
             cpu_kernels: CpuKernels::All,

@@ -72,7 +72,7 @@ pub fn environment() -> Result<ort::environment::Environment, RuntimeError> {
 }
 
 /// Where a session runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Device {
     /// CPU only.

@@ -1,22 +1,19 @@
 //! `nerkit serve`: the raw-text tagger ([`crate::infer::TextTagger`]) behind the HTTP server's
-//! [`nerkit_server::Engine`] trait, and the conversion of its results into the server's wire types.
+//! [`nerkit_server::Engine`] trait, whose results are the wire types
+//! already (`nerkit-api`).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nerkit_server::api;
 use nerkit_server::{Engine, EngineError, TokenCounter};
 
-use crate::abbrev::PairMode;
-use crate::infer::decode::Decoding;
 use crate::infer::tagger::TagError;
-use crate::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TaggedText, TextTagger};
+use crate::infer::{EngineChoice, TaggedText, TextTagger};
 
 /// A model served over HTTP.
 pub struct ServeEngine {
     tagger: TextTagger,
     model_id: String,
-    /// What `/info` calls the engine: `ort-int8`, `ort`, `ort-cuda`, `tract`.
-    backend: String,
 }
 
 impl ServeEngine {
@@ -24,7 +21,7 @@ impl ServeEngine {
     /// exported on first use when needed).
     pub fn open(
         model_dir: &Path,
-        choice: BackendChoice,
+        choice: EngineChoice,
         threads: Option<usize>,
         lanes: usize,
     ) -> Result<ServeEngine, TagError> {
@@ -34,92 +31,19 @@ impl ServeEngine {
     /// [`Self::open`] with the device's default lane count when `lanes` is `None` (as `nerkit predict` does).
     pub fn open_lanes(
         model_dir: &Path,
-        choice: BackendChoice,
+        choice: EngineChoice,
         threads: Option<usize>,
         lanes: Option<usize>,
     ) -> Result<ServeEngine, TagError> {
         let tagger = TextTagger::open_lanes(model_dir, choice, threads, lanes)?;
-        let backend = tagger.engine_label(choice);
-        Ok(ServeEngine { tagger, model_id: model_dir.display().to_string(), backend })
+        Ok(ServeEngine { tagger, model_id: model_dir.display().to_string() })
     }
 }
 
-/// The server's options as the tagger's.
-pub fn tag_options(o: &api::TagOptions) -> TagOptions {
-    TagOptions {
-        aggregation: match o.aggregation {
-            api::Aggregation::Native => Aggregation::Native,
-            api::Aggregation::None => Aggregation::None,
-            api::Aggregation::Simple => Aggregation::Simple,
-            api::Aggregation::First => Aggregation::First,
-            api::Aggregation::Average => Aggregation::Average,
-            api::Aggregation::Max => Aggregation::Max,
-        },
-        decode: o.decode.map(|d| match d {
-            api::Decode::Viterbi => Decoding::Viterbi,
-            api::Decode::Argmax => Decoding::Argmax,
-        }),
-        offsets: match o.offsets {
-            api::Offsets::Chars => Offsets::Chars,
-            api::Offsets::Bytes => Offsets::Bytes,
-        },
-        stride: o.stride,
-        pairs: match o.pairs {
-            api::PairMode::Hybrid => PairMode::Hybrid,
-            api::PairMode::Model => PairMode::Model,
-            api::PairMode::Rules => PairMode::Rules,
-        },
-    }
-}
-
-/// One tagged text in the wire format (the same JSON fields as `nerkit predict --format jsonl`).
+/// One tagged text as the wire answer (the same JSON as a `nerkit predict --format jsonl` record): the same
+/// types, without the words kept for CoNLL output.
 pub fn to_wire(t: TaggedText) -> api::TagResult {
-    api::TagResult {
-        entities: t
-            .entities
-            .into_iter()
-            .map(|e| api::Entity {
-                label: e.label,
-                text: e.text,
-                start: e.start,
-                end: e.end,
-                score: e.score,
-                word: e.word,
-            })
-            .collect(),
-        pairs: t.pairs.map(|pairs| {
-            pairs
-                .into_iter()
-                .map(|p| api::Pair {
-                    ac: p.ac,
-                    lf: p.lf,
-                    rule: p.rule.name().to_string(),
-                    evidence: p.evidence.name().to_string(),
-                    score: p.score,
-                })
-                .collect()
-        }),
-        glossary: t.glossary.map(|glossary| {
-            glossary
-                .into_iter()
-                .map(|(k, g)| {
-                    let other_definitions = g
-                        .other_definitions
-                        .into_iter()
-                        .map(|o| api::OtherDefinition { long_form: o.long_form, ac: o.ac, lf: o.lf })
-                        .collect();
-                    let entry = api::GlossaryEntry {
-                        long_form: g.long_form,
-                        ac: g.ac,
-                        lf: g.lf,
-                        mentions: g.mentions,
-                        other_definitions,
-                    };
-                    (k, entry)
-                })
-                .collect()
-        }),
-    }
+    api::TagResult { entities: t.entities, pairs: t.pairs, glossary: t.glossary }
 }
 
 impl Engine for ServeEngine {
@@ -128,8 +52,8 @@ impl Engine for ServeEngine {
             model_id: self.model_id.clone(),
             labels: self.tagger.labels().labels().to_vec(),
             entity_types: self.tagger.labels().entity_types(),
-            pairs: self.tagger.pair_types().map(|p| api::PairTypes { short: p.short.clone(), long: p.long.clone() }),
-            backend: self.backend.clone(),
+            pairs: self.tagger.pair_types().cloned(),
+            backend: self.tagger.engine().to_string(),
             backend_reasons: self.tagger.backend_reasons().to_vec(),
             max_len: self.tagger.max_len(),
         }
@@ -144,9 +68,8 @@ impl Engine for ServeEngine {
     }
 
     fn tag(&mut self, texts: &[&str], opts: &api::TagOptions) -> Result<Vec<api::TagResult>, EngineError> {
-        let opts = tag_options(opts);
         opts.decoding().map_err(EngineError::Invalid)?;
-        let tagged = self.tagger.tag(texts, &opts).map_err(|e| EngineError::Failed(e.to_string()))?;
+        let tagged = self.tagger.tag(texts, opts).map_err(|e| EngineError::Failed(e.to_string()))?;
         Ok(tagged.into_iter().map(to_wire).collect())
     }
 }

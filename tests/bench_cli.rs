@@ -76,16 +76,16 @@ fn plod_sentences(n: usize) -> Vec<Vec<String>> {
 #[test]
 fn bench_reads_accuracy_and_end_to_end_beside_speed_and_writes_a_report() {
     use nerkit::infer::decode::Decoding;
-    use nerkit::infer::tagger::tag_with_model_dir;
-    use nerkit::infer::BackendKind;
+    use nerkit::infer::{EngineChoice, EngineSpec, TextTagger};
     use nerkit::labels::LabelSet;
 
     let tmp = tempfile::tempdir().unwrap();
     let model = nerkit::infer::select::exported_dir(&common::token_classifier_dir(tmp.path())).unwrap();
     let labels = LabelSet::plod();
     let words = plod_sentences(40);
-    let (tags, engine) = tag_with_model_dir(BackendKind::Ort, &model, &words, &labels, Decoding::Viterbi).unwrap();
-    assert!(engine.starts_with("ort"), "{engine}");
+    let mut tagger = TextTagger::open(&model, EngineChoice::Exact(EngineSpec::ORT), None).unwrap();
+    assert_eq!(tagger.engine(), EngineSpec::ORT);
+    let tags = tagger.tag_words(&words, Decoding::Viterbi).unwrap();
     let gold_path = tmp.path().join("gold.jsonl");
     let mut gold = String::new();
     let mut entities = 0;

@@ -12,11 +12,12 @@ use ndarray::{Array2, Array3, Ix3};
 use nerkit::infer::compare::agreement;
 use nerkit::infer::ort_backend::OrtBackend;
 use nerkit::infer::tract_backend::TractBackend;
-use nerkit::infer::{load_backend, Backend, BackendKind, BackendOptions, PaddedBatch};
+use nerkit::infer::{load_backend, Backend, BackendOptions, EngineSpec, Graph, PaddedBatch};
+use nerkit::runtime::Device;
 use nerkit_export::builder::{model_bytes, pb};
 use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, InferenceOptions, LAST_HIDDEN_STATE};
-use nerkit_export::quantize::{quantize_dynamic, ActivationScale, QuantizeOptions};
+use nerkit_export::quantize::{quantize_int8, ActivationScale, QuantizeOptions};
 use nerkit_export::weights::Weights;
 use serde_json::Value;
 use tract_onnx::prelude::*;
@@ -106,9 +107,7 @@ fn minilm_matches_transformers_on_ort_and_tract() {
     let want_logits = array3(&fx["logits"]);
     let want_hidden = array3(&fx["last_hidden_state_slice"]);
     let k = fx["hidden_slice"].as_u64().unwrap() as usize;
-    for (engine, (logits, hidden)) in
-        [("ort-cpu", ort_outputs(&model, &batch)), ("tract", tract_outputs(&model, &batch))]
-    {
+    for (engine, (logits, hidden)) in [("ort", ort_outputs(&model, &batch)), ("tract", tract_outputs(&model, &batch))] {
         let hidden = hidden.slice(ndarray::s![.., .., 0..k]).to_owned();
         // All positions, padded ones included: both sides compute them with the same masked attention.
         let (dl, dh) = (max_abs_diff(&logits, &want_logits), max_abs_diff(&hidden, &want_hidden));
@@ -130,7 +129,7 @@ fn fp16_minilm_stays_close_to_transformers_on_ort() {
     // fp16 keeps ~3 significant digits: the logits move by about 1e-3 of their scale, the argmax not at all.
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
     let a = agreement(&logits, &want, &batch.attention_mask);
-    eprintln!("fp16 ort-cpu vs transformers: logits max|diff| {:.2e} (max|logit| {scale:.2})", a.max_abs_diff);
+    eprintln!("fp16 ort vs transformers: logits max|diff| {:.2e} (max|logit| {scale:.2})", a.max_abs_diff);
     assert!(a.max_abs_diff <= 1e-2 * scale, "fp16 logits {} off (scale {scale})", a.max_abs_diff);
     assert_eq!(a.argmax_agree, a.positions, "fp16 must not change a tag");
 }
@@ -164,7 +163,7 @@ fn fused_minilm_matches_transformers_on_ort() {
             dh = dh.max(d(&hidden, &array3(&fx["last_hidden_state_slice"])));
         }
     }
-    eprintln!("fused ort-cpu vs transformers (real positions): logits max|diff| {dl:.2e}, hidden {dh:.2e}");
+    eprintln!("fused ort vs transformers (real positions): logits max|diff| {dl:.2e}, hidden {dh:.2e}");
     assert!(dl <= TOL && dh <= TOL, "fused: logits {dl}, hidden {dh} (tolerance {TOL})");
 }
 
@@ -191,7 +190,7 @@ fn tiny_bert_ort_and_tract_agree_in_fp32_and_int8() {
     let fp32 = inference_model(&cfg, &weights, &InferenceOptions::default()).unwrap();
     // tract runs the per-tensor activation variant; the per-row default is ONNX Runtime's (next test)
     let per_tensor = QuantizeOptions { activations: ActivationScale::PerTensor, ..Default::default() };
-    let (int8, report) = quantize_dynamic(&fp32, &per_tensor).unwrap();
+    let (int8, report) = quantize_int8(&fp32, &per_tensor).unwrap();
     let batch = tiny_batch();
     let origin = Path::new("tiny.onnx");
     let mut runs = Vec::new();
@@ -225,7 +224,7 @@ fn per_row_int8_is_close_to_fp32_and_independent_of_the_batch() {
     let cfg = tiny_config();
     let weights = Weights::random(&cfg, 4, 2024);
     let fp32 = inference_model(&cfg, &weights, &InferenceOptions::default()).unwrap();
-    let (int8, _) = quantize_dynamic(&fp32, &QuantizeOptions::default()).unwrap();
+    let (int8, _) = quantize_int8(&fp32, &QuantizeOptions::default()).unwrap();
     let origin = Path::new("tiny.onnx");
     let opts = BackendOptions::default();
     let mut f = OrtBackend::from_bytes(&model_bytes(&fp32), origin, &opts).unwrap();
@@ -277,15 +276,16 @@ fn load_backend_runs_an_exported_directory() {
     let batch = tiny_batch();
     let mut logits = Vec::new();
     let kinds = [
-        BackendKind::Ort,
-        BackendKind::OrtInt8,
-        BackendKind::Tract,
-        BackendKind::OrtFused,
-        BackendKind::OrtFusedInt8,
-        BackendKind::OrtFp16,
+        EngineSpec::ORT,
+        EngineSpec::ORT_INT8,
+        EngineSpec::TRACT,
+        EngineSpec::ORT_FUSED,
+        EngineSpec::ORT_FUSED_INT8,
+        EngineSpec::ort(Graph::Fp16, Device::Cpu),
     ];
     for kind in kinds {
-        let mut b = load_backend(kind, out.path(), &BackendOptions::default()).unwrap();
+        let mut b = load_backend(kind, out.path(), None).unwrap();
+        assert_eq!(b.spec(), kind, "the engine says what it runs");
         assert_eq!(b.labels(), labels.as_slice());
         logits.push(b.run(&batch).unwrap());
     }
@@ -299,9 +299,10 @@ fn load_backend_runs_an_exported_directory() {
     assert!(close(0, 5) <= 1e-2 * scale, "fp32 vs fp16: {} (scale {scale})", close(0, 5));
     // Without the fused files the fused kinds fall back to the standard graphs.
     std::fs::remove_file(out.path().join(nerkit::infer::FUSED_INT8_FILE)).unwrap();
-    let mut b = load_backend(BackendKind::OrtFusedInt8, out.path(), &BackendOptions::default()).unwrap();
+    let mut b = load_backend(EngineSpec::ORT_FUSED_INT8, out.path(), None).unwrap();
     assert_eq!(b.run(&batch).unwrap(), logits[1], "falls back to model.int8.onnx");
-    let e = load_backend(BackendKind::Tract, src.path(), &BackendOptions::default()).err().unwrap();
+    assert_eq!(b.spec(), EngineSpec::ORT_INT8, "and says so");
+    let e = load_backend(EngineSpec::TRACT, src.path(), None).err().unwrap();
     assert!(e.to_string().contains("nerkit export"), "{e}");
 }
 

@@ -22,7 +22,7 @@ use nerkit_export::builder::pb;
 use nerkit_export::calibrate::CalibrationMethod;
 use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, InferenceOptions};
-use nerkit_export::quantize::{quantize_dynamic, ActivationScale, QuantizeOptions};
+use nerkit_export::quantize::{quantize_int8, ActivationScale, QuantizeOptions};
 use nerkit_export::weights::{Tensor, Weights};
 
 use common::{embedded_dir, formula_classifier};
@@ -99,7 +99,7 @@ fn every_int8_variant_stays_near_fp32_and_static_is_batch_invariant() {
     variants.push(("per-tensor".into(), QuantizeOptions { activations: ActivationScale::PerTensor, ..base.clone() }));
     let mut failures = Vec::new();
     for (name, opts) in &variants {
-        let (q, report) = quantize_dynamic(&fp32, opts).unwrap();
+        let (q, report) = quantize_int8(&fp32, opts).unwrap();
         assert_eq!(report.quantized.len(), 6 * 6 + 3, "{name}: 36 MatMul weights and 3 embedding tables");
         let mut b = session(&q, None).unwrap();
         let logits = probe_logits(&mut b, &probes).unwrap();
@@ -137,7 +137,7 @@ fn every_int8_variant_stays_near_fp32_and_static_is_batch_invariant() {
         .map(|(i, w)| encoder.encode_unlabelled(i, w).unwrap()[0].input_ids.clone())
         .collect();
     for (name, opts) in variants.iter().filter(|(n, _)| n == "static percentile-99.99" || n == "hybrid") {
-        let (q, _) = quantize_dynamic(&fp32, opts).unwrap();
+        let (q, _) = quantize_int8(&fp32, opts).unwrap();
         let mut b = session(&q, None).unwrap();
         let together = b.run(&PaddedBatch::from_sequences(&seqs, 0)).unwrap();
         for (i, s) in seqs.iter().enumerate() {

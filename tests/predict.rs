@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nerkit::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
+use nerkit::infer::{Aggregation, EngineChoice, EngineSpec, Offsets, TagOptions, TextTagger};
 
 const STRATEGIES: [Aggregation; 6] = [
     Aggregation::Native,
@@ -24,7 +24,7 @@ const UNICODE_TEXT: &str =
 #[test]
 fn entity_text_equals_the_input_slice_in_every_strategy_and_offset_unit() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Auto, Some(2)).unwrap();
+    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), EngineChoice::Auto, Some(2)).unwrap();
     let chars: Vec<char> = UNICODE_TEXT.chars().collect();
     let mut seen = 0;
     for aggregation in STRATEGIES {
@@ -52,7 +52,9 @@ fn entity_text_equals_the_input_slice_in_every_strategy_and_offset_unit() {
 #[test]
 fn leading_whitespace_of_any_kind_shifts_offsets_and_changes_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
+    let mut tagger =
+        TextTagger::open(&common::token_classifier_dir(tmp.path()), EngineChoice::Exact(EngineSpec::ORT), Some(2))
+            .unwrap();
     let text = "Echo planar imaging (EPI) and magnetic resonance imaging (MRI) were compared.";
     let shifted = format!("\u{a0}\t \u{2003}{text}");
     let mut total = 0;
@@ -77,7 +79,9 @@ fn leading_whitespace_of_any_kind_shifts_offsets_and_changes_nothing_else() {
 #[test]
 fn a_long_document_is_tagged_end_to_end_without_truncation() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
+    let mut tagger =
+        TextTagger::open(&common::token_classifier_dir(tmp.path()), EngineChoice::Exact(EngineSpec::ORT), Some(2))
+            .unwrap();
     // 5,000+ words: many sentences, and one 700-word sentence that needs windows on its own
     let mut doc = String::new();
     for i in 0..400 {
@@ -99,8 +103,8 @@ fn a_long_document_is_tagged_end_to_end_without_truncation() {
 fn lanes_tag_exactly_like_one_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = common::token_classifier_dir(tmp.path());
-    let mut one = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(1), Some(1)).unwrap();
-    let mut three = TextTagger::open_lanes(&dir, BackendChoice::OrtInt8, Some(3), Some(3)).unwrap();
+    let mut one = TextTagger::open_lanes(&dir, EngineChoice::Exact(EngineSpec::ORT_INT8), Some(1), Some(1)).unwrap();
+    let mut three = TextTagger::open_lanes(&dir, EngineChoice::Exact(EngineSpec::ORT_INT8), Some(3), Some(3)).unwrap();
     assert_eq!((one.lanes(), three.lanes()), (1, 3));
     assert!(three.backend_reasons().iter().any(|r| r == "3 lanes, 1 thread each"), "{:?}", three.backend_reasons());
     let mut docs: Vec<String> = (0..12)

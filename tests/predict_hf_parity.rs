@@ -3,7 +3,7 @@
 //! within 1e-4, for all five strategies on 44 texts (fixture written by scripts/fixtures/hf_pipeline_parity.py).
 mod common;
 
-use nerkit::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
+use nerkit::infer::{Aggregation, EngineChoice, EngineSpec, Offsets, TagOptions, TextTagger};
 use serde_json::Value;
 
 #[test]
@@ -19,7 +19,9 @@ fn all_five_strategies_equal_the_transformers_pipeline() {
     let texts: Vec<&str> = fixture["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(texts.len() >= 40);
     let tmp = tempfile::tempdir().unwrap();
-    let mut tagger = TextTagger::open(&common::token_classifier_dir(tmp.path()), BackendChoice::Ort, Some(2)).unwrap();
+    let mut tagger =
+        TextTagger::open(&common::token_classifier_dir(tmp.path()), EngineChoice::Exact(EngineSpec::ORT), Some(2))
+            .unwrap();
     let mut compared = 0;
     for (name, aggregation) in [
         ("none", Aggregation::None),

@@ -176,9 +176,9 @@ fn trained_model_evaluates_and_exports_consistently() {
     let printed =
         nerkit(&["export", "--model", &path(&best), "--out", &path(&exported), "--int8", "--data", &path(&val)]);
     // `export --data` scores the fp32 graph (same F1 as training) and the int8 graph.
-    let fp32_line = printed.lines().find(|l| l.starts_with("Ort ")).unwrap_or_else(|| panic!("{printed}"));
+    let fp32_line = printed.lines().find(|l| l.starts_with("ort on ")).unwrap_or_else(|| panic!("{printed}"));
     assert!(fp32_line.contains(&format!("entity micro F1 {best_f1:.4}")), "{fp32_line} vs {best_f1}");
-    assert!(printed.lines().any(|l| l.starts_with("OrtInt8 ") && l.contains("vs fp32")), "{printed}");
+    assert!(printed.lines().any(|l| l.starts_with("ort-int8 on ") && l.contains("vs fp32")), "{printed}");
     for backend in ["ort", "tract"] {
         let e = dir.path().join(format!("eval-{backend}"));
         nerkit(&[
@@ -196,6 +196,23 @@ fn trained_model_evaluates_and_exports_consistently() {
         ]);
         assert!((micro_f1(&e) - best_f1).abs() < 1e-9, "{backend}: {} vs {best_f1}", micro_f1(&e));
     }
+    // the raw-text path users call, on the trained directory (exported on first use, as `predict` does): the
+    // gold sentences rebuilt as text tag to the same words and the same F1
+    let raw = dir.path().join("eval-raw");
+    let args = ["--data", &path(&val), "--out", &path(&raw), "--pairs", "model", "--raw-text", "--backend", "auto"];
+    nerkit(&[&["evaluate", "--model", &path(&best)][..], &args[..]].concat());
+    let m: serde_json::Value = serde_json::from_str(&read(&raw.join("metrics.json"))).unwrap();
+    let source = m["source"].as_str().unwrap();
+    assert!(source.ends_with("(ort-int8, pairs model, raw text)"), "{source}");
+    let words = dir.path().join("eval-words");
+    let args = ["--data", &path(&val), "--out", &path(&words), "--pairs", "model", "--backend", "auto"];
+    nerkit(&[&["evaluate", "--model", &path(&best)][..], &args[..]].concat());
+    assert!(
+        (micro_f1(&raw) - micro_f1(&words)).abs() < 1e-9,
+        "raw text {} vs words {}",
+        micro_f1(&raw),
+        micro_f1(&words)
+    );
 }
 
 /// The recipe files shipped in `configs/` parse and validate.

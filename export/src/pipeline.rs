@@ -8,7 +8,7 @@ use crate::config::BertConfig;
 use crate::fused::fused_inference_model;
 use crate::half::{to_fp16, HalfReport};
 use crate::inference::{inference_model, InferenceOptions};
-use crate::quantize::{quantize_dynamic, QuantizeOptions, QuantizeReport};
+use crate::quantize::{quantize_int8, QuantizeOptions, QuantizeReport};
 use crate::weights::Weights;
 use crate::ExportError;
 
@@ -154,7 +154,7 @@ fn write_int8(
     file: &str,
 ) -> Result<Option<(PathBuf, QuantizeReport)>, ExportError> {
     let Some(opts) = &req.int8 else { return Ok(None) };
-    let (q, report) = quantize_dynamic(model, opts)?;
+    let (q, report) = quantize_int8(model, opts)?;
     let path = req.out_dir.join(file);
     save_model(&q, &path).map_err(io(&path))?;
     Ok(Some((path, report)))

@@ -1,5 +1,6 @@
-//! Dynamic int8 quantization of an fp32 graph (the formulation of ONNX Runtime's `quantize_dynamic`, in
-//! standard ops; tract runs the per-tensor variant):
+//! int8 quantization of an fp32 graph, [`quantize_int8`]: weights always int8; activations quantized at run
+//! time (dynamic: the formulation of ONNX Runtime's `quantize_dynamic`, in standard ops; tract runs the
+//! per-tensor variant) or with calibrated static ranges ([`ActivationScale`]):
 //!
 //! - weight MatMuls `x @ Transpose(W)` (or `x @ W` with W an initializer): W becomes int8 symmetric, per output
 //!   channel (default) or per tensor; x is quantized at run time,
@@ -88,7 +89,7 @@ impl Default for QuantizeOptions {
     }
 }
 
-/// What [`quantize_dynamic`] did.
+/// What [`quantize_int8`] did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QuantizeReport {
     /// Quantized weight names (HF keys).
@@ -295,7 +296,7 @@ fn is_kept(name: &str, opts: &QuantizeOptions) -> bool {
     opts.keep_fp32.iter().any(|p| matches_pattern(name, p))
 }
 
-/// The activations that `quantize_dynamic` with `opts` quantizes: the left operands of the weight MatMuls it
+/// The activations that [`quantize_int8`] with `opts` quantizes: the left operands of the weight MatMuls it
 /// rewrites, in graph order, each once (query, key and value share one). With [`ActivationScale::Static`] each
 /// needs a calibrated range.
 pub fn activation_inputs(model: &pb::ModelProto, opts: &QuantizeOptions) -> Result<Vec<String>, QuantizeError> {
@@ -344,8 +345,9 @@ fn quantize_static(
 /// ONNX Runtime's contrib-op domain (`MatMulIntegerToFloat`).
 const MS_DOMAIN: &str = "com.microsoft";
 
-/// Rewrites `model` with int8 weights; see the module docs.
-pub fn quantize_dynamic(
+/// Rewrites `model` with int8 weights and int8 activations — dynamic per row, dynamic per tensor or static
+/// calibrated, as `opts.activations` says; see the module docs.
+pub fn quantize_int8(
     model: &pb::ModelProto,
     opts: &QuantizeOptions,
 ) -> Result<(pb::ModelProto, QuantizeReport), QuantizeError> {

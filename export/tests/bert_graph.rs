@@ -8,7 +8,7 @@ use nerkit_export::bert::{build_token_classifier, ForwardHooks, Inference};
 use nerkit_export::builder::{pb, GraphBuilder};
 use nerkit_export::config::BertConfig;
 use nerkit_export::inference::{inference_model, labels_from_metadata, InferenceOptions};
-use nerkit_export::quantize::{quantize_dynamic, ActivationScale, Granularity, QuantizeOptions};
+use nerkit_export::quantize::{quantize_int8, ActivationScale, Granularity, QuantizeOptions};
 use nerkit_export::weights::{Tensor, Weights};
 use tract_onnx::prelude::*;
 
@@ -172,7 +172,7 @@ fn int8_graph_runs_on_tract_close_to_fp32() {
         [(Granularity::PerChannel, ActivationScale::PerTensor), (Granularity::PerTensor, ActivationScale::PerTensor)];
     for (granularity, activations) in variants {
         let opts = QuantizeOptions { granularity, activations, ..Default::default() };
-        let (q, report) = quantize_dynamic(&model, &opts).unwrap();
+        let (q, report) = quantize_int8(&model, &opts).unwrap();
         // 2 layers × 6 linears + 3 embedding tables; the classifier is kept fp32 by default.
         assert_eq!(report.quantized.len(), 2 * 6 + 3, "{:?}", report.quantized);
         assert_eq!(report.kept_fp32, vec!["classifier.weight"]);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use nerkit::infer::BackendChoice;
+use nerkit::infer::EngineChoice;
 use nerkit::serve::ServeEngine;
 use nerkit_server::api;
 use nerkit_server::{Engine, EngineError};
@@ -45,11 +45,7 @@ impl NativeTagger {
                 model.display()
             )));
         }
-        let choice: BackendChoice = clap::ValueEnum::from_str(backend, true).map_err(|_| {
-            PyValueError::new_err(format!(
-                "backend `{backend}`: expected auto, ort, ort-int8, ort-cuda, ort-cuda-fp16 or tract"
-            ))
-        })?;
+        let choice: EngineChoice = backend.parse().map_err(|e| PyValueError::new_err(format!("backend: {e}")))?;
         if lanes == Some(0) || threads == Some(0) {
             return Err(PyValueError::new_err("lanes and threads must be at least 1"));
         }
@@ -84,7 +80,7 @@ impl NativeTagger {
             stride: None,
             pairs: option("pairs", pairs)?.unwrap_or_default(),
         };
-        if opts.decode == Some(api::Decode::Viterbi) && opts.aggregation != api::Aggregation::Native {
+        if opts.decode == Some(api::Decoding::Viterbi) && opts.aggregation != api::Aggregation::Native {
             return Err(PyValueError::new_err(
                 "decoding = viterbi applies to the native aggregation only (the Hugging Face strategies decode by argmax)",
             ));

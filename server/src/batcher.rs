@@ -283,16 +283,14 @@ mod tests {
         assert_eq!(texts(r1.blocking_recv().unwrap()), ["a", "b"]);
         assert_eq!(texts(r2.blocking_recv().unwrap()), ["c"]);
         let r3 = r3.blocking_recv().unwrap().unwrap();
-        assert_eq!((r3[0].text_label()), ("d", "Simple"));
+        assert_eq!(text_label(&r3[0]), ("d", "Simple"));
         // within the wait bound the three requests became one batch, run as one call per option set
         assert_eq!(*calls.lock().unwrap(), vec![3, 1]);
         b.stop();
     }
 
-    impl TagResult {
-        fn text_label(&self) -> (&str, &str) {
-            (&self.entities[0].text, &self.entities[0].label)
-        }
+    fn text_label(r: &TagResult) -> (&str, &str) {
+        (&r.entities[0].text, &r.entities[0].label)
     }
 
     #[test]

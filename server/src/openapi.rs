@@ -28,7 +28,7 @@ use crate::{api, routes, tag};
         api::PairTypes,
         api::Limits,
         api::Aggregation,
-        api::Decode,
+        api::Decoding,
         api::Offsets,
         tag::TagBody,
         tag::TagAnswer

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::{Aggregation, Decode, HfEntity, HfInputs, HfRequest, Offsets, TagOptions, TagRequest, TagResult};
+use crate::api::{Aggregation, Decoding, HfEntity, HfInputs, HfRequest, Offsets, TagOptions, TagRequest, TagResult};
 use crate::engine::EngineError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -104,7 +104,7 @@ async fn native_tag(r: TagRequest, state: &AppState) -> Result<HttpResponse, Api
         (None, Some(ts)) => (ts, false),
         _ => return Err(ApiError::bad_request("invalid_request", "give `text` or `texts`, not both")),
     };
-    if r.decode == Some(Decode::Viterbi) && r.aggregation != Aggregation::Native {
+    if r.decode == Some(Decoding::Viterbi) && r.aggregation != Aggregation::Native {
         return Err(ApiError::unprocessable(
             "invalid_option",
             "decode = viterbi applies to the native aggregation only (the Hugging Face strategies decode by argmax)",

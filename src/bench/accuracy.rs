@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Engine;
 use crate::abbrev::{HybridOptions, PairMode};
-use crate::infer::glossary::PairTypes;
+use crate::infer::glossary::model_pair_types;
 use crate::infer::tagger::PairDecoding;
 use crate::labels::LabelSet;
 use crate::prepare::encode::{EncodeOptions, Encoder};
@@ -45,7 +45,7 @@ pub fn measure(
     let labelled = Labelled::load(data, &labels, limit)?;
     let tokenizer = crate::model::ModelDir::open(model_dir)?.tokenizer()?;
     let encoder = Encoder::new(tokenizer, EncodeOptions::default())?;
-    let pairs = PairTypes::for_model(Some(model_dir), &labels).map_err(anyhow::Error::msg)?.map(|types| PairDecoding {
+    let pairs = model_pair_types(Some(model_dir), &labels).map_err(anyhow::Error::msg)?.map(|types| PairDecoding {
         types,
         mode: PairMode::Hybrid,
         hybrid: HybridOptions::default(),

@@ -9,12 +9,12 @@ use serde::Serialize;
 
 use super::percentile;
 use super::reference::HfPipeline;
+use crate::data::documents::parse_line;
 use crate::infer::{Backend, TagOptions, TextTagger};
-use crate::predict::parse_line;
 use crate::prepare::encode::EncodeOptions;
 
 /// Documents per `TextTagger::tag` call, as `nerkit predict` chunks its input.
-const CHUNK: usize = crate::predict::DEFAULT_CHUNK;
+const CHUNK: usize = crate::data::documents::DEFAULT_CHUNK;
 
 /// One engine's end-to-end throughput.
 #[derive(Clone, Debug, Serialize)]

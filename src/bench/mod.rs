@@ -21,86 +21,36 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::infer::{load_backend, Backend, BackendKind, BackendOptions};
+use crate::infer::{load_backend, Backend, EngineSpec, Graph};
 use crate::runtime::Device;
 
-/// A backend as `--backends` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum BenchBackend {
-    /// `model.onnx` on the CPU.
-    Ort,
-    /// `model.int8.onnx` on the CPU.
-    OrtInt8,
-    /// `model.fused.onnx` (ONNX Runtime's fused ops) on the CPU.
-    OrtFused,
-    /// `model.fused.int8.onnx` on the CPU.
-    OrtFusedInt8,
-    /// `model.onnx` on CUDA.
-    OrtCuda,
-    /// `model.fp16.onnx` on CUDA (converted from `model.onnx` when missing).
-    OrtCudaFp16,
-    /// `model.onnx` on tract (pure Rust).
-    Tract,
-}
-
-impl BenchBackend {
-    pub fn name(self) -> &'static str {
-        match self {
-            BenchBackend::Ort => "ort",
-            BenchBackend::OrtInt8 => "ort-int8",
-            BenchBackend::OrtFused => "ort-fused",
-            BenchBackend::OrtFusedInt8 => "ort-fused-int8",
-            BenchBackend::OrtCuda => "ort-cuda",
-            BenchBackend::OrtCudaFp16 => "ort-cuda-fp16",
-            BenchBackend::Tract => "tract",
+/// Loads exactly `spec` for `dir`: the benchmark must measure what it names, so a missing graph file or an ONNX
+/// Runtime engine that would fall back to tract is a reason to skip it, not a silent substitute.
+fn load_exact(spec: EngineSpec, dir: &Path, threads: Option<usize>) -> Result<Box<dyn Backend>, String> {
+    if spec.graph == Graph::Fp16 {
+        crate::infer::select::ensure_fp16(dir).map_err(|e| e.to_string())?;
+    }
+    if let Some(file) = spec.files().first() {
+        if !dir.join(file).is_file() {
+            return Err(format!("no {file} in {} (nerkit export --int8 --fused --fp16 writes it)", dir.display()));
         }
     }
-
-    /// Where this backend runs.
-    pub fn device(self) -> Device {
-        match self {
-            BenchBackend::OrtCuda | BenchBackend::OrtCudaFp16 => Device::Cuda,
-            _ => Device::Cpu,
-        }
+    let backend = load_backend(spec, dir, threads).map_err(|e| e.to_string())?;
+    if spec.is_ort() && !backend.spec().is_ort() {
+        return Err("ONNX Runtime is not available (it fell back to tract)".into());
     }
-
-    fn load(self, dir: &Path, threads: Option<usize>) -> Result<Box<dyn Backend>, String> {
-        let (kind, device) = match self {
-            BenchBackend::Ort => (BackendKind::Ort, Device::Cpu),
-            BenchBackend::OrtInt8 => (BackendKind::OrtInt8, Device::Cpu),
-            BenchBackend::OrtFused => (BackendKind::OrtFused, Device::Cpu),
-            BenchBackend::OrtFusedInt8 => (BackendKind::OrtFusedInt8, Device::Cpu),
-            BenchBackend::OrtCuda => (BackendKind::Ort, Device::Cuda),
-            BenchBackend::OrtCudaFp16 => (BackendKind::OrtFp16, Device::Cuda),
-            BenchBackend::Tract => (BackendKind::Tract, Device::Cpu),
-        };
-        if self == BenchBackend::OrtCudaFp16 {
-            crate::infer::select::ensure_fp16(dir).map_err(|e| e.to_string())?;
-        }
-        // the benchmark must measure what it names: no silent fallback to another graph or engine
-        if let Some(file) = kind.files().first() {
-            if !dir.join(file).is_file() {
-                return Err(format!("no {file} in {} (nerkit export --int8 --fused --fp16 writes it)", dir.display()));
-            }
-        }
-        let backend = load_backend(kind, dir, &BackendOptions { device, threads }).map_err(|e| e.to_string())?;
-        if self != BenchBackend::Tract && backend.name() == "tract" {
-            return Err("ONNX Runtime is not available (it fell back to tract)".into());
-        }
-        Ok(backend)
-    }
+    Ok(backend)
 }
 
 #[derive(Clone, Debug)]
 pub struct BenchPlan {
-    pub backends: Vec<BenchBackend>,
+    pub backends: Vec<EngineSpec>,
     pub batches: Vec<usize>,
     pub seqs: Vec<usize>,
     pub warmup: usize,
     pub rounds: usize,
     pub threads: Option<usize>,
-    pub baseline: BenchBackend,
+    pub baseline: EngineSpec,
     /// Stop the timed rounds after this many seconds (`--duration`), even before `rounds`.
     pub duration: Option<f64>,
     /// Labelled data every engine is scored on (`--accuracy`), optionally its first `accuracy_limit` sentences.
@@ -172,9 +122,9 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
     let mut skipped = Vec::new();
     for &b in &plan.backends {
         let before = rss_mb();
-        match b.load(dir, plan.threads) {
-            Ok(backend) => loaded.push(Engine { name: b.name().into(), backend, rss_mb: (rss_mb() - before).max(0.0) }),
-            Err(reason) => skipped.push(Skipped { backend: b.name().into(), reason }),
+        match load_exact(b, dir, plan.threads) {
+            Ok(backend) => loaded.push(Engine { name: b.to_string(), backend, rss_mb: (rss_mb() - before).max(0.0) }),
+            Err(reason) => skipped.push(Skipped { backend: b.to_string(), reason }),
         }
     }
     let shapes: Vec<(usize, usize)> =
@@ -188,13 +138,13 @@ pub fn run(dir: &Path, plan: &BenchPlan, progress: &dyn Fn(usize, usize)) -> any
         plan.warmup,
         plan.rounds,
         plan.duration,
-        plan.baseline.name(),
+        &plan.baseline.to_string(),
         &|d, _| progress(d, total),
     );
     let failed_names: Vec<&str> = failed.iter().map(|f| f.backend.as_str()).collect();
     loaded.retain(|e| !failed_names.contains(&e.name.as_str()));
     skipped.extend(failed);
-    let baseline = plan.baseline.name();
+    let baseline = &plan.baseline.to_string();
     let accuracy = match &plan.accuracy {
         Some(data) => accuracy::measure(&mut loaded, dir, data, plan.accuracy_limit, baseline)?,
         None => Vec::new(),
@@ -235,8 +185,8 @@ fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::R
     use crate::infer::lanes::LanePlan;
     let mut out = Vec::new();
     for engine in engines {
-        let kind = plan.backends.iter().copied().find(|b| b.name() == engine.name);
-        let (device, tract) = (kind.map_or(Device::Cpu, |k| k.device()), kind.is_none_or(|k| k == BenchBackend::Tract));
+        let kind = plan.backends.iter().copied().find(|b| b.to_string() == engine.name);
+        let (device, tract) = (kind.map_or(Device::Cpu, |k| k.device), kind.is_none_or(|k| !k.is_ort()));
         let counts: Vec<Option<usize>> =
             if plan.lanes.is_empty() { vec![None] } else { plan.lanes.iter().copied().map(Some).collect() };
         let mut plans: Vec<LanePlan> =
@@ -247,7 +197,7 @@ fn lane_taggers(engines: Vec<Engine>, dir: &Path, plan: &BenchPlan) -> anyhow::R
             let engines = match (lanes.lanes, own.take(), kind) {
                 (1, Some(b), _) => vec![b],
                 (n, _, Some(k)) => (0..n)
-                    .map(|_| k.load(dir, lanes.threads))
+                    .map(|_| load_exact(k, dir, lanes.threads))
                     .collect::<Result<Vec<_>, String>>()
                     .map_err(|e| anyhow::anyhow!("{}: {e}", engine.name))?,
                 (_, _, None) => anyhow::bail!("{}: cannot load more lanes", engine.name),

@@ -2,7 +2,8 @@
 use std::path::PathBuf;
 
 use crate::bench::server_load::Load;
-use crate::bench::{BenchBackend, BenchPlan, BenchReport};
+use crate::bench::{BenchPlan, BenchReport};
+use crate::infer::EngineSpec;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -12,7 +13,7 @@ pub struct Args {
     pub model: Option<PathBuf>,
     /// Backends to compare (unavailable ones are reported as skipped, with the reason).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ort,ort-int8,tract")]
-    pub backends: Vec<BenchBackend>,
+    pub backends: Vec<EngineSpec>,
     /// Batch sizes.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     pub batch: Vec<usize>,
@@ -33,7 +34,7 @@ pub struct Args {
     pub threads: Option<usize>,
     /// The backend the ratio column divides by.
     #[arg(long, value_enum, default_value = "ort")]
-    pub baseline: BenchBackend,
+    pub baseline: EngineSpec,
     /// Labelled data (JSONL, CoNLL, CSV, parquet; e.g. a run's validation.jsonl): each backend's entity micro F1
     /// beside its speed, and its F1 difference to the baseline paired on the same sentences.
     #[arg(long, value_name = "DATA")]
@@ -159,14 +160,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.server = crate::bench::server_load::measure(&args.server, &load, &progress)?;
     }
     bar.finish_and_clear();
-    let baseline = args.baseline.name();
-    print!("{}", crate::bench::report::table(&report, baseline));
+    let baseline = args.baseline.to_string();
+    print!("{}", crate::bench::report::table(&report, &baseline));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     if let Some(dir) = &args.report {
-        println!("report: {}", crate::bench::report::write(&report, baseline, dir)?.display());
+        println!("report: {}", crate::bench::report::write(&report, &baseline, dir)?.display());
     }
     if args.model.is_some() && report.rows.is_empty() {
         anyhow::bail!("no backend could run (see the skipped lines)");

@@ -6,9 +6,9 @@ use crate::data::{DataSource, LoadOptions};
 use crate::evaluate::definitions::{mode_row, ModeRow};
 use crate::evaluate::{compare, evaluate, read_predictions, write_outputs, Baseline, EvalOptions, PredictionRecord};
 use crate::infer::decode::Decoding;
-use crate::infer::glossary::PairTypes;
-use crate::infer::tagger::{decode_pairs, tag_with_model_dir, untagged, PairDecoding, WordTag};
-use crate::infer::BackendKind;
+use crate::infer::glossary::model_pair_types;
+use crate::infer::tagger::{decode_pairs, untagged, PairDecoding, TagError, WordTag};
+use crate::infer::{EngineChoice, TagOptions, TextTagger};
 use crate::labels::LabelSet;
 use anyhow::{bail, Context};
 
@@ -66,9 +66,10 @@ pub struct ModelArgs {
     /// Word decoding for --model: viterbi (BIO-constrained, default) or argmax.
     #[arg(long, value_enum, default_value = "viterbi")]
     pub decode: crate::infer::decode::Decoding,
-    /// Inference backend for --model.
+    /// Inference engine for --model, as `nerkit predict --backend` (a trained directory is exported on first
+    /// use). Default `ort`: the fp32 model as trained; `auto` scores the engine `predict` and `serve` pick.
     #[arg(long, value_enum, default_value = "ort")]
-    pub backend: BackendKind,
+    pub backend: EngineChoice,
     /// Abbreviation definitions (models with AC/LF types): `hybrid` (model scores + letter alignment, the
     /// default), `model` (the model's tags, paired by layout, re-mention and nearest long form) or `rules`
     /// (Schwartz–Hearst alone). With --model the report also shows all three side by side.
@@ -81,6 +82,11 @@ pub struct ModelArgs {
     /// Hybrid decoding: the largest cost of adding a definition the model left untagged.
     #[arg(long, default_value_t = HybridOptions::default().max_cost_new)]
     pub hybrid_cost_new: f32,
+    /// Score the raw-text path (what `predict`, `serve` and the Python package run): each sentence is rebuilt
+    /// as text (words joined by spaces), tagged, and its entities mapped back onto the gold words. Hybrid costs
+    /// are the defaults there.
+    #[arg(long)]
+    pub raw_text: bool,
     /// Score a baseline instead of a model: `rules` = Schwartz–Hearst alone on --data (no model needed).
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineKind>,
@@ -142,7 +148,7 @@ fn model_records(
             bail!("--baseline rules scores Schwartz–Hearst alone: leave out --model (or use --pairs rules with it)");
         }
         let (dataset, labels) = crate::data::load_labelled(&source, labels.as_ref(), &load)?;
-        let types = PairTypes::for_model(None, &labels).map_err(anyhow::Error::msg)?.with_context(|| {
+        let types = model_pair_types(None, &labels).map_err(anyhow::Error::msg)?.with_context(|| {
             format!(
                 "--baseline rules needs abbreviation (AC) and long-form (LF) types; the labels are {}",
                 labels.labels().join(", ")
@@ -167,27 +173,43 @@ fn model_records(
     };
     let dataset = crate::data::load(&source, &labels, &load)?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
-    let (tags, engine) = tag_with_model_dir(m.backend, &dir.path, &words, &labels, m.decode)?;
-    let types = PairTypes::for_model(Some(&dir.path), &labels).map_err(anyhow::Error::msg)?;
-    let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
-    let decoding_for = |mode| types.clone().map(|types| PairDecoding { types, mode, hybrid });
-    // every pair mode on the same tags, for the report's table; the chosen mode's records are the report's
+    let mut tagger = TextTagger::open(&dir.path, m.backend, None)?;
+    if tagger.labels() != &labels {
+        let model = tagger.labels().labels().to_vec();
+        return Err(TagError::Labels { model, expected: labels.labels().to_vec() }.into());
+    }
+    let types = model_pair_types(Some(&dir.path), &labels).map_err(anyhow::Error::msg)?;
+    // every pair mode, for the report's table (pair label sets); the chosen mode's records are the report's
+    let modes_run =
+        if types.is_some() { vec![PairMode::Rules, PairMode::Model, PairMode::Hybrid] } else { vec![m.pairs] };
     let (mut modes, mut chosen) = (Vec::new(), None);
-    if types.is_some() {
-        for mode in [PairMode::Rules, PairMode::Model, PairMode::Hybrid] {
-            let records = records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(mode).as_ref())?;
-            modes.push(mode_row(&records, &labels, mode, score_mode)?);
-            if mode == m.pairs {
-                chosen = Some(records);
+    let word_tags = if m.raw_text { None } else { Some(tagger.tag_words(&words, m.decode)?) };
+    let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
+    for mode in modes_run {
+        let records = match &word_tags {
+            Some(tags) => {
+                let pairs = types.clone().map(|types| PairDecoding { types, mode, hybrid });
+                records_for(&dataset.sentences, tags, &labels, m.decode, pairs.as_ref())?
             }
+            None => {
+                let opts = TagOptions { decode: Some(m.decode), pairs: mode, ..TagOptions::default() };
+                let pred = crate::evaluate::raw_text::tag_as_text(&mut tagger, &words, 1, &opts)?;
+                let records =
+                    dataset.sentences.iter().zip(pred).map(|(s, p)| PredictionRecord::from_sentence(s, p, None));
+                records.collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        if types.is_some() {
+            modes.push(mode_row(&records, &labels, mode, score_mode)?);
+        }
+        if mode == m.pairs {
+            chosen = Some(records);
         }
     }
-    let records = match chosen {
-        Some(records) => records,
-        None => records_for(&dataset.sentences, &tags, &labels, m.decode, decoding_for(m.pairs).as_ref())?,
-    };
+    let records = chosen.expect("the chosen pair mode is among those run");
     let pairs = if types.is_some() { format!(", pairs {}", m.pairs.name()) } else { String::new() };
-    let source = format!("{} on {} ({engine}{pairs})", model.display(), data.display());
+    let raw = if m.raw_text { ", raw text" } else { "" };
+    let source = format!("{} on {} ({}{pairs}{raw})", model.display(), data.display(), tagger.engine());
     Ok(Run { records, source, labels, modes })
 }
 

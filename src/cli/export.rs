@@ -5,13 +5,14 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use nerkit_export::builder::{parse_model, save_model};
 use nerkit_export::calibrate::CalibrationMethod;
 use nerkit_export::pipeline::{export_model_dir, ExportRequest};
-use nerkit_export::quantize::{quantize_dynamic, ActivationScale, Granularity, QuantizeOptions};
+use nerkit_export::quantize::{Granularity, QuantizeOptions};
 
 use crate::infer::compare::{compare_dir, SAMPLE_SENTENCES};
-use crate::infer::{BackendKind, BackendOptions};
+use crate::infer::EngineSpec;
+use crate::quantize::guard::{GuardOptions, GuardReport};
+use crate::quantize::plan::{Int8Outcome, Int8Plan, Int8Request};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -110,24 +111,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(crate::labels::LabelSet::plod().labels().to_vec())
         }
     };
-    let activations = if args.per_tensor_activations {
-        ActivationScale::PerTensor
-    } else if args.static_activations {
-        ActivationScale::Static
-    } else {
-        ActivationScale::PerRow
-    };
+    let plan = Int8Plan::of(args.per_tensor_activations, args.static_activations, args.data.as_deref());
     let int8 = args.int8.then(|| QuantizeOptions {
         granularity: if args.per_tensor { Granularity::PerTensor } else { Granularity::PerChannel },
         keep_fp32: args.keep_fp32.clone(),
         embeddings: true,
-        activations,
+        activations: plan.activations(),
         ranges: Default::default(),
         per_row: Vec::new(),
     });
-    // The guard or the static pass write model.int8.onnx themselves (they need the fp32 graph first).
-    let guarded = args.int8 && args.data.is_some() && !args.per_tensor_activations && !args.static_activations;
-    let deferred = guarded || args.static_activations;
+    // The guard and the static pass write model.int8.onnx themselves (they need the fp32 graph first).
+    let deferred = plan.deferred();
     let req = ExportRequest {
         model_dir: model_dir.clone(),
         out_dir: args.out.clone(),
@@ -141,9 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut summary = export_model_dir(&req).with_context(|| format!("exporting {}", model_dir.display()))?;
     let int8_note = match (&int8, deferred) {
         (Some(opts), true) => {
-            let (report, note) = write_int8(&args, &summary.fp32_path, opts, guarded)?;
-            summary.int8 = report;
-            note
+            let outcome = write_int8(&args, &plan, opts)?;
+            summary.int8 = outcome.written;
+            outcome.note
         }
         (Some(_), false) => serde_json::json!({
             "variant": if args.per_tensor_activations { "per-tensor" } else { "per-row" },
@@ -152,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
         (None, _) => serde_json::json!(null),
     };
-    if int8.is_some() && !guarded {
+    if int8.is_some() && plan != Int8Plan::Guarded {
         println!("int8: accuracy not checked against fp32 by a guard (give --data to choose the variant on it)");
     }
     let export_json = args.out.join("export.json");
@@ -182,9 +176,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if report.kept_fp32.is_empty() { "none".to_string() } else { report.kept_fp32.join(", ") }
         );
         if !args.no_check {
-            let opts = BackendOptions::default();
             let (agreement, engines) =
-                compare_dir(&args.out, (BackendKind::Ort, BackendKind::OrtInt8), SAMPLE_SENTENCES, &opts)
+                compare_dir(&args.out, (EngineSpec::ORT, EngineSpec::ORT_INT8), SAMPLE_SENTENCES, None)
                     .context("comparing fp32 and int8 logits")?;
             println!(
                 "fp32 vs int8 on {} sentences ({engines}): logits max|diff| {:.4} (fp32 max|logit| {:.3}), \
@@ -204,10 +197,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("{}: {}", path.display(), mib(std::fs::metadata(path)?.len()));
         }
         if !args.no_check {
-            let opts = BackendOptions::default();
-            let (a, engines) =
-                compare_dir(&args.out, (BackendKind::Ort, BackendKind::OrtFused), SAMPLE_SENTENCES, &opts)
-                    .context("comparing the standard and fused graphs")?;
+            let (a, engines) = compare_dir(&args.out, (EngineSpec::ORT, EngineSpec::ORT_FUSED), SAMPLE_SENTENCES, None)
+                .context("comparing the standard and fused graphs")?;
             println!(
                 "standard vs fused on {} sentences ({engines}): logits max|diff| {:.2e}, argmax agreement {}/{} tokens",
                 SAMPLE_SENTENCES.len(),
@@ -228,15 +219,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("copied: {}", if summary.copied.is_empty() { "nothing".into() } else { summary.copied.join(", ") });
     if let Some(data) = &args.data {
-        let mut kinds = vec![BackendKind::Ort];
+        let mut kinds = vec![EngineSpec::ORT];
         if summary.int8.is_some() {
-            kinds.push(BackendKind::OrtInt8);
+            kinds.push(EngineSpec::ORT_INT8);
         }
         if summary.fused.is_some() {
-            kinds.push(BackendKind::OrtFused);
+            kinds.push(EngineSpec::ORT_FUSED);
         }
         if summary.fused_int8.is_some() {
-            kinds.push(BackendKind::OrtFusedInt8);
+            kinds.push(EngineSpec::ORT_FUSED_INT8);
         }
         print_f1(&args.out, data, &kinds)?;
     }
@@ -247,67 +238,48 @@ fn parse_method(s: &str) -> Result<CalibrationMethod, String> {
     s.parse()
 }
 
-/// Writes `model.int8.onnx` from the exported fp32 graph: the guard's choice (`guarded`), or the static graph
-/// calibrated on `--calibration` / `--data`. Returns the quantization report (none when the guard refused every
-/// variant) and the `export.json` note.
-fn write_int8(
-    args: &Args,
-    fp32_path: &std::path::Path,
-    opts: &QuantizeOptions,
-    guarded: bool,
-) -> anyhow::Result<(Option<(PathBuf, nerkit_export::quantize::QuantizeReport)>, serde_json::Value)> {
-    use crate::quantize::{accuracy::Labelled, calibrate, guard};
-    let labels = exported_labels(&args.out)?;
-    let fp32 = parse_model(&std::fs::read(fp32_path)?).with_context(|| format!("reading {}", fp32_path.display()))?;
-    let model = crate::model::ModelDir::open(&args.out)?;
-    let encoder = crate::prepare::encode::Encoder::new(model.tokenizer()?, Default::default())?;
-    let calib_path =
+/// Writes `model.int8.onnx` by `plan` (static or guarded, [`crate::quantize::plan`]) and prints the guard's table.
+fn write_int8(args: &Args, plan: &Int8Plan, opts: &QuantizeOptions) -> anyhow::Result<Int8Outcome> {
+    let calibration =
         args.calibration.as_ref().or(args.data.as_ref()).context("--static needs --calibration or --data")?;
-    let calibration = Labelled::load(calib_path, &labels, Some(args.calibration_sentences))
-        .with_context(|| format!("reading calibration sentences {}", calib_path.display()))?;
-    let out = args.out.join(nerkit_export::pipeline::INT8_FILE);
-    if !guarded {
-        let batches = calibrate::batches(&encoder, &calibration.words, 16)?;
-        let stats = calibrate::collect(&fp32, opts, &batches, None)?;
-        let mut opts = opts.clone();
-        opts.ranges = calibrate::ranges(&stats, args.calibration_method);
-        let (q, report) = quantize_dynamic(&fp32, &opts)?;
-        save_model(&q, &out).with_context(|| format!("writing {}", out.display()))?;
-        let note = serde_json::json!({
-            "variant": "static",
-            "checked": false,
-            "calibration": calib_path.display().to_string(),
-            "calibration_sentences": calibration.len(),
-            "calibration_method": args.calibration_method.name(),
-            "reason": "--static asked for; no guard ran",
-        });
-        return Ok((Some((out, report)), note));
-    }
-    let data_path = args.data.as_ref().expect("guarded implies --data");
-    let data = Labelled::load(data_path, &labels, None)?;
-    let layers = nerkit_export::config::BertConfig::from_file(&args.out.join("config.json"))?.num_hidden_layers;
-    let gopts = guard::GuardOptions {
-        max_f1_drop: args.max_f1_drop,
-        max_type_drop: args.max_type_drop,
+    let req = Int8Request {
+        out_dir: &args.out,
+        calibration,
+        calibration_sentences: args.calibration_sentences,
         method: args.calibration_method,
-        keep_sensitive: args.keep_sensitive,
-        hybrid_groups: args.hybrid_groups,
-        ..Default::default()
+        data: args.data.as_deref(),
+        guard: GuardOptions {
+            max_f1_drop: args.max_f1_drop,
+            max_type_drop: args.max_type_drop,
+            method: args.calibration_method,
+            keep_sensitive: args.keep_sensitive,
+            hybrid_groups: args.hybrid_groups,
+            ..Default::default()
+        },
     };
+    let outcome = crate::quantize::plan::write(plan, &req, opts, &exported_labels(&args.out)?)?;
+    if let Some(report) = &outcome.guard {
+        print_guard(report);
+    }
+    Ok(outcome)
+}
+
+/// The guard's variants, one line each, and its choice.
+fn print_guard(report: &GuardReport) {
     println!(
         "int8 guard: {} variants on {} ({} sentences), calibrated on {} sentences ({}), bound -{} micro F1 points, -{} per entity type",
-        guard::VARIANTS.len(),
-        data_path.display(),
-        data.len(),
-        calibration.len(),
-        gopts.method.name(),
-        gopts.max_f1_drop,
-        gopts.max_type_drop
+        crate::quantize::guard::VARIANTS.len(),
+        report.data,
+        report.sentences,
+        report.calibration_sentences,
+        report.calibration_method,
+        report.max_f1_drop,
+        report.max_type_drop
     );
-    let (report, chosen) = guard::run(&fp32, layers, opts, &encoder, &labels, &data, &calibration.words, &gopts)?;
     let (b, sq) = report.speed_shape;
     println!("  fp32           F1 {:.4}  {b}x{sq} batch p50 {:.1} ms", report.fp32_f1, report.fp32_p50_ms);
     for v in &report.variants {
+        let worst = v.delta.per_type.iter().min_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
         println!(
             "  {:<14} F1 {:.4}  {:+.2} points [{:+.2}, {:+.2}]  worst type {}  logit RMSE {:.4}  p50 {:.1} ms ({:.2}x fp32){}",
             v.name,
@@ -315,11 +287,7 @@ fn write_int8(
             v.delta.micro,
             v.delta.micro_low,
             v.delta.micro_high,
-            v.delta
-                .per_type
-                .iter()
-                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
-                .map_or_else(|| "-".to_string(), |(t, d)| format!("{t} {:+.2}", d.0)),
+            worst.map_or_else(|| "-".to_string(), |(t, d)| format!("{t} {:+.2}", d.0)),
             v.logit_rmse,
             v.p50_ms,
             v.speedup,
@@ -330,55 +298,33 @@ fn write_int8(
         report.sensitivity.iter().take(4).map(|g| format!("{} ({:.3})", g.group, g.logit_rmse)).collect();
     println!("  most sensitive groups (logit RMSE alone): {}", top.join(", "));
     println!("  chose {}", report.reason);
-    let written = match chosen {
-        Some((q, r)) => {
-            save_model(&q, &out).with_context(|| format!("writing {}", out.display()))?;
-            Some((out, r))
-        }
-        None => {
-            let _ = std::fs::remove_file(&out);
-            None
-        }
-    };
-    let note = serde_json::json!({
-        "variant": report.chosen,
-        "checked": true,
-        "guard": report,
-    });
-    Ok((written, note))
 }
 
-/// Entity micro F1 (seqeval default mode, Viterbi decoding) of each graph of `dir` on the labelled `data`.
-fn print_f1(dir: &std::path::Path, data: &std::path::Path, kinds: &[BackendKind]) -> anyhow::Result<()> {
+/// Entity micro F1 (seqeval default mode, Viterbi decoding; the int8 guard's scorer) of each graph of `dir` on
+/// the labelled `data`.
+fn print_f1(dir: &std::path::Path, data: &std::path::Path, specs: &[EngineSpec]) -> anyhow::Result<()> {
+    use crate::quantize::accuracy::{score, Labelled};
     let labels = exported_labels(dir)?;
-    let source = crate::data::DataSource::from_path(data)?;
-    let dataset = crate::data::load(&source, &labels, &crate::data::LoadOptions::default())?;
-    let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
+    let labelled = Labelled::load(data, &labels, None)?;
+    let encoder = crate::prepare::encode::Encoder::new(
+        crate::model::ModelDir::open(dir)?.tokenizer()?,
+        crate::prepare::encode::EncodeOptions::default(),
+    )?;
     let mut first = None;
-    for &kind in kinds {
-        let (tags, engine) = crate::infer::tagger::tag_with_model_dir(
-            kind,
-            dir,
-            &words,
-            &labels,
-            crate::infer::decode::Decoding::Viterbi,
-        )?;
-        let mut acc = crate::metrics::MetricsAccumulator::new(&labels);
-        for (s, t) in dataset.sentences.iter().zip(&tags) {
-            let gold = crate::prepare::encode::label_ids(s, &labels)?;
-            acc.add_ids(&gold, &t.iter().map(|w| w.label).collect::<Vec<_>>())?;
-        }
-        let m = acc.finalize();
-        let f1 = m.entity.micro.f1;
-        let per_type: Vec<String> = m.entity.per_type.iter().map(|(k, p)| format!("{k} {:.4}", p.f1)).collect();
-        let delta = first.map(|f: f64| format!(", {:+.4} vs fp32", f1 - f)).unwrap_or_default();
+    for &spec in specs {
+        let mut engine = crate::infer::load_backend(spec, dir, None)?;
+        let scored = score(engine.as_mut(), &encoder, &labelled, &labels)?;
+        let per_type: Vec<String> = scored.per_type.iter().map(|(k, f1)| format!("{k} {f1:.4}")).collect();
+        let delta = first.map(|f: f64| format!(", {:+.4} vs fp32", scored.f1 - f)).unwrap_or_default();
         println!(
-            "{kind:?} ({engine}) on {} ({} sentences): entity micro F1 {f1:.4} ({}){delta}",
+            "{} on {} ({} sentences): entity micro F1 {:.4} ({}){delta}",
+            engine.spec(),
             data.display(),
-            dataset.sentences.len(),
+            labelled.len(),
+            scored.f1,
             per_type.join(", ")
         );
-        first.get_or_insert(f1);
+        first.get_or_insert(scored.f1);
     }
     Ok(())
 }

@@ -3,7 +3,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::infer::decode::Decoding;
-use crate::infer::{Aggregation, BackendChoice, Offsets, TagOptions, TextTagger};
+use crate::infer::{Aggregation, EngineChoice, Offsets, TagOptions, TextTagger};
 use crate::predict::{Format, OnError, PredictJob, Shard};
 
 #[derive(clap::Args, Debug)]
@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "chars")]
     pub offsets: Offsets,
     #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
+    pub backend: EngineChoice,
     /// Engine threads in all (default: every core), shared by the lanes.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -99,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(b) = args.batch_size {
         tagger.batch_size = b.max(1);
     }
-    tracing::info!(backend = tagger.backend_name(), "model {}", args.model.display());
+    tracing::info!(backend = %tagger.engine(), "model {}", args.model.display());
     let jsonl = args.jsonl || args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "jsonl"));
     let job = PredictJob {
         input: args.input.clone(),
@@ -146,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.entities,
         secs,
         summary.sentences as f64 / secs,
-        tagger.engine_label(args.backend),
+        tagger.engine(),
         if summary.skipped_resume > 0 { format!(", {} already done", summary.skipped_resume) } else { String::new() },
         if summary.bad_lines > 0 { format!(", {} bad lines skipped", summary.bad_lines) } else { String::new() },
     );

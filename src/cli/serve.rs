@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use nerkit_server::ServerConfig;
 use serde::Deserialize;
 
-use crate::infer::BackendChoice;
+use crate::infer::EngineChoice;
 use crate::serve::{refuse_untrained, ServeEngine};
 
 #[derive(clap::Args, Debug, Default)]
@@ -18,7 +18,7 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// Engine: auto = CUDA, else ORT int8, else ORT fp32, else tract.
     #[arg(long, value_enum)]
-    pub backend: Option<BackendChoice>,
+    pub backend: Option<EngineChoice>,
     /// Engine intra-op threads in all (default: every core), shared by the lanes.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -69,7 +69,7 @@ pub struct Args {
 #[serde(deny_unknown_fields)]
 struct EngineFile {
     model: Option<PathBuf>,
-    backend: Option<BackendChoice>,
+    backend: Option<EngineChoice>,
     threads: Option<usize>,
     lanes: Option<usize>,
 }
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.no_batching {
         cfg.batching = false;
     }
-    tracing::info!(model = %model.display(), ?backend, "loading");
+    tracing::info!(model = %model.display(), %backend, "loading");
     let load = move || -> Result<Box<dyn nerkit_server::Engine>, String> {
         let engine = ServeEngine::open(&model, backend, threads, lanes).map_err(|e| e.to_string())?;
         Ok(Box::new(engine))
@@ -139,7 +139,7 @@ mod tests {
     fn the_shipped_serve_toml_reads_and_unknown_keys_are_named() {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/serve.toml");
         let (engine, server) = read_config(&shipped).unwrap();
-        assert_eq!(engine.backend, Some(BackendChoice::Auto));
+        assert_eq!(engine.backend, Some(EngineChoice::Auto));
         assert_eq!(server, ServerConfig::default(), "the shipped file spells out the defaults");
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("serve.toml");

@@ -11,6 +11,7 @@
 //! [`tag_set`] and [`check_tags_within`] find a corpus's label set (the label set is the data's).
 mod conll;
 mod csv_table;
+pub mod documents;
 mod error;
 mod hub_source;
 mod jsonl;

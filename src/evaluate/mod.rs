@@ -11,6 +11,7 @@ pub mod definitions;
 mod error;
 pub mod errors;
 pub mod pairs;
+pub mod raw_text;
 pub mod records;
 mod render;
 pub mod report_html;

@@ -82,16 +82,16 @@ pub fn tokenize_batch(tokenizer_json: &Path, sentences: &[&str]) -> Result<Padde
 /// `sentences` (tokenized with `dir/tokenizer.json`); returns the agreement and "name / name".
 pub fn compare_dir(
     dir: &Path,
-    engines: (super::BackendKind, super::BackendKind),
+    engines: (super::EngineSpec, super::EngineSpec),
     sentences: &[&str],
-    opts: &super::BackendOptions,
+    threads: Option<usize>,
 ) -> Result<(Agreement, String), InferError> {
     let batch = tokenize_batch(&dir.join("tokenizer.json"), sentences)?;
-    let mut a = super::load_backend(engines.0, dir, opts)?;
+    let mut a = super::load_backend(engines.0, dir, threads)?;
     let la = a.run(&batch)?;
-    let mut b = super::load_backend(engines.1, dir, opts)?;
+    let mut b = super::load_backend(engines.1, dir, threads)?;
     let lb = b.run(&batch)?;
-    Ok((agreement(&la, &lb, &batch.attention_mask), format!("{} / {}", a.name(), b.name())))
+    Ok((agreement(&la, &lb, &batch.attention_mask), format!("{} / {}", a.spec(), b.spec())))
 }
 
 #[cfg(test)]

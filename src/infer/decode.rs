@@ -1,20 +1,10 @@
 //! Word-level decoding of per-word label log-probabilities: plain argmax, or BIO-constrained Viterbi, which
 //! only allows `I-X` after `B-X` or `I-X` (and never first), so every predicted span is well-formed. Long-form
 //! boundaries are the model's weak spot; the constraint repairs the stray `I-LF` that argmax produces.
-use serde::{Deserialize, Serialize};
 
 use crate::labels::LabelSet;
 
-/// How word labels are chosen from the model's per-word scores.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decoding {
-    /// Most probable label per word.
-    Argmax,
-    /// Most probable BIO-valid label sequence per sentence.
-    #[default]
-    Viterbi,
-}
+pub use nerkit_api::Decoding;
 
 /// `allowed[prev][next]`: may label `next` follow label `prev`? `I-X` only after `B-X` or `I-X`.
 fn transitions(labels: &LabelSet) -> (Vec<Vec<bool>>, Vec<bool>) {

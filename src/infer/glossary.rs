@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::entity::{entity_type, Entity};
 use super::text::{words_overlapping, Word};
@@ -22,93 +22,43 @@ use crate::abbrev::{definitions, letters, Evidence, PairMode, PairRule, AC, LF};
 use crate::labels::LabelSet;
 use crate::metrics::Span;
 
-/// The two entity types that pair: the abbreviation (short form) and its long form. A model pairs when its
-/// label set has both: `pairs = { short = "...", long = "..." }` in the model directory's `nerkit.toml` names
-/// them, else `AC` and `LF` (PLOD). Other models have no pairs and no glossary at all.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairTypes {
-    pub short: String,
-    pub long: String,
-}
+pub use nerkit_api::{Glossary, GlossaryEntry, OtherDefinition, Pair, PairTypes};
 
-impl PairTypes {
-    /// `AC` ↔ `LF`, the PLOD types.
-    pub fn plod() -> Self {
-        PairTypes { short: "AC".into(), long: "LF".into() }
-    }
-
-    /// The pair types of a model with `labels`: `dir/nerkit.toml`'s `pairs` table when present, else `AC`/`LF`;
-    /// `Ok(None)` when the label set lacks either type. A `pairs` table naming a type the labels lack is an
-    /// error.
-    pub fn for_model(dir: Option<&Path>, labels: &LabelSet) -> Result<Option<Self>, String> {
-        let declared = match dir.map(|d| d.join("nerkit.toml")) {
-            Some(path) if path.is_file() => {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let value: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                match value.get("pairs") {
-                    None => None,
-                    Some(v) => Some(PairTypes::deserialize(v.clone()).map_err(|e| {
-                        format!("{}: `pairs` must be {{ short = \"AC\", long = \"LF\" }}: {e}", path.display())
-                    })?),
+/// The pair types of a model with `labels`: `dir/nerkit.toml`'s `pairs` table (`pairs = { short = "...", long =
+/// "..." }`) when present, else `AC`/`LF` (PLOD); `Ok(None)` when the label set lacks either type (no pairs, no
+/// glossary). A `pairs` table naming a type the labels lack is an error.
+pub fn model_pair_types(dir: Option<&Path>, labels: &LabelSet) -> Result<Option<PairTypes>, String> {
+    let declared = match dir.map(|d| d.join("nerkit.toml")) {
+        Some(path) if path.is_file() => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            match value.get("pairs") {
+                None => None,
+                Some(v) => Some(PairTypes::deserialize(v.clone()).map_err(|e| {
+                    format!("{}: `pairs` must be {{ short = \"AC\", long = \"LF\" }}: {e}", path.display())
+                })?),
+            }
+        }
+        _ => None,
+    };
+    match declared {
+        Some(p) => {
+            for t in [&p.short, &p.long] {
+                if !labels.has_type(t) {
+                    return Err(format!(
+                        "nerkit.toml `pairs` names type `{t}`, which the model's labels ({}) lack",
+                        labels.labels().join(", ")
+                    ));
                 }
             }
-            _ => None,
-        };
-        match declared {
-            Some(p) => {
-                for t in [&p.short, &p.long] {
-                    if !labels.has_type(t) {
-                        return Err(format!(
-                            "nerkit.toml `pairs` names type `{t}`, which the model's labels ({}) lack",
-                            labels.labels().join(", ")
-                        ));
-                    }
-                }
-                Ok(Some(p))
-            }
-            None => {
-                let p = Self::plod();
-                Ok((labels.has_type(&p.short) && labels.has_type(&p.long)).then_some(p))
-            }
+            Ok(Some(p))
+        }
+        None => {
+            let p = PairTypes::plod();
+            Ok((labels.has_type(&p.short) && labels.has_type(&p.long)).then_some(p))
         }
     }
 }
-
-/// One abbreviation ↔ long-form pair: indices into the document's entities.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pair {
-    pub ac: usize,
-    pub lf: usize,
-    pub rule: PairRule,
-    /// What the pair rests on: the model's tags, the short form's letters, or both.
-    pub evidence: Evidence,
-    /// The product of the two entities' scores.
-    pub score: f32,
-}
-
-/// What an abbreviation stands for in one document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GlossaryEntry {
-    pub long_form: String,
-    /// Entity indices of the defining pair (the first bracketed definition, else the first pair).
-    pub ac: usize,
-    pub lf: usize,
-    /// Entity indices of every mention of the abbreviation (the defining one included).
-    pub mentions: Vec<usize>,
-    /// Other long forms the document gives the same abbreviation, with their pairs' entity indices.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub other_definitions: Vec<OtherDefinition>,
-}
-
-/// A further, different definition of an abbreviation already in the glossary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OtherDefinition {
-    pub long_form: String,
-    pub ac: usize,
-    pub lf: usize,
-}
-
-pub type Glossary = BTreeMap<String, GlossaryEntry>;
 
 /// How one document's pairs are formed: the pair mode, and per sentence the definitions the hybrid decoder
 /// adopted ([`Adopted`]; empty when it did not run, e.g. under a Hugging Face strategy).
@@ -363,18 +313,18 @@ mod tests {
     fn pair_types_come_from_the_labels_or_the_model_card() {
         let labels = |xs: &[&str]| LabelSet::new(xs.iter().map(|s| s.to_string()).collect()).unwrap();
         let plod = LabelSet::plod();
-        assert_eq!(PairTypes::for_model(None, &plod), Ok(Some(PairTypes::plod())));
+        assert_eq!(model_pair_types(None, &plod), Ok(Some(PairTypes::plod())));
         let disease = labels(&["O", "B-Disease", "I-Disease"]);
-        assert_eq!(PairTypes::for_model(None, &disease), Ok(None));
+        assert_eq!(model_pair_types(None, &disease), Ok(None));
 
         let dir = tempfile::tempdir().unwrap();
         let sf = labels(&["O", "B-SF", "B-LONG", "I-LONG", "B-Gene"]);
         std::fs::write(dir.path().join("nerkit.toml"), "[training]\nepochs = 1\n").unwrap();
-        assert_eq!(PairTypes::for_model(Some(dir.path()), &sf), Ok(None), "no AC/LF, no `pairs`: no pairing");
+        assert_eq!(model_pair_types(Some(dir.path()), &sf), Ok(None), "no AC/LF, no `pairs`: no pairing");
         std::fs::write(dir.path().join("nerkit.toml"), "pairs = { short = \"SF\", long = \"LONG\" }\n").unwrap();
-        let types = PairTypes::for_model(Some(dir.path()), &sf).unwrap().unwrap();
+        let types = model_pair_types(Some(dir.path()), &sf).unwrap().unwrap();
         assert_eq!((types.short.as_str(), types.long.as_str()), ("SF", "LONG"));
-        let err = PairTypes::for_model(Some(dir.path()), &disease).unwrap_err();
+        let err = model_pair_types(Some(dir.path()), &disease).unwrap_err();
         assert!(err.contains("`SF`") && err.contains("B-Disease"), "{err}");
 
         // pairing runs on the declared types

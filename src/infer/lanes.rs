@@ -158,8 +158,8 @@ mod tests {
     }
 
     impl Backend for Echo {
-        fn name(&self) -> &str {
-            "echo"
+        fn spec(&self) -> crate::infer::EngineSpec {
+            crate::infer::EngineSpec::TRACT
         }
         fn labels(&self) -> &[String] {
             &self.labels

@@ -1,6 +1,7 @@
 //! Inference engines behind one small [`Backend`] trait (TEI-style): ONNX Runtime ([`ort_backend`], CPU or
-//! CUDA, fp32 or int8 graph) and tract ([`tract_backend`], pure Rust, no native library). [`load_backend`]
-//! picks one for a model directory and logs every fallback.
+//! CUDA, fp32 or int8 graph) and tract ([`tract_backend`], pure Rust, no native library), named by one
+//! [`EngineSpec`] ([`engine`]). [`load_backend`] loads one for an exported model directory and logs every
+//! fallback; [`select`] turns a user's [`EngineChoice`] (`auto` included) into loaded engines.
 //!
 //! Engines take a [`PaddedBatch`] (int64 [batch, sequence] ids / mask / token types) and return [`Logits`]
 //! (f32 [batch, sequence, num_labels]).
@@ -12,6 +13,7 @@ use crate::runtime::{Device, RuntimeError};
 
 pub mod compare;
 pub mod decode;
+pub mod engine;
 pub mod entity;
 pub mod glossary;
 pub mod hf_pipeline;
@@ -23,8 +25,8 @@ pub mod text;
 pub mod text_tagger;
 pub mod tract_backend;
 
+pub use engine::{EngineChoice, EngineSpec, Graph, Runtime};
 pub use entity::{Aggregation, Entity, Offsets, TagOptions};
-pub use select::BackendChoice;
 pub use text_tagger::{TaggedText, TextTagger};
 
 pub use nerkit_export::pipeline::{FP16_FILE, FP32_FILE, FUSED_FILE, FUSED_INT8_FILE, INT8_FILE};
@@ -60,8 +62,8 @@ impl From<crate::prepare::batch::BadBatch> for InferError {
 
 /// One inference engine holding one loaded model.
 pub trait Backend: Send {
-    /// Engine and variant, e.g. `ort-cpu`, `tract`.
-    fn name(&self) -> &str;
+    /// What runs: runtime, graph and device (prints as `ort-int8`, `tract`, ...).
+    fn spec(&self) -> EngineSpec;
     /// Label names by class index (from the model's `id2label` metadata, else `LABEL_<i>`).
     fn labels(&self) -> &[String];
     fn num_labels(&self) -> usize {
@@ -74,51 +76,7 @@ pub trait Backend: Send {
     fn run(&mut self, batch: &PaddedBatch) -> Result<Logits, InferError>;
 }
 
-/// Which engine and graph [`load_backend`] loads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendKind {
-    /// ONNX Runtime, `model.onnx`.
-    Ort,
-    /// ONNX Runtime, `model.int8.onnx`.
-    OrtInt8,
-    /// ONNX Runtime, `model.fused.onnx` (its fused `com.microsoft` ops; `nerkit export --fused`).
-    OrtFused,
-    /// ONNX Runtime, `model.fused.int8.onnx`.
-    OrtFusedInt8,
-    /// ONNX Runtime, `model.fp16.onnx` (`nerkit export --fp16`; for CUDA).
-    OrtFp16,
-    /// tract (pure Rust), `model.onnx`.
-    Tract,
-}
-
-impl BackendKind {
-    /// Runs on ONNX Runtime (as opposed to tract).
-    pub fn is_ort(self) -> bool {
-        self != BackendKind::Tract
-    }
-
-    /// The graph files this kind prefers, best first; the last is always `model.onnx`.
-    pub fn files(self) -> &'static [&'static str] {
-        match self {
-            BackendKind::Ort | BackendKind::Tract => &[FP32_FILE],
-            BackendKind::OrtInt8 => &[INT8_FILE, FP32_FILE],
-            BackendKind::OrtFused => &[FUSED_FILE, FP32_FILE],
-            BackendKind::OrtFusedInt8 => &[FUSED_INT8_FILE, INT8_FILE, FP32_FILE],
-            BackendKind::OrtFp16 => &[FP16_FILE, FP32_FILE],
-        }
-    }
-
-    /// Whether the graph of this kind is the fused-op one (ONNX Runtime only).
-    pub fn is_fused(self) -> bool {
-        matches!(self, BackendKind::OrtFused | BackendKind::OrtFusedInt8)
-    }
-
-    /// Whether the graph of this kind is the int8 one.
-    pub fn is_int8(self) -> bool {
-        matches!(self, BackendKind::OrtInt8 | BackendKind::OrtFusedInt8)
-    }
-}
-
+/// How an ONNX Runtime session is opened.
 #[derive(Clone, Debug, Default)]
 pub struct BackendOptions {
     pub device: Device,
@@ -126,13 +84,14 @@ pub struct BackendOptions {
     pub threads: Option<usize>,
 }
 
-/// Loads `kind` for the exported model directory `dir`. Fallbacks (each logged at warn level): a missing graph
-/// file falls back along [`BackendKind::files`] (e.g. `ort-fused-int8` → `model.int8.onnx` → `model.onnx`);
-/// ONNX Runtime kinds without a usable ONNX Runtime library use tract on `model.onnx`. An explicit CUDA request
-/// that fails is an error, never a fallback.
-pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, InferError> {
+/// Loads `spec` for the exported model directory `dir` with `threads` intra-op threads. Fallbacks (each logged
+/// at warn level; the loaded engine's [`Backend::spec`] says what runs): a missing graph file falls back along
+/// [`EngineSpec::files`] (e.g. `ort-fused-int8` → `model.int8.onnx` → `model.onnx`); ONNX Runtime engines
+/// without a usable ONNX Runtime library use tract on `model.onnx`. An explicit CUDA request that fails is an
+/// error, never a fallback.
+pub fn load_backend(spec: EngineSpec, dir: &Path, threads: Option<usize>) -> Result<Box<dyn Backend>, InferError> {
     let fp32 = dir.join(FP32_FILE);
-    let files = kind.files();
+    let files = spec.files();
     let Some(path) = files.iter().map(|f| dir.join(f)).find(|p| p.is_file()) else {
         return Err(InferError::ModelNotFound { path: fp32 });
     };
@@ -140,16 +99,17 @@ pub fn load_backend(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Res
         tracing::warn!(dir = %dir.display(), "no {}; falling back to {} (see `nerkit export --help`)", files[0],
             path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
     }
-    if !kind.is_ort() {
-        return Ok(Box::new(tract_backend::TractBackend::load(&path, opts.threads)?));
+    if !spec.is_ort() {
+        return Ok(Box::new(tract_backend::TractBackend::load(&path, threads)?));
     }
-    match ort_backend::OrtBackend::load(&path, opts) {
+    let opts = BackendOptions { device: spec.device, threads };
+    match ort_backend::OrtBackend::load(&path, &opts) {
         Err(InferError::Runtime(e)) if !matches!(e, RuntimeError::Cuda { .. }) && opts.device != Device::Cuda => {
             tracing::warn!("{e}");
             // tract runs the standard fp32 graph only (the int8 graph's per-row QuantizeLinear and the fused
             // graph's com.microsoft ops are ONNX Runtime's).
             tracing::warn!(model = %fp32.display(), "falling back to tract");
-            Ok(Box::new(tract_backend::TractBackend::load(&fp32, opts.threads)?))
+            Ok(Box::new(tract_backend::TractBackend::load(&fp32, threads)?))
         }
         other => Ok(Box::new(other?)),
     }

@@ -7,14 +7,14 @@ use ndarray::Ix3;
 use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
 
-use super::{labels_or_default, Backend, BackendOptions, InferError, Logits, PaddedBatch};
-use crate::runtime::{self, Device};
+use super::{labels_or_default, Backend, BackendOptions, EngineSpec, Graph, InferError, Logits, PaddedBatch};
+use crate::runtime;
 
 const NAME: &str = "ort";
 
 pub struct OrtBackend {
     session: Session,
-    name: String,
+    spec: EngineSpec,
     labels: Vec<String>,
     has_token_type_ids: bool,
 }
@@ -64,13 +64,9 @@ impl OrtBackend {
         })?;
         let id2label = session.metadata().ok().and_then(|m| m.custom("id2label"));
         let labels = labels_or_default(id2label.as_deref(), n_labels);
-        let name = match opts.device {
-            Device::Cpu => "ort-cpu".to_string(),
-            Device::Cuda => "ort-cuda".to_string(),
-            Device::Auto => "ort-auto".to_string(),
-        };
+        let spec = EngineSpec::ort(Graph::of_file(origin), opts.device);
         let has_token_type_ids = inputs.iter().any(|i| i == "token_type_ids");
-        Ok(OrtBackend { session, name, labels, has_token_type_ids })
+        Ok(OrtBackend { session, spec, labels, has_token_type_ids })
     }
 }
 
@@ -116,8 +112,8 @@ impl OrtBackend {
 }
 
 impl Backend for OrtBackend {
-    fn name(&self) -> &str {
-        &self.name
+    fn spec(&self) -> EngineSpec {
+        self.spec
     }
 
     fn labels(&self) -> &[String] {

@@ -1,4 +1,5 @@
-//! Which engine tags raw text: `--backend auto|ort|ort-int8|ort-cuda|ort-cuda-fp16|tract`, and the exported graphs it needs.
+//! Which engine tags raw text: `--backend auto` or an [`EngineSpec`] (`ort`, `ort-int8`, `ort-cuda`, ...), and the
+//! exported graphs it needs.
 //!
 //! `auto` tries, in order: ONNX Runtime on CUDA (when this build has the `cuda` feature and the library has
 //! the provider), ONNX Runtime int8 on the CPU, ONNX Runtime fp32, tract (pure Rust: tagging still works when
@@ -8,30 +9,10 @@
 //! read-only; the cache is redone when `model.safetensors` changes.
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::lanes::LanePlan;
-use super::{load_backend, Backend, BackendKind, BackendOptions, InferError, FP16_FILE, FP32_FILE, INT8_FILE};
+use super::{load_backend, Backend, BackendOptions, EngineChoice, EngineSpec, Graph, InferError};
+use super::{FP16_FILE, FP32_FILE, INT8_FILE};
 use crate::runtime::Device;
-
-/// The engine a user asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendChoice {
-    /// CUDA when it loads, else ORT int8 on the CPU, else ORT fp32, else tract.
-    #[default]
-    Auto,
-    /// ONNX Runtime fp32 on the CPU.
-    Ort,
-    /// ONNX Runtime int8 on the CPU.
-    OrtInt8,
-    /// ONNX Runtime fp32 on CUDA (an error when CUDA cannot be used).
-    OrtCuda,
-    /// ONNX Runtime fp16 on CUDA (`model.fp16.onnx`, converted from the fp32 graph when missing).
-    OrtCudaFp16,
-    /// tract, pure Rust, fp32.
-    Tract,
-}
 
 /// A loaded engine, and why it is the one in use.
 pub struct Loaded {
@@ -129,34 +110,34 @@ fn fnv(s: &str) -> u64 {
 /// core). tract always runs one lane.
 pub fn load(
     model_dir: &Path,
-    choice: BackendChoice,
+    choice: EngineChoice,
     threads: Option<usize>,
     lanes: Option<usize>,
 ) -> Result<Loaded, InferError> {
     let dir = exported_dir(model_dir)?;
     let device = match choice {
-        BackendChoice::OrtCuda | BackendChoice::OrtCudaFp16 => Device::Cuda,
-        _ => Device::Cpu,
+        EngineChoice::Exact(spec) => spec.device,
+        EngineChoice::Auto => Device::Cpu,
     };
     // tract (asked for, or the fallback without ONNX Runtime) runs one lane on every thread given
-    let tract = choice == BackendChoice::Tract || crate::runtime::environment().is_err();
+    let tract = choice == EngineChoice::Exact(EngineSpec::TRACT) || crate::runtime::environment().is_err();
     let mut why = Vec::new();
     if tract && lanes.is_some_and(|n| n > 1) {
         why.push("tract runs one lane (its thread pool is process-wide)".to_string());
     }
     let plan = LanePlan::new(device, tract, threads, lanes);
-    let first = load_first(&dir, choice, plan.threads)?;
-    why.extend(first.why);
+    let (first, asked) = load_first(&dir, choice, plan.threads, &mut why)?;
     // `auto` that found CUDA plans for CUDA (one lane unless asked); an engine that fell back to tract, one lane
-    let fell_back = first.backend.name() == "tract";
-    let plan = if fell_back || first.opts.device != device {
-        LanePlan::new(first.opts.device, fell_back, threads, lanes)
+    let loaded = first.spec();
+    let fell_back = loaded == EngineSpec::TRACT;
+    let plan = if fell_back || loaded.device != device {
+        LanePlan::new(loaded.device, fell_back, threads, lanes)
     } else {
         plan
     };
-    let mut backends = vec![first.backend];
+    let mut backends = vec![first];
     for _ in 1..plan.lanes {
-        backends.push(load_backend(first.kind, &dir, &first.opts)?);
+        backends.push(load_backend(asked, &dir, plan.threads)?);
     }
     if plan.lanes > 1 {
         let t = plan.threads.unwrap_or(1);
@@ -168,51 +149,43 @@ pub fn load(
     Ok(Loaded { backends, graph_dir: dir, why, batch_size: plan.batch })
 }
 
-/// The first lane of a choice, with the kind and options that load more lanes like it, and the decisions taken.
-struct FirstLane {
-    backend: Box<dyn Backend>,
-    kind: BackendKind,
-    opts: BackendOptions,
-    why: Vec<String>,
+/// The first lane of `choice`, and the spec that loads more lanes like it; each decision taken goes to `why`.
+fn load_first(
+    dir: &Path,
+    choice: EngineChoice,
+    threads: Option<usize>,
+    why: &mut Vec<String>,
+) -> Result<(Box<dyn Backend>, EngineSpec), InferError> {
+    let spec = match choice {
+        EngineChoice::Exact(spec) => spec,
+        EngineChoice::Auto => return load_auto(dir, threads, why),
+    };
+    if spec.graph == Graph::Fp16 {
+        ensure_fp16(dir)?;
+    }
+    Ok((load_backend(spec, dir, threads)?, spec))
 }
 
-fn load_first(dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<FirstLane, InferError> {
-    let cpu = BackendOptions { device: Device::Cpu, threads };
-    let cuda = BackendOptions { device: Device::Cuda, threads };
-    let mut why = Vec::new();
-    let (kind, opts) = match choice {
-        BackendChoice::Ort => (BackendKind::Ort, cpu),
-        BackendChoice::OrtInt8 => (BackendKind::OrtInt8, cpu),
-        BackendChoice::OrtCuda => (BackendKind::Ort, cuda),
-        BackendChoice::OrtCudaFp16 => {
-            ensure_fp16(dir)?;
-            (BackendKind::OrtFp16, cuda)
+/// `auto`: ONNX Runtime on CUDA, else int8 on the CPU (when exported), else fp32, else tract.
+fn load_auto(
+    dir: &Path,
+    threads: Option<usize>,
+    why: &mut Vec<String>,
+) -> Result<(Box<dyn Backend>, EngineSpec), InferError> {
+    for spec in [EngineSpec::ORT_CUDA, EngineSpec::ORT_INT8, EngineSpec::ORT] {
+        if spec.graph == Graph::Int8 && !dir.join(INT8_FILE).is_file() {
+            why.push(format!("{spec}: no {INT8_FILE} in {}", dir.display()));
+            continue;
         }
-        BackendChoice::Tract => (BackendKind::Tract, cpu),
-        BackendChoice::Auto => {
-            let attempts = [
-                ("ort-cuda", BackendKind::Ort, &cuda),
-                ("ort-int8", BackendKind::OrtInt8, &cpu),
-                ("ort", BackendKind::Ort, &cpu),
-            ];
-            for (name, kind, opts) in attempts {
-                if kind == BackendKind::OrtInt8 && !dir.join(INT8_FILE).is_file() {
-                    why.push(format!("{name}: no {INT8_FILE} in {}", dir.display()));
-                    continue;
-                }
-                match crate::infer::ort_backend::OrtBackend::load(&dir.join(kind.files()[0]), opts) {
-                    Ok(b) => {
-                        why.push(format!("using {name}"));
-                        return Ok(FirstLane { backend: Box::new(b), kind, opts: opts.clone(), why });
-                    }
-                    Err(e) => why.push(format!("{name} unavailable: {e}")),
-                }
+        let opts = BackendOptions { device: spec.device, threads };
+        match crate::infer::ort_backend::OrtBackend::load(&dir.join(spec.files()[0]), &opts) {
+            Ok(b) => {
+                why.push(format!("using {spec}"));
+                return Ok((Box::new(b), spec));
             }
-            why.push("using tract".into());
-            let backend = load_backend(BackendKind::Tract, dir, &cpu)?;
-            return Ok(FirstLane { backend, kind: BackendKind::Tract, opts: cpu, why });
+            Err(e) => why.push(format!("{spec} unavailable: {e}")),
         }
-    };
-    let backend = load_backend(kind, dir, &opts)?;
-    Ok(FirstLane { backend, kind, opts, why })
+    }
+    why.push("using tract".into());
+    Ok((load_backend(EngineSpec::TRACT, dir, threads)?, EngineSpec::TRACT))
 }

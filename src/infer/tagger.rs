@@ -1,18 +1,11 @@
 //! Word-level tagging with any [`Backend`]: sentences → sub-word windows → length-sorted batches → logits →
 //! the first sub-word's label (and its softmax probability as confidence) for every word → windows merged
 //! back, so each word of each sentence gets exactly one prediction.
-use std::path::Path;
-
 use ndarray::{Array2, ArrayView2};
-use nerkit_export::config::BertConfig;
-use nerkit_export::fused::fused_inference_model;
-use nerkit_export::inference::{inference_model, InferenceOptions};
-use nerkit_export::weights::Weights;
 
 use super::decode::{decode, Decoding};
 use super::glossary::PairTypes;
-use super::{load_backend, ort_backend::OrtBackend, tract_backend::TractBackend};
-use super::{Backend, BackendKind, BackendOptions, InferError, PaddedBatch};
+use super::{Backend, InferError, PaddedBatch};
 use crate::abbrev::hybrid::{self, Adopted};
 use crate::abbrev::{schwartz_hearst, HybridOptions, PairMode};
 use crate::labels::LabelSet;
@@ -109,25 +102,6 @@ pub enum TagError {
     Labels { model: Vec<String>, expected: Vec<String> },
 }
 
-/// Tags `sentences` with the model directory `dir` (see [`load_model_dir`]) on engine `kind`, with its own
-/// `tokenizer.json`. The model's labels must be `labels`. Returns the tags and the engine's name.
-pub fn tag_with_model_dir(
-    kind: BackendKind,
-    dir: &Path,
-    sentences: &[Vec<String>],
-    labels: &LabelSet,
-    decoding: Decoding,
-) -> Result<(Vec<Vec<WordTag>>, String), TagError> {
-    let model = crate::model::ModelDir::open(dir)?;
-    let mut backend = load_model_dir(kind, dir, &BackendOptions::default())?;
-    if backend.labels() != labels.labels() {
-        return Err(TagError::Labels { model: backend.labels().to_vec(), expected: labels.labels().to_vec() });
-    }
-    let encoder = Encoder::new(model.tokenizer()?, crate::prepare::encode::EncodeOptions::default())?;
-    let tags = tag_sentences(backend.as_mut(), &encoder, sentences, 32, labels, decoding)?;
-    Ok((tags, backend.name().to_string()))
-}
-
 /// Label + confidence for each word of `example`'s window, read at the words' first sub-words from the
 /// example's `[seq, labels]` logits.
 pub fn word_tags(example: &Example, logits: ArrayView2<f32>) -> Vec<WordTag> {
@@ -167,38 +141,6 @@ pub fn tag_sentences(
         decode_sentence(tags, labels, decoding);
     }
     Ok(merged)
-}
-
-/// Loads a model directory for tagging: an exported directory (`model.onnx`, see [`load_backend`]), or a
-/// trained one (`config.json` + `model.safetensors` with a classifier, e.g. `nerkit train`'s `best/`), whose
-/// inference graph is then built in memory.
-pub fn load_model_dir(kind: BackendKind, dir: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, InferError> {
-    if dir.join(nerkit_export::pipeline::FP32_FILE).is_file() {
-        return load_backend(kind, dir, opts);
-    }
-    let load_err = |message: String| InferError::Load { backend: "export", path: dir.to_path_buf(), message };
-    let cfg = BertConfig::from_file(&dir.join("config.json")).map_err(|e| load_err(e.to_string()))?;
-    let weights = Weights::load(&dir.join("model.safetensors")).map_err(|e| load_err(e.to_string()))?;
-    if weights.get("classifier.weight").is_none() {
-        return Err(load_err(
-            "no `classifier.weight`: not a fine-tuned token classifier (train one with `nerkit train`)".into(),
-        ));
-    }
-    let model = if kind.is_fused() {
-        fused_inference_model(&cfg, &weights, &InferenceOptions::default())
-    } else {
-        inference_model(&cfg, &weights, &InferenceOptions::default())
-    }
-    .map_err(|e| load_err(e.to_string()))?;
-    if kind.is_int8() {
-        tracing::warn!(dir = %dir.display(), "no exported int8 graph; using fp32 (run `nerkit export --int8`)");
-    }
-    if kind.is_ort() {
-        let bytes = nerkit_export::builder::model_bytes(&model);
-        Ok(Box::new(OrtBackend::from_bytes(&bytes, dir, opts)?))
-    } else {
-        Ok(Box::new(TractBackend::from_proto(&model, dir, opts.threads)?))
-    }
 }
 
 /// Runs `seqs` through `backend` in length-sorted batches ([`length_sorted_batches`]); returns each sequence's

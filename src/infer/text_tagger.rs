@@ -13,14 +13,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tokenizers::Decoder;
 
+use super::decode::Decoding;
 use super::entity::{entity_type, to_char_offsets, Entity, Offsets, TagOptions};
-use super::glossary::{pairs_and_glossary, Glossary, Pair, PairTypes, PairingInput};
+use super::glossary::{model_pair_types, pairs_and_glossary, Glossary, Pair, PairTypes, PairingInput};
 use super::hf_pipeline::{self, Token};
 use super::lanes::on_lanes;
-use super::select::{self, BackendChoice};
-use super::tagger::{decode_pairs, run_batched, tag_sentences, untagged, PairDecoding, TagError};
+use super::select;
+use super::tagger::{decode_pairs, run_batched, tag_sentences, untagged, PairDecoding, TagError, WordTag};
 use super::text::{split_sentences, split_words, words_overlapping, Word};
-use super::{Backend, InferError};
+use super::{Backend, EngineChoice, EngineSpec, InferError};
 use crate::abbrev::hybrid::Adopted;
 use crate::abbrev::{schwartz_hearst, HybridOptions, PairMode};
 use crate::labels::LabelSet;
@@ -78,7 +79,7 @@ impl TextTagger {
             .map_err(|e| TagError::Infer(InferError::Batch(format!("model labels: {e}"))))?;
         let encoder = Encoder::new(tokenizer, native)?;
         let hf_max_len = hf_max_len.max(encoder.options().max_len);
-        let pairs = PairTypes::for_model(None, &labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
+        let pairs = model_pair_types(None, &labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
         Ok(TextTagger { lanes: vec![backend], encoder, labels, pairs, batch_size: 32, hf_max_len, why: Vec::new() })
     }
 
@@ -89,8 +90,7 @@ impl TextTagger {
 
     /// Sets the pair types from `dir/nerkit.toml` (else `AC`/`LF` when the labels have both).
     pub fn with_pair_types_of(mut self, dir: &Path) -> Result<Self, TagError> {
-        self.pairs =
-            PairTypes::for_model(Some(dir), &self.labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
+        self.pairs = model_pair_types(Some(dir), &self.labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
         Ok(self)
     }
 
@@ -107,14 +107,14 @@ impl TextTagger {
 
     /// Opens a model directory (exported, or trained and exported now; see [`select`]) on `choice`, one lane
     /// with `threads` intra-op threads.
-    pub fn open(model_dir: &Path, choice: BackendChoice, threads: Option<usize>) -> Result<Self, TagError> {
+    pub fn open(model_dir: &Path, choice: EngineChoice, threads: Option<usize>) -> Result<Self, TagError> {
         Self::open_lanes(model_dir, choice, threads, Some(1))
     }
 
     /// [`Self::open`] with `lanes` engines sharing `threads` ([`select::load`]; `None` = the device's default).
     pub fn open_lanes(
         model_dir: &Path,
-        choice: BackendChoice,
+        choice: EngineChoice,
         threads: Option<usize>,
         lanes: Option<usize>,
     ) -> Result<Self, TagError> {
@@ -131,29 +131,14 @@ impl TextTagger {
         Ok(t)
     }
 
-    /// The engine in use, e.g. `ort-cpu int8`.
-    pub fn backend_name(&self) -> &str {
-        self.lanes[0].name()
+    /// The engine in use (what loaded, after any fallback), e.g. `ort-int8`, `tract`.
+    pub fn engine(&self) -> EngineSpec {
+        self.lanes[0].spec()
     }
 
     /// Engines tagging at once ([`super::lanes`]).
     pub fn lanes(&self) -> usize {
         self.lanes.len()
-    }
-
-    /// The engine's name for users (`/info`, `predict`'s summary): the choice that loaded (`auto`: its `using ...`
-    /// decision, e.g. `ort-int8`), or `tract` when ONNX Runtime fell back to it.
-    pub fn engine_label(&self, choice: BackendChoice) -> String {
-        if self.backend_name() == "tract" {
-            return "tract".into();
-        }
-        let chosen = self.why.iter().rev().find_map(|r| r.strip_prefix("using ").map(String::from));
-        match (choice, chosen) {
-            (BackendChoice::Auto, Some(c)) => c,
-            (BackendChoice::Auto, None) => self.backend_name().to_string(),
-            (c, _) => clap::ValueEnum::to_possible_value(&c)
-                .map_or_else(|| self.backend_name().to_string(), |v| v.get_name().to_string()),
-        }
     }
 
     /// Why this engine: the fallback decisions taken when it was loaded.
@@ -172,6 +157,12 @@ impl TextTagger {
     /// Longest window in tokens (native path), special tokens included.
     pub fn max_len(&self) -> usize {
         self.encoder.options().max_len
+    }
+
+    /// Tags sentences already split into words (gold words, e.g. `nerkit evaluate`): one [`WordTag`] per word,
+    /// decoded per sentence with `decoding`, in order; no pairs (see [`decode_pairs`]).
+    pub fn tag_words(&mut self, sentences: &[Vec<String>], decoding: Decoding) -> Result<Vec<Vec<WordTag>>, TagError> {
+        tag_sentences(self.lanes[0].as_mut(), &self.encoder, sentences, self.batch_size, &self.labels, decoding)
     }
 
     /// Tags `texts` (batched together) with `opts`.
@@ -220,7 +211,7 @@ impl TextTagger {
         &mut self,
         texts: &[&str],
         segmented: Vec<(Vec<Word>, Vec<Range<usize>>)>,
-        decoding: super::decode::Decoding,
+        decoding: Decoding,
         mode: PairMode,
     ) -> Result<Vec<TaggedText>, TagError> {
         let mut flat: Vec<Vec<String>> = Vec::new();

@@ -85,8 +85,8 @@ fn use_threads(threads: Option<usize>) {
 }
 
 impl Backend for TractBackend {
-    fn name(&self) -> &str {
-        NAME
+    fn spec(&self) -> super::EngineSpec {
+        super::EngineSpec::TRACT
     }
 
     fn labels(&self) -> &[String] {

@@ -3,7 +3,7 @@
 //! F1 drop is within the bound. Every variant's numbers are kept for `export.json`.
 use nerkit_export::builder::{model_bytes, pb};
 use nerkit_export::calibrate::CalibrationMethod;
-use nerkit_export::quantize::{quantize_dynamic, ActivationScale, QuantizeOptions, QuantizeReport};
+use nerkit_export::quantize::{quantize_int8, ActivationScale, QuantizeOptions, QuantizeReport};
 use serde::Serialize;
 
 use super::accuracy::{paired_delta, score, Labelled, PairedDelta};
@@ -193,7 +193,7 @@ pub fn run(
     let mut reports = Vec::new();
     let mut chosen: Option<(String, pb::ModelProto, QuantizeReport)> = None;
     for (name, vopts) in variants(&base, sensitive, hybrid) {
-        let (q, qreport) = quantize_dynamic(fp32, &vopts)?;
+        let (q, qreport) = quantize_int8(fp32, &vopts)?;
         let mut backend = session(&q, opts.threads)?;
         let scored = score(&mut backend, encoder, data, labels)?;
         let logits = probe_logits(&mut backend, &probes)?;

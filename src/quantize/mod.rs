@@ -5,8 +5,10 @@
 //! - [`calibrate`]: activation statistics of the fp32 graph on calibration sentences → static ranges;
 //! - [`accuracy`]: a graph's entity F1 on labelled sentences, kept per sentence for paired comparisons;
 //! - [`sensitivity`]: the cost of quantizing each weight group alone;
-//! - [`guard`]: the variants from fastest to safest, the first within `--max-f1-drop` wins.
+//! - [`guard`]: the variants from fastest to safest, the first within `--max-f1-drop` wins;
+//! - [`plan`]: which int8 graph `nerkit export --int8` writes (guard, static or unchecked dynamic) and writing it.
 pub mod accuracy;
 pub mod calibrate;
 pub mod guard;
+pub mod plan;
 pub mod sensitivity;

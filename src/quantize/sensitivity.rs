@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use nerkit_export::builder::{model_bytes, pb};
-use nerkit_export::quantize::{quantize_dynamic, QuantizeOptions};
+use nerkit_export::quantize::{quantize_int8, QuantizeOptions};
 use serde::Serialize;
 
 use super::accuracy::{score, Labelled, Scored};
@@ -86,7 +86,7 @@ pub fn measure(
     for g in groups {
         let mut opts = base.clone();
         opts.keep_fp32.extend(groups.iter().filter(|o| *o != g).cloned());
-        let (q, _) = quantize_dynamic(fp32, &opts)?;
+        let (q, _) = quantize_int8(fp32, &opts)?;
         let mut backend = session(&q, threads)?;
         let logits = probe_logits(&mut backend, probes)?;
         let scored = score(&mut backend, encoder, data, labels)?;
