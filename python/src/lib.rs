@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use nerkit::infer::EngineChoice;
 use nerkit::serve::ServeEngine;
-use nerkit_server::api;
+use nerkit_api as api;
 use nerkit_server::{Engine, EngineError};
 use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;

@@ -83,8 +83,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = HybridOptions::default().max_cost_new)]
     pub hybrid_cost_new: f32,
     /// Score the raw-text path (what `predict`, `serve` and the Python package run): each sentence is rebuilt
-    /// as text (words joined by spaces), tagged, and its entities mapped back onto the gold words. Hybrid costs
-    /// are the defaults there.
+    /// as text (words joined by spaces), tagged, and its entities mapped back onto the gold words.
     #[arg(long)]
     pub raw_text: bool,
     /// Score a baseline instead of a model: `rules` = Schwartz–Hearst alone on --data (no model needed).
@@ -173,7 +172,8 @@ fn model_records(
     };
     let dataset = crate::data::load(&source, &labels, &load)?;
     let words: Vec<Vec<String>> = dataset.sentences.iter().map(|s| s.words.clone()).collect();
-    let mut tagger = TextTagger::open(&dir.path, m.backend, None)?;
+    let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
+    let mut tagger = TextTagger::open(&dir.path, m.backend, None)?.with_hybrid_options(hybrid);
     if tagger.labels() != &labels {
         let model = tagger.labels().labels().to_vec();
         return Err(TagError::Labels { model, expected: labels.labels().to_vec() }.into());
@@ -184,7 +184,6 @@ fn model_records(
         if types.is_some() { vec![PairMode::Rules, PairMode::Model, PairMode::Hybrid] } else { vec![m.pairs] };
     let (mut modes, mut chosen) = (Vec::new(), None);
     let word_tags = if m.raw_text { None } else { Some(tagger.tag_words(&words, m.decode)?) };
-    let hybrid = HybridOptions { max_cost: m.hybrid_cost, max_cost_new: m.hybrid_cost_new };
     for mode in modes_run {
         let records = match &word_tags {
             Some(tags) => {

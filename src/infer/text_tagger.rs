@@ -63,6 +63,8 @@ pub struct TextTagger {
     pub batch_size: usize,
     /// Token window of the Hugging Face strategies (the pipeline's `model_max_length`).
     hf_max_len: usize,
+    /// Costs of the hybrid abbreviation decoding ([`HybridOptions`]; the defaults unless set).
+    hybrid: HybridOptions,
     why: Vec<String>,
 }
 
@@ -80,7 +82,17 @@ impl TextTagger {
         let encoder = Encoder::new(tokenizer, native)?;
         let hf_max_len = hf_max_len.max(encoder.options().max_len);
         let pairs = model_pair_types(None, &labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
-        Ok(TextTagger { lanes: vec![backend], encoder, labels, pairs, batch_size: 32, hf_max_len, why: Vec::new() })
+        let hybrid = HybridOptions::default();
+        Ok(TextTagger {
+            lanes: vec![backend],
+            encoder,
+            labels,
+            pairs,
+            batch_size: 32,
+            hf_max_len,
+            hybrid,
+            why: Vec::new(),
+        })
     }
 
     /// The entity types this model pairs (`None`: it has no pairs or glossary).
@@ -92,6 +104,12 @@ impl TextTagger {
     pub fn with_pair_types_of(mut self, dir: &Path) -> Result<Self, TagError> {
         self.pairs = model_pair_types(Some(dir), &self.labels).map_err(|m| TagError::Infer(InferError::Batch(m)))?;
         Ok(self)
+    }
+
+    /// Sets the costs of hybrid abbreviation decoding (`nerkit evaluate --hybrid-cost`).
+    pub fn with_hybrid_options(mut self, hybrid: HybridOptions) -> Self {
+        self.hybrid = hybrid;
+        self
     }
 
     /// Adds lanes: more engines like the first (same graph, same labels) that tag parts of each call at once.
@@ -232,8 +250,7 @@ impl TextTagger {
             })?
         };
         let mut tags = tags.into_iter();
-        let pair_decoding =
-            self.pairs.clone().map(|types| PairDecoding { types, mode, hybrid: HybridOptions::default() });
+        let pair_decoding = self.pairs.clone().map(|types| PairDecoding { types, mode, hybrid: self.hybrid });
         let mut out = Vec::with_capacity(texts.len());
         for (text, (words, sentences)) in texts.iter().zip(segmented) {
             let mut entities = Vec::new();
