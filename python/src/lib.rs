@@ -80,11 +80,6 @@ impl NativeTagger {
             stride: None,
             pairs: option("pairs", pairs)?.unwrap_or_default(),
         };
-        if opts.decode == Some(api::Decoding::Viterbi) && opts.aggregation != api::Aggregation::Native {
-            return Err(PyValueError::new_err(
-                "decoding = viterbi applies to the native aggregation only (the Hugging Face strategies decode by argmax)",
-            ));
-        }
         let results = py.detach(|| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::{Aggregation, Decoding, HfEntity, HfInputs, HfRequest, Offsets, TagOptions, TagRequest, TagResult};
+use crate::api::{Aggregation, HfEntity, HfInputs, HfRequest, Offsets, TagOptions, TagRequest, TagResult};
 use crate::engine::EngineError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -104,14 +104,9 @@ async fn native_tag(r: TagRequest, state: &AppState) -> Result<HttpResponse, Api
         (None, Some(ts)) => (ts, false),
         _ => return Err(ApiError::bad_request("invalid_request", "give `text` or `texts`, not both")),
     };
-    if r.decode == Some(Decoding::Viterbi) && r.aggregation != Aggregation::Native {
-        return Err(ApiError::unprocessable(
-            "invalid_option",
-            "decode = viterbi applies to the native aggregation only (the Hugging Face strategies decode by argmax)",
-        ));
-    }
     let (pairs, keep_pairs) = r.pairs.resolve();
     let opts = TagOptions { aggregation: r.aggregation, decode: r.decode, offsets: r.offsets, stride: None, pairs };
+    opts.decoding().map_err(|m| ApiError::unprocessable("invalid_option", m))?;
     let mut results = run(state, texts, opts).await?;
     if !keep_pairs {
         for res in &mut results {

@@ -119,9 +119,6 @@ impl EngineSpec {
 
 impl fmt::Display for EngineSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some((_, name, _)) = EngineSpec::ALL.iter().find(|(spec, ..)| spec == self) {
-            return f.write_str(name);
-        }
         match self.runtime {
             Runtime::Tract => f.write_str("tract"),
             Runtime::Ort => {
@@ -164,12 +161,6 @@ impl clap::ValueEnum for EngineSpec {
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         let (_, name, help) = EngineSpec::ALL.iter().find(|(spec, ..)| spec == self)?;
         Some(clap::builder::PossibleValue::new(*name).help(*help))
-    }
-}
-
-impl serde::Serialize for EngineSpec {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 
@@ -224,12 +215,6 @@ impl clap::ValueEnum for EngineChoice {
             ),
             EngineChoice::Exact(spec) => spec.to_possible_value(),
         }
-    }
-}
-
-impl serde::Serialize for EngineChoice {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

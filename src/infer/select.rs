@@ -127,7 +127,8 @@ pub fn load(
     }
     let plan = LanePlan::new(device, tract, threads, lanes);
     let (first, asked) = load_first(&dir, choice, plan.threads, &mut why)?;
-    // `auto` that found CUDA plans for CUDA (one lane unless asked); an engine that fell back to tract, one lane
+    let lane_threads = plan.threads; // more lanes are loaded like the first
+                                     // `auto` that found CUDA plans for CUDA (one lane unless asked); an engine that fell back to tract, one lane
     let loaded = first.spec();
     let fell_back = loaded == EngineSpec::TRACT;
     let plan = if fell_back || loaded.device != device {
@@ -137,7 +138,7 @@ pub fn load(
     };
     let mut backends = vec![first];
     for _ in 1..plan.lanes {
-        backends.push(load_backend(asked, &dir, plan.threads)?);
+        backends.push(load_backend(asked, &dir, lane_threads)?);
     }
     if plan.lanes > 1 {
         let t = plan.threads.unwrap_or(1);
